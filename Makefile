@@ -1,0 +1,60 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything else is a step of those.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app shop
+HOST ?= 127.0.0.1
+PORT ?= 5000
+WORKERS ?= 4
+DEMO_ADMIN_EMAIL ?= admin@example.com
+DEMO_ADMIN_PASSWORD ?= admin-demo-password
+PYTEST_ARGS ?=
+
+.PHONY: install migrate demo train run serve test lint format bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	$(FLASK) db upgrade
+
+# Seeds the demo shop only when the database has no products, then trains the engine.
+demo: migrate
+	$(FLASK) seed --if-empty --admin-email $(DEMO_ADMIN_EMAIL) --admin-password $(DEMO_ADMIN_PASSWORD)
+	$(FLASK) train --if-missing
+
+train: migrate
+	$(FLASK) train
+
+run: demo
+	@echo
+	@echo "  The shop is at http://$(HOST):$(PORT)/"
+	@echo "  Admin sign-in:  $(DEMO_ADMIN_EMAIL) / $(DEMO_ADMIN_PASSWORD)"
+	@echo "  Demo shopper:   shopper@example.com / shopper-demo-password"
+	@echo
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+# Production-style server: several gunicorn workers sharing the SQLite file (WAL) or PostgreSQL.
+serve: demo
+	$(VENV)/bin/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - wsgi:app
+
+test: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: install
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

@@ -1,0 +1,109 @@
+"""Configuration classes for the shop.
+
+Every setting comes from the environment so that the same code runs on a laptop, in CI and in
+production. Booleans and numbers are parsed explicitly: ``SHOP_DEBUG=false`` must mean false.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("SHOP_INSTANCE_DIR", BASE_DIR / "instance"))
+
+DEFAULT_SECRET_KEY = "dev-only-insecure-key-change-me"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    """Parse a boolean environment variable, refusing values that are neither true nor false."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"{name} must be one of {sorted(_TRUE | _FALSE - {''})}, got {raw!r}")
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{INSTANCE_DIR / 'shop.db'}"
+
+
+class Config:
+    """Defaults shared by every environment."""
+
+    SHOP_ENV = "development"
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY)
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", default_database_url())
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    SHOP_MODEL_DIR = os.environ.get("SHOP_MODEL_DIR", str(INSTANCE_DIR / "models"))
+    SHOP_CURRENCY = os.environ.get("SHOP_CURRENCY", "GBP")
+    SHOP_PAGE_SIZE = env_int("SHOP_PAGE_SIZE", 24)
+    # Failed sign-ins allowed per account and per client address before a cool-down.
+    SHOP_LOGIN_LIMIT = os.environ.get("SHOP_LOGIN_LIMIT", "5 per 15 minutes")
+    SHOP_LOGIN_IP_LIMIT = os.environ.get("SHOP_LOGIN_IP_LIMIT", "20 per 15 minutes")
+    RATELIMIT_ENABLED = env_bool("SHOP_RATELIMIT_ENABLED", True)
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+    SHOP_SQLITE_BUSY_TIMEOUT_MS = env_int("SHOP_SQLITE_BUSY_TIMEOUT_MS", 15000)
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = env_bool("SHOP_SECURE_COOKIES", False)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = env_bool("SHOP_SECURE_COOKIES", False)
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+    DEBUG = env_bool("SHOP_DEBUG", False)
+    TESTING = False
+
+
+class DevelopmentConfig(Config):
+    SHOP_ENV = "development"
+
+
+class TestingConfig(Config):
+    SHOP_ENV = "testing"
+    TESTING = True
+    SECRET_KEY = "testing-secret-key"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    RATELIMIT_ENABLED = True
+    RATELIMIT_STORAGE_URI = "memory://"
+
+
+class ProductionConfig(Config):
+    SHOP_ENV = "production"
+    SESSION_COOKIE_SECURE = env_bool("SHOP_SECURE_COOKIES", True)
+    REMEMBER_COOKIE_SECURE = env_bool("SHOP_SECURE_COOKIES", True)
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def get_config(name: str | None = None) -> type[Config]:
+    """Pick the config class named by ``SHOP_ENV`` (development when unset)."""
+    name = (name or os.environ.get("SHOP_ENV") or "development").strip().lower()
+    try:
+        return CONFIGS[name]
+    except KeyError as exc:
+        raise ValueError(f"SHOP_ENV must be one of {sorted(CONFIGS)}, got {name!r}") from exc

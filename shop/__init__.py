@@ -1,0 +1,118 @@
+"""The shop: a Flask application factory.
+
+``create_app`` reads like a table of contents. It binds extensions, blueprints, error handlers and CLI
+commands; it never queries the database, trains a model or touches the network.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+
+from config import DEFAULT_SECRET_KEY, Config, get_config
+
+
+def create_app(config: type[Config] | dict[str, Any] | str | None = None) -> Flask:
+    """Build an application.
+
+    ``config`` may be a config class, the name of one (``"testing"``), or a mapping of overrides
+    applied on top of the class picked by ``SHOP_ENV``.
+    """
+    app = Flask(
+        __name__,
+        template_folder="../templates",
+        static_folder="../static",
+        instance_relative_config=True,
+    )
+    configure(app, config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_template_helpers(app)
+    register_security_headers(app)
+    register_commands(app)
+    return app
+
+
+def configure(app: Flask, config: type[Config] | dict[str, Any] | str | None) -> None:
+    if isinstance(config, str) or config is None:
+        app.config.from_object(get_config(config))
+    elif isinstance(config, dict):
+        app.config.from_object(get_config(config.get("SHOP_ENV")))
+        app.config.update(config)
+    else:
+        app.config.from_object(config)
+    if app.config["SHOP_ENV"] == "production" and app.config["SECRET_KEY"] in (
+        None,
+        "",
+        DEFAULT_SECRET_KEY,
+    ):
+        raise RuntimeError(
+            "SECRET_KEY is unset or the development default; set a long random SECRET_KEY "
+            "in the environment before starting the shop with SHOP_ENV=production."
+        )
+
+
+def register_extensions(app: Flask) -> None:
+    from shop import database
+    from shop.extensions import csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    database.configure_engine_events(app)
+    migrate.init_app(
+        app, db, directory=os.path.normpath(os.path.join(app.root_path, "..", "migrations"))
+    )
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+
+    from shop.services.recommendations import RecommenderStore
+
+    app.extensions["recommender_store"] = RecommenderStore(app.config["SHOP_MODEL_DIR"])
+
+
+def register_blueprints(app: Flask) -> None:
+    from shop.admin import bp as admin_bp
+    from shop.api import bp as api_bp
+    from shop.auth import bp as auth_bp
+    from shop.cart import bp as cart_bp
+    from shop.catalog import bp as catalog_bp
+    from shop.feedback import bp as feedback_bp
+    from shop.search import bp as search_bp
+
+    app.register_blueprint(catalog_bp)
+    app.register_blueprint(auth_bp, url_prefix="/auth")
+    app.register_blueprint(search_bp)
+    app.register_blueprint(feedback_bp, url_prefix="/feedback")
+    app.register_blueprint(cart_bp)
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(api_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from shop import errors
+
+    errors.register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from shop import templating
+
+    templating.register(app)
+
+
+def register_security_headers(app: Flask) -> None:
+    from shop import security
+
+    security.register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from shop.cli import register
+
+    register(app)

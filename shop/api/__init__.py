@@ -1,0 +1,7 @@
+"""JSON endpoints (the prototype's ``GET /recommend``); errors answer JSON too."""
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__)
+
+from shop.api import routes  # noqa: E402,F401

@@ -1,0 +1,1 @@
+from shop.api import bp  # noqa: F401

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField, SubmitField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+
+from shop.extensions import db
+from shop.models import User
+
+
+def normalise_email(value: str | None) -> str:
+    return (value or "").strip().lower()
+
+
+class RegistrationForm(FlaskForm):
+    email = EmailField(
+        "Email",
+        filters=[normalise_email],
+        validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)],
+    )
+    display_name = StringField(
+        "Your name",
+        filters=[lambda v: (v or "").strip()],
+        validators=[DataRequired(), Length(min=2, max=80)],
+    )
+    password = PasswordField(
+        "Password",
+        validators=[
+            DataRequired(),
+            Length(min=8, max=128, message="Use between 8 and 128 characters."),
+        ],
+    )
+    confirm = PasswordField(
+        "Repeat password",
+        validators=[DataRequired(), EqualTo("password", message="The passwords do not match.")],
+    )
+    submit = SubmitField("Create account")
+
+    def validate_email(self, field) -> None:
+        exists = db.session.scalar(select(User.id).where(func.lower(User.email) == field.data))
+        if exists:
+            raise ValidationError("An account with this email already exists. Sign in instead?")
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(
+        "Email", filters=[normalise_email], validators=[DataRequired(), Length(max=254)]
+    )
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=128)])
+    remember = BooleanField("Keep me signed in")
+    next = HiddenField()
+    submit = SubmitField("Sign in")
+
+
+class LogoutForm(FlaskForm):
+    submit = SubmitField("Sign out")

@@ -1,0 +1,60 @@
+"""Database engine settings that SQLAlchemy cannot express in a URL.
+
+SQLite is the default store and several gunicorn workers write to it at once. Every connection turns
+on WAL (readers never block the writer), a busy timeout (a writer waits for the lock instead of failing
+with "database is locked") and foreign keys (off by default in SQLite).
+
+One trap remains: a transaction that reads and then writes must upgrade its lock, and in WAL mode that
+upgrade fails at once, busy timeout or not, when another writer committed in between. So we take over
+SQLite's BEGIN (the recipe in SQLAlchemy's pysqlite notes) and start write transactions with
+``BEGIN IMMEDIATE``: every POST, and any GET that called :func:`begin_write` (recording a view).
+"""
+
+from __future__ import annotations
+
+from flask import Flask, g, has_request_context, request
+from sqlalchemy import event
+
+
+def configure_engine_events(app: Flask) -> None:
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    busy_ms = int(app.config.get("SHOP_SQLITE_BUSY_TIMEOUT_MS", 15000))
+
+    with app.app_context():
+        from shop.extensions import db
+
+        engine = db.engine
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection, _record) -> None:
+        # Let SQLAlchemy's "begin" hook below decide how each transaction starts.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin(conn) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if _wants_write() else "BEGIN")
+
+
+def _wants_write() -> bool:
+    if not has_request_context():
+        return False
+    return request.method not in ("GET", "HEAD", "OPTIONS") or g.get("_write_intent", False)
+
+
+def begin_write() -> None:
+    """Mark the rest of this request as writing and end the read snapshot taken so far.
+
+    Call it in a GET handler before it writes (a view event), after its reads are done.
+    """
+    from shop.extensions import db
+
+    if not g.get("_write_intent", False):
+        g._write_intent = True
+        db.session.commit()

@@ -1,0 +1,1 @@
+from shop.feedback import bp  # noqa: F401

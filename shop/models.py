@@ -1,0 +1,341 @@
+"""The shop's tables, in SQLAlchemy 2 typed style.
+
+Feedback (ratings, likes, events, orders) is what the recommendation engine learns from, so every
+table that feeds it is indexed for the two reads it needs: one shopper's history and per-product counts.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from shop.extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class EventKind(enum.StrEnum):
+    VIEW = "view"
+    CLICK = "click"
+    ADD_TO_CART = "add_to_cart"
+    PURCHASE = "purchase"
+
+
+EVENT_KINDS = tuple(k.value for k in EventKind)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True, index=True)
+    display_name: Mapped[str] = mapped_column(String(80))
+    # Nullable: customers imported from a transaction log have no password until they set one.
+    password_hash: Mapped[str | None] = mapped_column(String(256))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The customer number in an imported transaction log, when the shopper came from one.
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    country: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    ratings: Mapped[list[Rating]] = relationship(back_populates="user", passive_deletes=True)
+    likes: Mapped[list[Like]] = relationship(back_populates="user", passive_deletes=True)
+    orders: Mapped[list[Order]] = relationship(back_populates="user", passive_deletes=True)
+    cart_items: Mapped[list[CartItem]] = relationship(
+        back_populates="user", passive_deletes=True, order_by="CartItem.added_at"
+    )
+
+    def set_password(self, password: str) -> None:
+        # scrypt: memory-hard, Werkzeug's default since 3.0.
+        self.password_hash = generate_password_hash(password, method="scrypt")
+
+    def check_password(self, password: str) -> bool:
+        if not self.password_hash:
+            return False
+        return check_password_hash(self.password_hash, password)
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email}>"
+
+
+class Category(db.Model):
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True, index=True)
+
+    products: Mapped[list[Product]] = relationship(back_populates="category")
+
+    def __repr__(self) -> str:
+        return f"<Category {self.slug}>"
+
+
+class Product(db.Model):
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint("price >= 0", name="price_not_negative"),
+        Index("ix_products_category_created", "category_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    category_id: Mapped[int | None] = mapped_column(
+        ForeignKey("categories.id", ondelete="SET NULL"), index=True
+    )
+    brand: Mapped[str] = mapped_column(String(80), default="", server_default="")
+    price: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    image_path: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Counters kept in step with the feedback tables so that listing pages can sort by
+    # popularity and rating without aggregating the whole event log on every request.
+    # shop.services.stats.recompute_product_counters() rebuilds them from the source tables.
+    view_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    click_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cart_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    purchase_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    like_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    rating_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    rating_sum: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    category: Mapped[Category | None] = relationship(back_populates="products")
+    ratings: Mapped[list[Rating]] = relationship(back_populates="product", passive_deletes=True)
+
+    @property
+    def rating_avg(self) -> float | None:
+        return self.rating_sum / self.rating_count if self.rating_count else None
+
+    def __repr__(self) -> str:
+        return f"<Product {self.id} {self.sku}>"
+
+
+class Rating(db.Model):
+    __tablename__ = "ratings"
+    __table_args__ = (
+        UniqueConstraint("user_id", "product_id", name="uq_ratings_user_product"),
+        CheckConstraint("stars BETWEEN 1 AND 5", name="stars_1_to_5"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), index=True
+    )
+    stars: Mapped[int] = mapped_column(Integer)
+    review: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    user: Mapped[User] = relationship(back_populates="ratings")
+    product: Mapped[Product] = relationship(back_populates="ratings")
+
+
+class Like(db.Model):
+    __tablename__ = "likes"
+    __table_args__ = (UniqueConstraint("user_id", "product_id", name="uq_likes_user_product"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="likes")
+    product: Mapped[Product] = relationship()
+
+
+class Event(db.Model):
+    """One thing a shopper did with a product: a view, a click, an add-to-cart or a purchase.
+
+    ``user_id`` is empty for visitors who are not signed in; their events still count towards
+    popularity. ``source`` names the page or list a click came from (``home:top-clicked``,
+    ``product:similar``...); ``impression_id`` ties a click or purchase to the recommendation list
+    that produced it, which is how A/B experiments attribute outcomes to variants.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        CheckConstraint("kind IN ('view', 'click', 'add_to_cart', 'purchase')", name="kind_known"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        Index("ix_events_user_created", "user_id", "created_at"),
+        Index("ix_events_product_kind", "product_id", "kind"),
+        Index("ix_events_kind_created", "kind", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    quantity: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    source: Mapped[str | None] = mapped_column(String(64))
+    impression_id: Mapped[int | None] = mapped_column(
+        ForeignKey("impressions.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    user: Mapped[User | None] = relationship()
+    product: Mapped[Product] = relationship()
+
+
+class CartItem(db.Model):
+    __tablename__ = "cart_items"
+    __table_args__ = (
+        UniqueConstraint("user_id", "product_id", name="uq_cart_items_user_product"),
+        CheckConstraint("quantity BETWEEN 1 AND 99", name="quantity_1_to_99"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+    impression_id: Mapped[int | None] = mapped_column(
+        ForeignKey("impressions.id", ondelete="SET NULL")
+    )
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="cart_items")
+    product: Mapped[Product] = relationship()
+
+
+class Order(db.Model):
+    __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_user_created", "user_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="placed", server_default="placed")
+    total: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    # The invoice number when the order came from an imported transaction log.
+    external_ref: Mapped[str | None] = mapped_column(String(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="orders")
+    lines: Mapped[list[OrderLine]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="OrderLine.id"
+    )
+
+
+class OrderLine(db.Model):
+    __tablename__ = "order_lines"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), index=True
+    )
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    impression_id: Mapped[int | None] = mapped_column(
+        ForeignKey("impressions.id", ondelete="SET NULL")
+    )
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+    product: Mapped[Product] = relationship()
+
+    @property
+    def subtotal(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+
+class Experiment(db.Model):
+    """An A/B test between recommendation variants."""
+
+    __tablename__ = "experiments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    status: Mapped[str] = mapped_column(String(16), default="running", server_default="running")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    variants: Mapped[list[ExperimentVariant]] = relationship(
+        back_populates="experiment", cascade="all, delete-orphan", order_by="ExperimentVariant.id"
+    )
+
+
+class ExperimentVariant(db.Model):
+    __tablename__ = "experiment_variants"
+    __table_args__ = (
+        UniqueConstraint("experiment_id", "name", name="uq_experiment_variants_experiment_name"),
+        CheckConstraint("traffic_percent BETWEEN 0 AND 100", name="traffic_0_to_100"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(40))
+    # Which engine variant fills the lists: hybrid, popularity, svd, als, itemknn, content.
+    algorithm: Mapped[str] = mapped_column(String(32))
+    traffic_percent: Mapped[int] = mapped_column(Integer)
+
+    experiment: Mapped[Experiment] = relationship(back_populates="variants")
+
+
+class Impression(db.Model):
+    """One recommendation list shown to one shopper."""
+
+    __tablename__ = "impressions"
+    __table_args__ = (Index("ix_impressions_variant_created", "variant_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    variant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("experiment_variants.id", ondelete="SET NULL")
+    )
+    source: Mapped[str] = mapped_column(String(64))
+    product_ids: Mapped[list] = mapped_column(JSON, default=list)
+    model_version: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    variant: Mapped[ExperimentVariant | None] = relationship()
+
+
+class TrainingRun(db.Model):
+    """One (re)training of the recommendation engine and what it measured."""
+
+    __tablename__ = "training_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running/succeeded/failed
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str] = mapped_column(String(255), default="")
+    model_version: Mapped[str | None] = mapped_column(String(64), unique=True)
+    model_path: Mapped[str | None] = mapped_column(String(500))
+    n_users: Mapped[int | None] = mapped_column(Integer)
+    n_products: Mapped[int | None] = mapped_column(Integer)
+    n_interactions: Mapped[int | None] = mapped_column(Integer)
+    metrics: Mapped[dict | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

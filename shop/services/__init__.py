@@ -1,0 +1,1 @@
+"""Database reads and writes that several blueprints share."""

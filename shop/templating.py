@@ -1,0 +1,81 @@
+"""Jinja filters and globals: formatting lives here, templates only loop and branch."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from flask import Flask, current_app, request, url_for
+
+CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$", "JPY": "¥", "INR": "₹"}
+
+
+def money(value, currency: str | None = None) -> str:
+    """``12.5`` -> ``£12.50`` in the shop's currency."""
+    if value is None:
+        return ""
+    currency = currency or current_app.config.get("SHOP_CURRENCY", "GBP")
+    amount = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    symbol = CURRENCY_SYMBOLS.get(currency)
+    if symbol:
+        sign = "-" if amount < 0 else ""
+        return f"{sign}{symbol}{abs(amount):,.2f}"
+    return f"{amount:,.2f} {currency}"
+
+
+def stars(value: float | None) -> str:
+    """An average rating as five star glyphs, rounded to the nearest whole star."""
+    if value is None:
+        return "☆☆☆☆☆"
+    full = max(0, min(5, int(round(float(value)))))
+    return "★" * full + "☆" * (5 - full)
+
+
+def rating1(value: float | None) -> str:
+    return "–" if value is None else f"{float(value):.1f}"
+
+
+def dt(value: datetime | None, fmt: str = "%d %b %Y") -> str:
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.strftime(fmt)
+
+
+def dt_long(value: datetime | None) -> str:
+    return dt(value, "%d %b %Y, %H:%M UTC")
+
+
+def percent(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{100 * float(value):.{digits}f}%"
+
+
+def url_with_page(page: int) -> str:
+    """The current URL with another ``page`` argument, keeping filters and sort."""
+    args = request.args.to_dict()
+    args["page"] = page
+    return url_for(request.endpoint, **(request.view_args or {}), **args)
+
+
+def product_image_url(product) -> str:
+    """The product's own picture when it has one, else an SVG drawn from its name and category."""
+    if getattr(product, "image_path", None):
+        return url_for("static", filename=product.image_path)
+    return url_for("catalog.product_image", product_id=product.id)
+
+
+def register(app: Flask) -> None:
+    app.add_template_global(product_image_url)
+    app.add_template_filter(money)
+    app.add_template_filter(stars)
+    app.add_template_filter(rating1)
+    app.add_template_filter(dt)
+    app.add_template_filter(dt_long)
+    app.add_template_filter(percent)
+    app.add_template_global(url_with_page)
+
+    @app.context_processor
+    def shop_globals():
+        code = app.config.get("SHOP_CURRENCY", "GBP")
+        return {"currency_symbol": CURRENCY_SYMBOLS.get(code, code), "shop_name": "The Shop"}

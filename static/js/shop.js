@@ -1,0 +1,61 @@
+// Small progressive enhancement: likes and ratings update in place with fetch().
+// Every form still works without JavaScript (it posts and the server redirects back).
+(function () {
+  "use strict";
+  const tokenMeta = document.querySelector('meta[name="csrf-token"]');
+  const csrfToken = tokenMeta ? tokenMeta.content : "";
+
+  async function postForm(form) {
+    const response = await fetch(form.action, {
+      method: "POST",
+      body: new FormData(form),
+      headers: { "Accept": "application/json", "X-CSRFToken": csrfToken },
+      credentials: "same-origin",
+    });
+    let data = {};
+    try { data = await response.json(); } catch (e) { data = {}; }
+    if (!response.ok) {
+      const message = (data.error && data.error.message) || "Something went wrong.";
+      throw new Error(message);
+    }
+    return data;
+  }
+
+  function showStatus(form, text, ok) {
+    const status = form.querySelector("[data-status]") || form.parentElement.querySelector("[data-status]");
+    if (status) {
+      status.textContent = text;
+      status.classList.toggle("text-danger", !ok);
+      status.classList.toggle("text-success", ok);
+    }
+  }
+
+  document.addEventListener("submit", async function (event) {
+    const form = event.target;
+    if (!form.matches("form[data-async]")) return;
+    event.preventDefault();
+    try {
+      const data = await postForm(form);
+      document.dispatchEvent(new CustomEvent("shop:feedback", { detail: { form: form, data: data } }));
+      if (form.dataset.async === "like") {
+        const button = form.querySelector("button");
+        button.classList.toggle("liked", data.liked);
+        button.setAttribute("aria-pressed", data.liked ? "true" : "false");
+        button.querySelector("[data-label]").textContent = data.liked ? "Liked" : "Like";
+        const count = document.querySelector("[data-like-count]");
+        if (count) count.textContent = data.like_count;
+      } else if (form.dataset.async === "rating") {
+        const avg = document.querySelector("[data-rating-avg]");
+        const cnt = document.querySelector("[data-rating-count]");
+        if (avg && data.rating_avg_text) avg.textContent = data.rating_avg_text;
+        if (cnt) cnt.textContent = data.rating_count;
+        const stars = document.querySelector("[data-rating-stars]");
+        if (stars && data.rating_stars) stars.textContent = data.rating_stars;
+        showStatus(form, data.message || "Thanks for your rating!", true);
+      }
+      if (data.message && form.dataset.async !== "rating") showStatus(form, data.message, true);
+    } catch (err) {
+      showStatus(form, err.message, false);
+    }
+  });
+})();

@@ -1,0 +1,142 @@
+"""Shared fixtures: a real SQLite file built by the migrations, a client that speaks CSRF.
+
+The migrations run once per test session into a template file; every test gets its own copy, so
+tests are isolated and still exercise the real schema (triggers, FTS5, constraints).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+
+from shop import create_app
+from shop.extensions import db
+from tests import factories
+
+CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
+
+
+def _test_config(db_uri: str, tmp_path: Path) -> dict:
+    return {
+        "SHOP_ENV": "testing",
+        "TESTING": True,
+        "SECRET_KEY": "testing-secret-key",
+        "SQLALCHEMY_DATABASE_URI": db_uri,
+        "SHOP_MODEL_DIR": str(tmp_path / "models"),
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "SERVER_NAME": None,
+    }
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("template")
+    path = folder / "template.db"
+    app = create_app(_test_config(f"sqlite:///{path}", folder))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return path
+
+
+@pytest.fixture
+def app(tmp_path, migrated_template):
+    db_path = tmp_path / "shop.db"
+    shutil.copyfile(migrated_template, db_path)
+    app = create_app(_test_config(f"sqlite:///{db_path}", tmp_path))
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def csrf_token(client, path: str = "/auth/login") -> str:
+    """Fetch a page and read its CSRF token, the way a browser's form would carry it."""
+    html = client.get(path).get_data(as_text=True)
+    match = CSRF_RE.search(html)
+    assert match, f"no csrf token on {path}"
+    return match.group(1)
+
+
+class AuthActions:
+    def __init__(self, client):
+        self.client = client
+
+    def register(self, email="shopper@example.com", name="Sam Shopper", password="correct-horse"):
+        token = csrf_token(self.client, "/auth/register")
+        return self.client.post(
+            "/auth/register",
+            data={
+                "csrf_token": token,
+                "email": email,
+                "display_name": name,
+                "password": password,
+                "confirm": password,
+            },
+        )
+
+    def login(self, email="shopper@example.com", password="correct-horse", **extra):
+        token = csrf_token(self.client, "/auth/login")
+        return self.client.post(
+            "/auth/login", data={"csrf_token": token, "email": email, "password": password, **extra}
+        )
+
+    def logout(self):
+        token = csrf_token(self.client, "/")
+        return self.client.post("/auth/logout", data={"csrf_token": token})
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+@pytest.fixture
+def shopper(app):
+    """A registered shopper (password ``correct-horse``)."""
+    return factories.make_user(email="shopper@example.com", password="correct-horse")
+
+
+@pytest.fixture
+def admin_user(app):
+    return factories.make_user(
+        email="admin@example.com", password="admin-password", name="Ada Admin", is_admin=True
+    )
+
+
+@pytest.fixture
+def post(client):
+    """POST a form with a valid CSRF token, as the browser would."""
+
+    def _post(path, data=None, **kwargs):
+        data = dict(data or {})
+        data.setdefault("csrf_token", csrf_token(client, "/"))
+        return client.post(path, data=data, **kwargs)
+
+    return _post
+
+
+def chromium_path() -> str | None:
+    for candidate in (
+        os.environ.get("CHROMIUM_PATH"),
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+    ):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return None

@@ -12,9 +12,18 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, select, union
+
+from shop.database import begin_write
+from shop.extensions import db
+from shop.models import Event, Impression, Like, OrderLine, Product, Rating
+from shop.services import experiments
+from shop.services.interactions import user_history
 
 log = logging.getLogger(__name__)
 
@@ -133,3 +142,220 @@ class RecommenderStore:
     def invalidate(self) -> None:
         """Look at the model folder again on the next request."""
         self._checked_at = 0.0
+
+
+# --- What the pages show ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShownItem:
+    product: Any  # shop.models.Product
+    reason: str
+    score: float | None = None
+
+
+@dataclass(frozen=True)
+class ShownList:
+    """One recommendation list ready for a template (and for A/B attribution)."""
+
+    source: str
+    items: list[ShownItem]
+    personalised: bool = False
+    impression_id: int | None = None
+    variant: str | None = None
+    model_version: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    @property
+    def pairs(self) -> list[tuple[Any, str]]:
+        return [(item.product, item.reason) for item in self.items]
+
+
+def store() -> RecommenderStore:
+
+    return current_app.extensions["recommender_store"]
+
+
+def current_engine():
+    return store().get()
+
+
+def _products_in_order(ids: list) -> dict:
+
+    if not ids:
+        return {}
+    rows = db.session.scalars(select(Product).where(Product.id.in_(ids))).all()
+    return {p.id: p for p in rows}
+
+
+def _shown(recs, source: str, **kwargs) -> ShownList:
+    """Engine records -> products from the database, keeping the engine's order."""
+    ids = [int(r.product_id) for r in recs]
+    by_id = _products_in_order(ids)
+    items = [
+        ShownItem(by_id[int(r.product_id)], r.reason, float(r.score))
+        for r in recs
+        if int(r.product_id) in by_id
+    ]
+    return ShownList(source=source, items=items, **kwargs)
+
+
+def consumed_product_ids(user_id: int) -> set[int]:
+    """Products a shopper bought, rated or liked: never recommended to them again."""
+
+    query = union(
+        select(Event.product_id).where(Event.user_id == user_id, Event.kind == "purchase"),
+        select(Rating.product_id).where(Rating.user_id == user_id),
+        select(Like.product_id).where(Like.user_id == user_id),
+    )
+    return set(db.session.scalars(query).all())
+
+
+def _popular_products(order_column, n: int, exclude: set[int] | None = None) -> list:
+
+    query = select(Product).order_by(order_column.desc(), Product.id).limit(n + len(exclude or ()))
+    products = [p for p in db.session.scalars(query) if p.id not in (exclude or set())]
+    return products[:n]
+
+
+def top_clicked(n: int = 5) -> list:
+    """The prototype's rule-based list: products ranked by how often they were clicked."""
+
+    return _popular_products(Product.click_count, n)
+
+
+def best_sellers(n: int = 5) -> list:
+
+    return _popular_products(Product.purchase_count, n)
+
+
+def recommended_for(user_id: int | None, n: int = 10, source: str = "home:for-you") -> ShownList:
+    """The shopper's personal list, from their history as it is right now.
+
+    Falls back to popularity (labelled as such) when no model is loaded or the shopper is unknown
+    to it. When an A/B experiment is running, the shopper's variant picks the algorithm and the
+    list is recorded as an impression so clicks and purchases can be attributed to it.
+    """
+
+    engine = current_engine()
+    variant = experiments.variant_for(user_id)
+    algorithm = variant.algorithm if variant is not None else "hybrid"
+    version = store().status().version if engine is not None else None
+    if engine is not None:
+        history = user_history(user_id) if user_id is not None else None
+        recs = engine.recommend(history, n=n, variant=algorithm)
+        shown = _shown(
+            recs,
+            source,
+            personalised=user_id is not None,
+            variant=variant.name if variant else None,
+            model_version=version,
+        )
+    else:
+        exclude = consumed_product_ids(user_id) if user_id is not None else set()
+        products = _popular_products(Product.click_count, n, exclude)
+        shown = ShownList(
+            source=source,
+            items=[ShownItem(p, "Popular with shoppers right now") for p in products],
+            variant=variant.name if variant else None,
+        )
+    if variant is not None and user_id is not None and shown.items:
+        shown = _record_impression(shown, user_id, variant.id)
+    return shown
+
+
+def _record_impression(shown: ShownList, user_id: int, variant_id: int) -> ShownList:
+
+    begin_write()
+    impression = Impression(
+        user_id=user_id,
+        variant_id=variant_id,
+        source=shown.source,
+        product_ids=[item.product.id for item in shown.items],
+        model_version=shown.model_version,
+    )
+    db.session.add(impression)
+    db.session.commit()
+    return replace(shown, impression_id=impression.id)
+
+
+def because_you_liked(user_id: int, n: int = 5) -> tuple[Any, ShownList] | None:
+    """Items like the shopper's most recent like (or 4-5 star rating), if any."""
+
+    liked = db.session.scalar(
+        select(Like.product_id)
+        .where(Like.user_id == user_id)
+        .order_by(Like.created_at.desc(), Like.id.desc())
+        .limit(1)
+    ) or db.session.scalar(
+        select(Rating.product_id)
+        .where(Rating.user_id == user_id, Rating.stars >= 4)
+        .order_by(Rating.updated_at.desc())
+        .limit(1)
+    )
+    if liked is None:
+        return None
+    anchor = db.session.get(Product, liked)
+    shown = similar_products(anchor, n=n + 5, source="home:because-liked")
+    exclude = consumed_product_ids(user_id)
+    items = [
+        ShownItem(i.product, f"Because you liked {anchor.name}", i.score)
+        for i in shown.items
+        if i.product.id not in exclude
+    ][:n]
+    if not items:
+        return None
+    return anchor, ShownList(source="home:because-liked", items=items)
+
+
+def similar_products(product, n: int = 6, source: str = "product:similar") -> ShownList:
+    """Products like this one (content similarity); same category by popularity without a model."""
+
+    from shop.recommend import UnknownProductError
+
+    engine = current_engine()
+    if engine is not None:
+        try:
+            return _shown(engine.similar(product.id, n=n), source)
+        except UnknownProductError:
+            pass
+    query = (
+        select(Product)
+        .where(Product.category_id == product.category_id, Product.id != product.id)
+        .order_by(Product.click_count.desc(), Product.id)
+        .limit(n)
+    )
+    category = product.category.name if product.category else "this range"
+    return ShownList(
+        source=source,
+        items=[ShownItem(p, f"Popular in {category}") for p in db.session.scalars(query)],
+    )
+
+
+def also_bought(product, n: int = 6, source: str = "product:also-bought") -> ShownList:
+    """Customers who bought this also bought: co-purchases, from the model or straight from orders."""
+
+    from shop.recommend import UnknownProductError
+
+    engine = current_engine()
+    if engine is not None:
+        try:
+            return _shown(engine.also_bought(product.id, n=n), source)
+        except UnknownProductError:
+            pass
+    orders_with_it = select(OrderLine.order_id).where(OrderLine.product_id == product.id)
+    query = (
+        select(Product, func.count(OrderLine.id).label("together"))
+        .join(OrderLine, OrderLine.product_id == Product.id)
+        .where(OrderLine.order_id.in_(orders_with_it), Product.id != product.id)
+        .group_by(Product.id)
+        .order_by(func.count(OrderLine.id).desc(), Product.id)
+        .limit(n)
+    )
+    items = [
+        ShownItem(p, f"Bought together with {product.name}", float(together))
+        for p, together in db.session.execute(query)
+    ]
+    return ShownList(source=source, items=items)

@@ -10,7 +10,7 @@ DEMO_ADMIN_EMAIL ?= admin@example.com
 DEMO_ADMIN_PASSWORD ?= admin-demo-password
 PYTEST_ARGS ?=
 
-.PHONY: install migrate demo train run serve test lint format bench clean
+.PHONY: install migrate demo train run serve test test-sqlite test-postgres lint format bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -43,10 +43,21 @@ run: demo
 serve: demo
 	$(VENV)/bin/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
-test: install
-	$(PY) -m ruff check .
-	$(PY) -m ruff format --check .
+# The whole suite on SQLite, then again on a throw-away PostgreSQL server (when one can be started).
+test: lint test-sqlite test-postgres
+
+test-sqlite: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Browser and load tests drive their own SQLite-backed servers, so the PostgreSQL run leaves them out.
+test-postgres: install
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ "$$(id -u)" = 0 ]; then \
+		scripts/with-postgres.sh $(PY) -m pytest -m "not browser and not load" $(PYTEST_ARGS); \
+	elif [ -n "$$SHOP_REQUIRE_POSTGRES" ]; then \
+		echo "PostgreSQL is required (SHOP_REQUIRE_POSTGRES) but not installed" >&2; exit 1; \
+	else \
+		echo "skipping the PostgreSQL run: no PostgreSQL server binaries (apt-get install postgresql)"; \
+	fi
 
 lint: install
 	$(PY) -m ruff check .

@@ -33,9 +33,24 @@ def _test_config(db_uri: str, tmp_path: Path) -> dict:
     }
 
 
+# Set by scripts/with-postgres.sh: the same suite then runs against a real PostgreSQL server.
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
+ON_POSTGRES = POSTGRES_URL.startswith("postgresql")
+
+
 @pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory) -> Path:
+def migrated_template(tmp_path_factory) -> Path | str:
+    """SQLite: a migrated template file to copy. PostgreSQL: the migrated test database's URL."""
     folder = tmp_path_factory.mktemp("template")
+    if ON_POSTGRES:
+        app = create_app(_test_config(POSTGRES_URL, folder))
+        with app.app_context():
+            with db.engine.begin() as conn:
+                conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+                conn.exec_driver_sql("CREATE SCHEMA public")
+            upgrade()
+            db.engine.dispose()
+        return POSTGRES_URL
     path = folder / "template.db"
     app = create_app(_test_config(f"sqlite:///{path}", folder))
     with app.app_context():
@@ -44,12 +59,26 @@ def migrated_template(tmp_path_factory) -> Path:
     return path
 
 
+def _truncate_all() -> None:
+    tables = [t.name for t in db.metadata.sorted_tables]
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
+        )
+
+
 @pytest.fixture
 def app(tmp_path, migrated_template):
-    db_path = tmp_path / "shop.db"
-    shutil.copyfile(migrated_template, db_path)
-    app = create_app(_test_config(f"sqlite:///{db_path}", tmp_path))
+    if ON_POSTGRES:
+        db_uri = str(migrated_template)
+    else:
+        db_path = tmp_path / "shop.db"
+        shutil.copyfile(migrated_template, db_path)
+        db_uri = f"sqlite:///{db_path}"
+    app = create_app(_test_config(db_uri, tmp_path))
     with app.app_context():
+        if ON_POSTGRES:
+            _truncate_all()
         yield app
         db.session.remove()
         db.engine.dispose()

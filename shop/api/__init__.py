@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__)
 
-from shop.api import routes  # noqa: E402,F401
+from shop.api import health, routes  # noqa: E402,F401

@@ -1,0 +1,103 @@
+"""Shared helpers for the benchmark scripts: the UCI Online Retail loader and machine description.
+
+The data set is not part of the repository; scripts take ``--data`` (default: the team's shared copy next
+to the repository) or the ``SHOP_RETAIL_CSV`` environment variable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = Path("..") / "shared" / "data" / "online_retail.csv.gz"
+RESULTS_DIR = Path("bench") / "results"
+
+if str(REPO_ROOT) not in sys.path:  # scripts run as `python bench/x.py` from anywhere
+    sys.path.insert(0, str(REPO_ROOT))
+
+# Stock codes are five digits with an optional letter suffix; everything else (POST, DOT, M, BANK CHARGES,
+# AMAZONFEE, C2, gift vouchers, DCGS sets...) is a fee, an adjustment or a non-catalogue line.
+PRODUCT_CODE = r"^\d{5}[A-Za-z]{0,2}$"
+
+
+def resolve_data(option: str | None) -> Path:
+    """The data path: --data, else $SHOP_RETAIL_CSV, else the shared copy relative to the repo root."""
+    raw = option or os.environ.get("SHOP_RETAIL_CSV") or str(DEFAULT_DATA)
+    path = Path(raw)
+    return path if path.is_absolute() else (REPO_ROOT / path)
+
+
+def resolve_out(option: str | None, default_name: str) -> Path:
+    path = Path(option) if option else RESULTS_DIR / default_name
+    return path if path.is_absolute() else (REPO_ROOT / path)
+
+
+def load_retail(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Online Retail invoice lines as engine input: purchases (value = quantity) and a product table."""
+    raw = pd.read_csv(path, dtype={"InvoiceNo": str, "StockCode": str, "CustomerID": "Int64"})
+    code = raw["StockCode"].astype(str).str.strip().str.upper()
+    keep = (
+        ~raw["InvoiceNo"].astype(str).str.startswith("C")
+        & code.str.match(PRODUCT_CODE)
+        & raw["CustomerID"].notna()
+        & (raw["Quantity"] > 0)
+        & (raw["UnitPrice"] > 0)
+    )
+    lines = raw.loc[keep].assign(StockCode=code[keep])
+    interactions = pd.DataFrame(
+        {
+            "user_id": lines["CustomerID"].astype("int64").to_numpy(),
+            "product_id": lines["StockCode"].to_numpy(),
+            "kind": "purchase",
+            "value": lines["Quantity"].astype(float).to_numpy(),
+            "timestamp": pd.to_datetime(lines["InvoiceDate"]).to_numpy(),
+        }
+    )
+    descriptions = (
+        lines.assign(Description=lines["Description"].fillna("").astype(str).str.strip())
+        .groupby("StockCode")["Description"]
+        .agg(lambda s: s[s != ""].mode().iloc[0] if (s != "").any() else "")
+    )
+    prices = lines.groupby("StockCode")["UnitPrice"].median()
+    products = pd.DataFrame(
+        {
+            "product_id": descriptions.index.to_numpy(),
+            "name": descriptions.to_numpy(),
+            "description": descriptions.to_numpy(),
+            "category": "",
+            "price": prices.reindex(descriptions.index).to_numpy(),
+        }
+    )
+    return interactions, products
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on: they mean little without it."""
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "nproc": len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
+        "cpu": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n")

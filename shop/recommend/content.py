@@ -1,0 +1,104 @@
+"""Content-based model: TF-IDF over product text, item-to-item cosine similarity and shopper profiles.
+
+Content is the only signal for a product nobody has touched yet, so it carries new products into lists and
+answers "similar products" for the whole catalogue.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
+
+from .neighbours import top_k_sparse
+
+
+def _token(prefix: str, value: object) -> str:
+    """Turn a category or brand into one token so 'Home & Garden' matches as a whole, not word by word."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    text = re.sub(r"\W+", "_", str(value).strip().lower()).strip("_")
+    return f"{prefix}_{text}" if text else ""
+
+
+def product_text(products: pd.DataFrame) -> list[str]:
+    """The document indexed per product: name twice (names are short and decisive), description, tags."""
+
+    def column(name: str) -> pd.Series:
+        if name not in products.columns:
+            return pd.Series([""] * len(products), index=products.index)
+        return products[name].astype("string").fillna("").astype(str)
+
+    names, descriptions = column("name"), column("description")
+    categories = [
+        _token("category", v)
+        for v in (products["category"] if "category" in products else [""] * len(products))
+    ]
+    brands = [
+        _token("brand", v)
+        for v in (products["brand"] if "brand" in products else [""] * len(products))
+    ]
+    return [
+        f"{n} {n} {d if d != n else ''} {c} {c} {b}"
+        for n, d, c, b in zip(names, descriptions, categories, brands, strict=True)
+    ]
+
+
+class ContentModel:
+    """TF-IDF item vectors, with top-k neighbours precomputed sparsely (never a dense n x n matrix).
+
+    Parameters
+    ----------
+    n_neighbours:
+        Neighbours kept per product for ``similar``; enough for a page plus filtering of excluded items.
+    ngram_range, min_df, max_features:
+        Passed to scikit-learn's TfidfVectorizer; bigrams catch "tea light" vs "light bulb".
+    """
+
+    def __init__(
+        self,
+        n_neighbours: int = 50,
+        ngram_range: tuple[int, int] = (1, 2),
+        min_df: int = 1,
+        max_features: int | None = 50_000,
+    ) -> None:
+        self.n_neighbours = n_neighbours
+        self.ngram_range = ngram_range
+        self.min_df = min_df
+        self.max_features = max_features
+
+    def fit(self, products: pd.DataFrame) -> ContentModel:
+        documents = product_text(products)
+        vectorizer = TfidfVectorizer(
+            sublinear_tf=True,
+            ngram_range=self.ngram_range,
+            min_df=self.min_df,
+            max_features=self.max_features,
+            dtype=np.float32,
+        )
+        try:
+            matrix = vectorizer.fit_transform(documents)
+        except (
+            ValueError
+        ):  # every document empty: no content signal at all, say so with zero vectors
+            matrix = sp.csr_matrix((len(documents), 1), dtype=np.float32)
+        self.item_vectors_ = normalize(matrix.tocsr(), norm="l2", copy=False)
+        self.has_text_ = np.asarray(self.item_vectors_.getnnz(axis=1) > 0)
+        self.neighbours_ = top_k_sparse(
+            self.item_vectors_, self.item_vectors_.T.tocsc(), self.n_neighbours
+        )
+        return self
+
+    def profile_scores(self, history: sp.csr_matrix) -> np.ndarray:
+        """Cosine of each product to each shopper's weighted mean item vector (rows of ``history``)."""
+        profile = normalize(history @ self.item_vectors_, norm="l2")
+        return np.asarray((profile @ self.item_vectors_.T).todense(), dtype=np.float64)
+
+    def pair_similarity(self, items_a: np.ndarray, items_b: np.ndarray) -> np.ndarray:
+        """Dense cosine block between two small item sets (for explanations and diversity)."""
+        block = self.item_vectors_[items_a] @ self.item_vectors_[items_b].T
+        return np.asarray(block.todense(), dtype=np.float64)

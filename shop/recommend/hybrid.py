@@ -1,0 +1,815 @@
+"""The hybrid engine: popularity, content, item-kNN, ALS and SVD blended with weights tuned at fit time.
+
+How it decides, in one place:
+
+* Each model scores the whole catalogue for the shopper's *current* history (factor models fold the
+  shopper in), so a like or rating changes the next list without retraining.
+* Scores are min-max normalised per model over the catalogue and summed with weights chosen on a
+  time-based validation split of the training data, separately for shoppers with a short history and
+  shoppers with a long one (content and item-kNN carry the first, collaborative filtering the second).
+  A shopper with no usable history gets popularity/trending.
+* Products nobody has interacted with yet borrow their collaborative scores from content similarity,
+  so new products can surface.
+* Bought, rated and liked products are excluded, and a light MMR re-ranking over content similarity keeps a
+  list from being ten near-copies.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Hashable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from . import persistence
+from .content import ContentModel
+from .frames import (
+    DEFAULT_KIND_WEIGHTS,
+    FINAL_KINDS,
+    Events,
+    check_interactions,
+    decay,
+    encode_events,
+    implicit_weights,
+    to_epoch_days,
+)
+from .implicit_mf import ALSModel
+from .neighbours import ItemKNN
+from .popularity import POPULAR_KINDS, PopularityModel
+from .records import NotFittedError, Recommendation, UnknownProductError
+from .svd import SVDModel
+
+COMPONENTS: tuple[str, ...] = ("popularity", "content", "itemknn", "als", "svd")
+VARIANTS: tuple[str, ...] = ("hybrid", "popularity", "svd", "als", "itemknn", "content")
+#: History-size buckets with their own weights: (name, fewest distinct products in the history).
+BUCKETS: tuple[tuple[str, int], ...] = (("few", 1), ("many", 5))
+DEFAULT_WEIGHTS: Mapping[str, Mapping[str, float]] = {
+    "few": {"popularity": 0.3, "content": 0.5, "itemknn": 1.0, "als": 0.5, "svd": 0.5},
+    "many": {"popularity": 0.2, "content": 0.3, "itemknn": 1.0, "als": 1.0, "svd": 0.5},
+}
+_WEIGHT_GRID: tuple[float, ...] = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
+_POSITIVE_KINDS = frozenset({"purchase", "add_to_cart", "like"})
+_KIND_VERBS = {
+    "purchase": "bought",
+    "add_to_cart": "added to your cart",
+    "like": "liked",
+    "rating": "rated",
+    "click": "viewed",
+    "view": "viewed",
+}
+_POPULAR_REASONS = {
+    "click": "Most clicked",
+    "purchase": "Best seller",
+    "view": "Most viewed",
+    "like": "Most liked",
+    "add_to_cart": "Often added to carts",
+    "rating": "Often rated",
+    "trending": "Trending now",
+}
+
+
+def _minmax_rows(scores: np.ndarray) -> np.ndarray:
+    """Scale each row to [0, 1]; a flat row (the model has nothing to say) becomes all zeros."""
+    low = scores.min(axis=1, keepdims=True)
+    span = scores.max(axis=1, keepdims=True) - low
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(span > 0, (scores - low) / np.where(span > 0, span, 1.0), 0.0)
+    return out
+
+
+def _top_n(scores: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the n best scores, best first (argpartition, then a sort of only those n)."""
+    n = min(n, scores.shape[-1])
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    part = np.argpartition(-scores, n - 1)[:n]
+    return part[np.argsort(-scores[part], kind="stable")]
+
+
+class _History:
+    """One or many shoppers' histories as sparse matrices over the catalogue (rows = shoppers)."""
+
+    def __init__(
+        self,
+        strength: sp.csr_matrix,
+        final: sp.csr_matrix,
+        ratings: sp.csr_matrix,
+        kinds: list[dict[int, str]] | None = None,
+    ) -> None:
+        self.strength = strength  # log-damped, recency-weighted interest per product
+        self.final = final  # 1 where the product was bought, rated or liked: not recommended again
+        self.ratings = ratings  # latest stars per rated product
+        self.kinds = kinds  # strongest kind per product, for explanations (single shopper only)
+
+    @property
+    def sizes(self) -> np.ndarray:
+        return np.diff(self.strength.indptr)
+
+
+class HybridRecommender:
+    """Recommendation engine for the shop; fit on all interactions, then answer per-shopper requests.
+
+    Parameters
+    ----------
+    als_factors, als_regularization, als_iterations, als_alpha:
+        Implicit ALS hyperparameters (confidence = alpha x interaction strength).
+    knn_neighbours, knn_shrinkage, knn_weighting:
+        Item-kNN hyperparameters (see ``neighbours.ItemKNN``).
+    svd_factors, svd_epochs:
+        Surprise SVD hyperparameters for the explicit ratings.
+    content_neighbours:
+        Precomputed neighbours per product for ``similar``.
+    kind_weights:
+        Interest weight per interaction kind; defaults to ``frames.DEFAULT_KIND_WEIGHTS``.
+    recency_half_life_days:
+        Half-life of a history event's weight, counted back from the shopper's newest event.
+    train_half_life_days:
+        Optional decay of training events (counted back from the last event) for the CF models.
+    trending_half_life_days:
+        Half-life behind ``popular(kind="trending")`` and the popularity component.
+    weights:
+        Fixed blend weights per history bucket (``{"few": {...}, "many": {...}}``); when given, no tuning.
+    tune_weights:
+        Choose blend weights on a time-based validation split of the training data (recommended).
+    validation_fraction:
+        Share of the training period (by events) held out for the weight search.
+    max_validation_users:
+        Cap on validation shoppers, sampled with ``random_state``, to bound fit time.
+    diversity:
+        MMR trade-off in [0, 1]: 0 keeps the blended order, higher values penalise near-duplicates.
+    cold_item_discount:
+        Share of a product's content score used as its CF score while nobody has interacted with it.
+    random_state:
+        Seed for ALS, SVD and validation sampling; the same seed and data give the same model.
+    """
+
+    def __init__(
+        self,
+        *,
+        als_factors: int = 64,
+        als_regularization: float = 0.05,
+        als_iterations: int = 15,
+        als_alpha: float = 2.0,
+        knn_neighbours: int = 100,
+        knn_shrinkage: float = 10.0,
+        knn_weighting: str = "bm25",
+        svd_factors: int = 50,
+        svd_epochs: int = 20,
+        content_neighbours: int = 50,
+        kind_weights: Mapping[str, float] | None = None,
+        recency_half_life_days: float | None = 30.0,
+        train_half_life_days: float | None = None,
+        trending_half_life_days: float = 7.0,
+        weights: Mapping[str, Mapping[str, float]] | None = None,
+        tune_weights: bool = True,
+        validation_fraction: float = 0.1,
+        max_validation_users: int = 1000,
+        diversity: float = 0.1,
+        cold_item_discount: float = 0.5,
+        random_state: int | None = None,
+    ) -> None:
+        self.als_factors = als_factors
+        self.als_regularization = als_regularization
+        self.als_iterations = als_iterations
+        self.als_alpha = als_alpha
+        self.knn_neighbours = knn_neighbours
+        self.knn_shrinkage = knn_shrinkage
+        self.knn_weighting = knn_weighting
+        self.svd_factors = svd_factors
+        self.svd_epochs = svd_epochs
+        self.content_neighbours = content_neighbours
+        self.kind_weights = kind_weights
+        self.recency_half_life_days = recency_half_life_days
+        self.train_half_life_days = train_half_life_days
+        self.trending_half_life_days = trending_half_life_days
+        self.weights = weights
+        self.tune_weights = tune_weights
+        self.validation_fraction = validation_fraction
+        self.max_validation_users = max_validation_users
+        self.diversity = diversity
+        self.cold_item_discount = cold_item_discount
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ fitting
+
+    def get_params(self) -> dict[str, Any]:
+        """Hyperparameters as passed to __init__ (scikit-learn style), e.g. for metadata and clones."""
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {name: getattr(self, name) for name in names}
+
+    def fit(self, interactions: pd.DataFrame, products: pd.DataFrame) -> HybridRecommender:
+        """Fit every model on all interactions; with ``tune_weights`` first tune the blend on a holdout."""
+        check_interactions(interactions)
+        if "product_id" not in products.columns:
+            raise ValueError("products need a product_id column")
+        if products.empty:
+            raise ValueError("cannot fit on an empty catalogue")
+        started = datetime.now(UTC)
+        products = products.drop_duplicates("product_id", keep="last").reset_index(drop=True)
+        self.product_ids_ = pd.Index(products["product_id"])
+        self.names_ = self._text_column(products, "name", fallback=self.product_ids_.astype(str))
+        self.categories_ = self._text_column(products, "category")
+        seeds = np.random.default_rng(self.random_state).integers(0, 2**31 - 1, size=3)
+        self._seeds = [int(s) for s in seeds]
+        self.timings_: dict[str, float] = {}
+
+        clock = pd.Timestamp.now().value
+        self.content_ = ContentModel(n_neighbours=self.content_neighbours).fit(products)
+        self._tick("content", clock)
+        clock = pd.Timestamp.now().value
+        events = encode_events(interactions, self.product_ids_)
+        self._tick("encode", clock)
+
+        validation: dict[str, Any] = {}
+        if self.weights is not None:
+            self.weights_ = {b: dict(w) for b, w in self.weights.items()}
+        elif self.tune_weights:
+            clock = pd.Timestamp.now().value
+            self.weights_, validation = self._tune(events)
+            self._tick("tune", clock)
+        else:
+            self.weights_ = {b: dict(w) for b, w in DEFAULT_WEIGHTS.items()}
+
+        clock = pd.Timestamp.now().value
+        self._fit_models(events, self, timings=True)
+        self._tick("models", clock)
+        self.metadata_ = {
+            "version": persistence.FORMAT_VERSION,
+            "trained_at": started.isoformat(timespec="seconds"),
+            "n_users": int(events.n_users),
+            "n_products": int(len(self.product_ids_)),
+            "n_interactions": int(len(events)),
+            "n_ratings": int(self.svd_.n_ratings_),
+            "weights": self.weights_,
+            "validation": validation,
+            "params": {k: v for k, v in self.get_params().items() if k != "weights"},
+            "fit_seconds": dict(self.timings_),
+        }
+        return self
+
+    def _tick(self, phase: str, start_ns: int) -> None:
+        self.timings_[phase] = (
+            self.timings_.get(phase, 0.0) + (pd.Timestamp.now().value - start_ns) / 1e9
+        )
+
+    @staticmethod
+    def _text_column(
+        products: pd.DataFrame, column: str, fallback: pd.Index | None = None
+    ) -> np.ndarray:
+        if column not in products.columns:
+            values = (
+                pd.Series([""] * len(products)) if fallback is None else pd.Series(list(fallback))
+            )
+        else:
+            values = products[column].astype("string").fillna("").astype(str)
+            if fallback is not None:
+                values = values.where(
+                    values.str.len() > 0, pd.Series(list(fallback), index=values.index)
+                )
+        return values.to_numpy(dtype=object)
+
+    def _event_weights(self, events: Events) -> np.ndarray:
+        return implicit_weights(
+            events.kinds, events.values, self.kind_weights or DEFAULT_KIND_WEIGHTS
+        )
+
+    def _fit_models(self, events: Events, target: Any, *, timings: bool = False) -> None:
+        """Fit popularity and the CF models on ``events`` and attach them to ``target`` (self or a holder)."""
+
+        def tick(phase: str, start: int) -> None:
+            if timings:
+                self._tick(phase, start)
+
+        clock = pd.Timestamp.now().value
+        weights = self._event_weights(events)
+        finite = events.days[np.isfinite(events.days)]
+        reference = float(finite.max()) if len(finite) else float("nan")
+        train_weights = weights * decay(events.days, reference, self.train_half_life_days)
+        shape = (events.n_users, events.n_items)
+        strength = sp.csr_matrix((train_weights, (events.users, events.items)), shape=shape)
+        strength.sum_duplicates()
+        strength.data = np.log1p(strength.data)
+        strength.eliminate_zeros()
+        target.popularity_ = PopularityModel(self.trending_half_life_days, self.kind_weights).fit(
+            events
+        )
+        target.known_items_ = np.asarray(strength.getnnz(axis=0) > 0)
+        tick("popularity", clock)
+
+        clock = pd.Timestamp.now().value
+        target.itemknn_ = ItemKNN(self.knn_neighbours, self.knn_shrinkage, self.knn_weighting).fit(
+            strength
+        )
+        bought = np.isin(events.kinds, ["purchase", "add_to_cart"])
+        basket = sp.csr_matrix(
+            (np.ones(int(bought.sum())), (events.users[bought], events.items[bought])), shape=shape
+        )
+        basket.sum_duplicates()
+        target.copurchase_ = ItemKNN(
+            self.knn_neighbours, shrinkage=5.0, weighting="none", binary=True
+        ).fit(basket)
+        tick("itemknn", clock)
+
+        clock = pd.Timestamp.now().value
+        target.als_ = ALSModel(
+            factors=self.als_factors,
+            regularization=self.als_regularization,
+            iterations=self.als_iterations,
+            alpha=self.als_alpha,
+            random_state=self._seeds[0],
+        ).fit(strength)
+        tick("als", clock)
+
+        clock = pd.Timestamp.now().value
+        rated = events.kinds == "rating"
+        target.svd_ = SVDModel(
+            n_factors=self.svd_factors, n_epochs=self.svd_epochs, random_state=self._seeds[1]
+        ).fit(events.users[rated], events.items[rated], events.values[rated], events.n_items)
+        tick("svd", clock)
+
+    # ------------------------------------------------------------------ weight tuning
+
+    def _tune(self, events: Events) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
+        """Choose blend weights per history bucket by coordinate search on a time-based holdout.
+
+        The last ``validation_fraction`` of training events (by time) plays the future: models are fitted on
+        the earlier part, each validation shopper's earlier events are their history, and their later
+        positive interactions with products new to them are what a good list should contain.
+        """
+        defaults = {b: dict(w) for b, w in DEFAULT_WEIGHTS.items()}
+        finite = np.isfinite(events.days)
+        if finite.sum() < 20:
+            return defaults, {"skipped": "too few timestamped events"}
+        cut = float(np.quantile(events.days[finite], 1.0 - self.validation_fraction))
+        early = events.days < cut
+        if early.sum() == 0 or early.all():
+            return defaults, {"skipped": "no events on one side of the validation cut"}
+        train = Events(
+            users=events.users[early],
+            items=events.items[early],
+            kinds=events.kinds[early],
+            values=events.values[early],
+            days=events.days[early],
+            user_ids=events.user_ids,
+            n_items=events.n_items,
+        )
+        late = ~early & np.isin(events.kinds, list(_POSITIVE_KINDS))
+        late |= ~early & (events.kinds == "rating") & (events.values >= 4)
+        seen = set(zip(train.users.tolist(), train.items.tolist(), strict=True))
+        has_history = np.zeros(events.n_users, dtype=bool)
+        has_history[train.users] = True
+        pairs = {
+            (u, i)
+            for u, i in zip(events.users[late].tolist(), events.items[late].tolist(), strict=True)
+            if has_history[u] and (u, i) not in seen
+        }
+        if not pairs:
+            return defaults, {"skipped": "no validation positives"}
+        users = np.array(sorted({u for u, _ in pairs}))
+        rng = np.random.default_rng(self._seeds[2])
+        if len(users) > self.max_validation_users:
+            users = np.sort(rng.choice(users, self.max_validation_users, replace=False))
+        row_of = {u: r for r, u in enumerate(users.tolist())}
+        truth = np.zeros((len(users), events.n_items), dtype=bool)
+        for u, i in pairs:
+            if u in row_of:
+                truth[row_of[u], i] = True
+
+        holder = _Holder()
+        holder.content_ = self.content_
+        self._fit_models(train, holder)
+        keep = np.isin(train.users, users)
+        rows = np.searchsorted(users, train.users[keep])
+        history = self._histories(
+            rows,
+            train.items[keep],
+            train.kinds[keep],
+            train.values[keep],
+            train.days[keep],
+            len(users),
+        )
+        components = self._component_scores(history, holder)
+        sizes = history.sizes
+
+        chosen: dict[str, dict[str, float]] = {}
+        report: dict[str, Any] = {"cut": pd.Timestamp(cut * 86_400, unit="s", tz="UTC").isoformat()}
+        for index, (bucket, low) in enumerate(BUCKETS):
+            high = BUCKETS[index + 1][1] if index + 1 < len(BUCKETS) else np.inf
+            mask = (sizes >= low) & (sizes < high)
+            if (
+                mask.sum() < 20
+            ):  # too few shoppers to trust a search: keep the defaults for this bucket
+                chosen[bucket] = dict(defaults[bucket])
+                report[bucket] = {"n_users": int(mask.sum()), "tuned": False}
+                continue
+            parts = {name: matrix[mask] for name, matrix in components.items()}
+            # The protocol scores discoveries only, so everything in the history is excluded here.
+            exclude, positives = (history.final + history.strength)[mask], truth[mask]
+            weights, score = self._coordinate_search(parts, exclude, positives, defaults[bucket])
+            baseline = self._objective(parts, exclude, positives, {"popularity": 1.0})
+            chosen[bucket] = weights
+            report[bucket] = {
+                "n_users": int(mask.sum()),
+                "tuned": True,
+                "ndcg@10": round(score, 5),
+                "popularity_ndcg@10": round(baseline, 5),
+            }
+        return chosen, report
+
+    def _coordinate_search(
+        self,
+        parts: dict[str, np.ndarray],
+        exclude: sp.csr_matrix,
+        positives: np.ndarray,
+        start: Mapping[str, float],
+    ) -> tuple[dict[str, float], float]:
+        weights = {name: float(start.get(name, 0.0)) for name in COMPONENTS}
+        available = [name for name in COMPONENTS if name in parts and parts[name].any()]
+        best = self._objective(parts, exclude, positives, weights)
+        for _ in range(2):
+            improved = False
+            for name in available:
+                for value in _WEIGHT_GRID:
+                    if value == weights[name]:
+                        continue
+                    trial = {**weights, name: value}
+                    if not any(trial[c] > 0 for c in available):
+                        continue
+                    score = self._objective(parts, exclude, positives, trial)
+                    if score > best + 1e-9:
+                        best, weights, improved = score, trial, True
+            if not improved:
+                break
+        return weights, best
+
+    @staticmethod
+    def _objective(
+        parts: dict[str, np.ndarray],
+        exclude: sp.csr_matrix,
+        positives: np.ndarray,
+        weights: Mapping[str, float],
+    ) -> float:
+        """Mean NDCG@10 of the blended lists (vectorised over all validation shoppers)."""
+        total = np.zeros_like(next(iter(parts.values())))
+        for name, matrix in parts.items():
+            if weights.get(name, 0.0):
+                total += weights[name] * matrix
+        total[exclude.nonzero()] = -np.inf
+        k = 10
+        top = np.argpartition(-total, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(total, top, axis=1), axis=1, kind="stable")
+        top = np.take_along_axis(top, order, axis=1)
+        hits = np.take_along_axis(positives, top, axis=1).astype(float)
+        discounts = 1.0 / np.log2(np.arange(2, k + 2))
+        ideal = np.cumsum(discounts)[np.minimum(positives.sum(axis=1), k) - 1]
+        return float(((hits * discounts).sum(axis=1) / ideal).mean())
+
+    # ------------------------------------------------------------------ scoring
+
+    def _histories(
+        self,
+        rows: np.ndarray,
+        items: np.ndarray,
+        kinds: np.ndarray,
+        values: np.ndarray,
+        days: np.ndarray,
+        n_rows: int,
+    ) -> _History:
+        """Turn coded events into history matrices, weighting each shopper's recent events more."""
+        n_items = len(self.product_ids_)
+        weights = implicit_weights(kinds, values, self.kind_weights or DEFAULT_KIND_WEIGHTS)
+        finite = np.isfinite(days)
+        if self.recency_half_life_days and finite.any():
+            newest = np.full(n_rows, -np.inf)
+            np.maximum.at(newest, rows[finite], days[finite])
+            age = np.clip(newest[rows] - days, 0.0, None)
+            weights = weights * np.where(
+                finite, np.power(0.5, age / self.recency_half_life_days), 1.0
+            )
+        shape = (n_rows, n_items)
+        strength = sp.csr_matrix((weights, (rows, items)), shape=shape)
+        strength.sum_duplicates()
+        strength.data = np.log1p(strength.data)
+        # Keep a product the shopper touched with zero weight (a 1-star rating) out of "interest" but in
+        # the exclusion matrix below.
+        strength.eliminate_zeros()
+        is_final = np.isin(kinds, list(FINAL_KINDS))
+        final = sp.csr_matrix(
+            (np.ones(int(is_final.sum())), (rows[is_final], items[is_final])), shape=shape
+        )
+        final.sum_duplicates()
+        rated = kinds == "rating"
+        order = np.argsort(days[rated] if len(days) else np.zeros(0), kind="stable")
+        rated_rows, rated_items, stars = (
+            rows[rated][order],
+            items[rated][order],
+            values[rated][order],
+        )
+        # Latest rating per (shopper, product) wins: write in time order into a dense-keyed dict.
+        latest: dict[tuple[int, int], float] = {}
+        for r, i, s in zip(rated_rows.tolist(), rated_items.tolist(), stars.tolist(), strict=True):
+            latest[(r, i)] = s
+        if latest:
+            keys = np.array(list(latest.keys()))
+            ratings = sp.csr_matrix((list(latest.values()), (keys[:, 0], keys[:, 1])), shape=shape)
+        else:
+            ratings = sp.csr_matrix(shape)
+        return _History(strength.tocsr(), final.tocsr(), ratings)
+
+    def _history_from_frame(
+        self, history: pd.DataFrame | None
+    ) -> tuple[_History, list[tuple[int, str]]]:
+        """Code one shopper's history; unknown products are ignored, the kinds kept for explanations."""
+        if history is None or len(history) == 0:
+            empty = sp.csr_matrix((1, len(self.product_ids_)))
+            return _History(empty, empty, empty), []
+        check_interactions(history, need_user=False)
+        items = self.product_ids_.get_indexer(history["product_id"])
+        known = items >= 0
+        kinds = history["kind"].astype(str).to_numpy(dtype=object)[known]
+        values = (
+            pd.to_numeric(history["value"], errors="coerce")
+            .fillna(1.0)
+            .to_numpy(dtype=float)[known]
+            if "value" in history.columns
+            else np.ones(int(known.sum()))
+        )
+        stamps = history["timestamp"] if "timestamp" in history.columns else None
+        days = to_epoch_days(stamps, len(history))[known]
+        items = items[known]
+        parsed = self._histories(
+            np.zeros(len(items), dtype=np.int64), items, kinds, values, days, 1
+        )
+        return parsed, list(zip(items.tolist(), kinds.tolist(), strict=True))
+
+    def _component_scores(self, history: _History, models: Any) -> dict[str, np.ndarray]:
+        """Normalised [0, 1] score matrices (shoppers x catalogue) of every component model."""
+        n_rows = history.strength.shape[0]
+        popularity = models.popularity_.scores("trending")[None, :]
+        out = {"popularity": np.repeat(_minmax_rows(popularity), n_rows, axis=0)}
+        content = _minmax_rows(models.content_.profile_scores(history.strength))
+        out["content"] = content
+        cold = ~models.known_items_
+        for name, model in (("itemknn", models.itemknn_), ("als", models.als_)):
+            scores = _minmax_rows(model.scores(history.strength))
+            if cold.any():
+                scores[:, cold] = self.cold_item_discount * content[:, cold]
+            out[name] = scores
+        if models.svd_.n_ratings_ and history.ratings.nnz:
+            svd = np.zeros((n_rows, history.strength.shape[1]))
+            for row in range(n_rows):
+                start, stop = history.ratings.indptr[row], history.ratings.indptr[row + 1]
+                if start == stop:
+                    continue
+                items = history.ratings.indices[start:stop]
+                svd[row] = models.svd_.predict_all(items, history.ratings.data[start:stop])
+            out["svd"] = _minmax_rows(svd)
+        return out
+
+    @property
+    def content_model(self) -> ContentModel:
+        """The fitted content model (used by ``similar`` and the diversity re-ranking)."""
+        self._check_fitted()
+        return self.content_
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "metadata_"):
+            raise NotFittedError(
+                "this HybridRecommender is not fitted yet; call fit(interactions, products)"
+            )
+
+    # ------------------------------------------------------------------ public API
+
+    def recommend(
+        self,
+        history: pd.DataFrame | None = None,
+        n: int = 10,
+        *,
+        variant: str = "hybrid",
+        exclude: Iterable[Hashable] = (),
+    ) -> list[Recommendation]:
+        """Top-n products for one shopper from their current history (may be empty), best first.
+
+        ``variant`` picks a single model for A/B tests ("popularity", "svd", "als", "itemknn", "content");
+        a single model that has nothing to say for this shopper falls back to trending popularity.
+        ``exclude`` removes further products (e.g. the cart) on top of bought, rated and liked ones.
+        """
+        self._check_fitted()
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown variant {variant!r}; expected one of {list(VARIANTS)}")
+        if n <= 0:
+            return []
+        parsed, touched = self._history_from_frame(history)
+        components = self._component_scores(parsed, self)
+        size = int(parsed.sizes[0])
+        weights = self._weights_for(size) if variant == "hybrid" else {variant: 1.0}
+        total = np.zeros(len(self.product_ids_))
+        used: dict[str, np.ndarray] = {}
+        for name, weight in weights.items():
+            if weight and name in components and components[name].any():
+                used[name] = weight * components[name][0]
+                total += used[name]
+        if (
+            not used
+        ):  # nothing known about the shopper, or the chosen model is silent: trending popularity
+            used = {"popularity": components["popularity"][0].copy()}
+            total = used["popularity"].copy()
+        # Popularity breaks ties and fills lists when the other models only score a few products.
+        total += 1e-6 * components["popularity"][0]
+        blocked = np.zeros(len(total), dtype=bool)
+        blocked[parsed.final.indices] = True
+        extra = self.product_ids_.get_indexer(list(exclude))
+        blocked[extra[extra >= 0]] = True
+        total[blocked] = -np.inf
+        available = int((~blocked).sum())
+        # Diversity is part of the hybrid's product decision; single-model variants stay pure for A/B tests.
+        picked = self._rerank(
+            total, min(n, available), self.diversity if variant == "hybrid" else 0.0
+        )
+        return [
+            Recommendation(
+                self._id(i), float(total[i]), self._reason(int(i), used, parsed, touched)
+            )
+            for i in picked
+        ]
+
+    def _weights_for(self, size: int) -> dict[str, float]:
+        if size == 0:
+            return {"popularity": 1.0}
+        bucket = BUCKETS[0][0]
+        for name, low in BUCKETS:
+            if size >= low:
+                bucket = name
+        return self.weights_[bucket]
+
+    def _rerank(self, total: np.ndarray, n: int, diversity: float) -> np.ndarray:
+        """MMR over content similarity on a small candidate pool: relevance minus redundancy."""
+        if n <= 0:
+            return np.zeros(0, dtype=np.int64)
+        pool = _top_n(total, min(len(total), max(3 * n, n + 10)))
+        pool = pool[np.isfinite(total[pool])]
+        if diversity <= 0 or len(pool) <= 1:
+            return pool[:n]
+        relevance = total[pool]
+        span = relevance.max() - relevance.min()
+        relevance = (relevance - relevance.min()) / span if span > 0 else np.ones(len(pool))
+        similarity = self.content_.pair_similarity(pool, pool)
+        chosen = [0]
+        redundancy = similarity[0].copy()
+        remaining = np.ones(len(pool), dtype=bool)
+        remaining[0] = False
+        while len(chosen) < min(n, len(pool)):
+            mmr = (1.0 - diversity) * relevance - diversity * redundancy
+            mmr[~remaining] = -np.inf
+            best = int(np.argmax(mmr))
+            chosen.append(best)
+            remaining[best] = False
+            redundancy = np.maximum(redundancy, similarity[best])
+        return pool[chosen]
+
+    def _reason(
+        self,
+        item: int,
+        used: dict[str, np.ndarray],
+        parsed: _History,
+        touched: list[tuple[int, str]],
+    ) -> str:
+        """A short explanation from the component that contributed most to this product's score."""
+        source = max(used, key=lambda name: used[name][item])
+        category = self.categories_[item]
+        if source == "popularity" or not touched:
+            return f"Popular in {category}" if category else "Trending now"
+        history_items = np.array(sorted({i for i, _ in touched}))
+        strongest: dict[int, str] = {}
+        rank = {
+            k: r
+            for r, k in enumerate(("view", "click", "rating", "add_to_cart", "like", "purchase"))
+        }
+        for i, kind in touched:
+            if i not in strongest or rank.get(kind, 0) > rank.get(strongest[i], 0):
+                strongest[i] = kind
+        if source in ("content", "itemknn"):
+            if source == "content":
+                affinity = self.content_.pair_similarity(np.array([item]), history_items)[0]
+            else:
+                affinity = np.asarray(
+                    self.itemknn_.similarity_[history_items, item].todense()
+                ).ravel()
+            if affinity.max() > 0:
+                anchor = int(history_items[int(np.argmax(affinity))])
+                name, kind = self.names_[anchor], strongest[anchor]
+                if source == "itemknn" and kind in ("purchase", "add_to_cart"):
+                    return f"Customers who bought {name} also bought this"
+                if kind in ("click", "view"):
+                    return f"Similar to {name}, which you viewed"
+                return f"Because you {_KIND_VERBS[kind]} {name}"
+            return "Similar to items you viewed"
+        if source == "svd":
+            return "Matches how you rate products"
+        return "Popular with shoppers like you"
+
+    def similar(self, product_id: Hashable, n: int = 10) -> list[Recommendation]:
+        """Products most like this one by text (name, description, category, brand), then by co-interest."""
+        self._check_fitted()
+        item = self._locate(product_id)
+        row = self.content_.neighbours_[item]
+        order = list(zip(row.indices.tolist(), row.data.tolist(), strict=True))
+        name = self.names_[item]
+        out = [Recommendation(self._id(j), float(s), f"Similar to {name}") for j, s in order[:n]]
+        if len(out) < n:  # products without text: fill with item-kNN neighbours
+            seen = {item, *(j for j, _ in order)}
+            knn = self.itemknn_.similarity_[item]
+            for j, s in zip(knn.indices.tolist(), knn.data.tolist(), strict=True):
+                if len(out) >= n:
+                    break
+                if j not in seen:
+                    seen.add(j)
+                    out.append(
+                        Recommendation(
+                            self._id(j), float(s), f"Shoppers who liked {name} liked this"
+                        )
+                    )
+        return out
+
+    def also_bought(self, product_id: Hashable, n: int = 10) -> list[Recommendation]:
+        """'Customers who bought this also bought': co-purchase neighbours, filled from co-interest."""
+        self._check_fitted()
+        item = self._locate(product_id)
+        name = self.names_[item]
+        out: list[Recommendation] = []
+        seen = {item}
+        sources = (
+            (self.copurchase_.similarity_[item], f"Customers who bought {name} also bought this"),
+            (self.itemknn_.similarity_[item], f"Shoppers interested in {name} also looked at this"),
+        )
+        for row, reason in sources:
+            for j, s in zip(row.indices.tolist(), row.data.tolist(), strict=True):
+                if len(out) >= n:
+                    return out
+                if j not in seen:
+                    seen.add(j)
+                    out.append(Recommendation(self._id(j), float(s), reason))
+        return out
+
+    def popular(
+        self,
+        n: int = 5,
+        kind: str = "click",
+        *,
+        category: str | None = None,
+        exclude: Iterable[Hashable] = (),
+    ) -> list[Recommendation]:
+        """Top-n products by event count of one kind (or time-decayed 'trending'), optionally per category."""
+        self._check_fitted()
+        if kind not in POPULAR_KINDS:
+            raise ValueError(
+                f"unknown popularity kind {kind!r}; expected one of {list(POPULAR_KINDS)}"
+            )
+        scores = self.popularity_.scores(kind).copy()
+        if category is not None:
+            scores[self.categories_ != category] = -np.inf
+        extra = self.product_ids_.get_indexer(list(exclude))
+        scores[extra[extra >= 0]] = -np.inf
+        picked = _top_n(scores, n)
+        picked = picked[np.isfinite(scores[picked])]
+        reason = f"{_POPULAR_REASONS[kind]} in {category}" if category else _POPULAR_REASONS[kind]
+        ids = self.product_ids_[picked].tolist()
+        return [
+            Recommendation(pid, float(scores[i]), reason)
+            for pid, i in zip(ids, picked, strict=True)
+        ]
+
+    def _id(self, index: int) -> Hashable:
+        """A catalogue id as a plain Python value (numpy scalars leak into templates and JSON otherwise)."""
+        value = self.product_ids_[index]
+        return value.item() if isinstance(value, np.generic) else value
+
+    def _locate(self, product_id: Hashable) -> int:
+        index = self.product_ids_.get_indexer([product_id])[0]
+        if index < 0:
+            raise UnknownProductError(f"product {product_id!r} is not in the fitted catalogue")
+        return int(index)
+
+    # ------------------------------------------------------------------ persistence
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the fitted engine atomically (readers never see a half-written file)."""
+        self._check_fitted()
+        persistence.dump(self, path, kind="HybridRecommender")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> HybridRecommender:
+        """Read an engine written by ``save``; raises ModelLoadError if missing, truncated or incompatible."""
+        engine = persistence.load(path, kind="HybridRecommender")
+        if not isinstance(engine, cls):
+            raise persistence.ModelLoadError(f"{path} does not hold a {cls.__name__}")
+        return engine
+
+
+class _Holder:
+    """Attribute bag for the validation-time models, so they never overwrite the engine's own."""

@@ -1,0 +1,240 @@
+"""The hybrid engine as the shop sees it: lists for shoppers, cold starts, exclusions, real-time updates."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from conftest import catalogue, events, history, shop_data
+
+from shop.recommend import (
+    VARIANTS,
+    HybridRecommender,
+    NotFittedError,
+    Recommendation,
+    UnknownProductError,
+)
+
+
+def ids(recommendations):
+    return [r.product_id for r in recommendations]
+
+
+def test_empty_history_gets_popular_products(engine, shop):
+    interactions, _ = shop
+    cold = engine.recommend(history([]), n=5)
+    assert len(cold) == 5
+    assert all(isinstance(r, Recommendation) for r in cold)
+    assert ids(cold) == ids(engine.recommend(None, n=5))
+    trending = ids(engine.popular(20, kind="trending"))
+    assert set(ids(cold)) <= set(trending)
+    assert all(r.reason.startswith(("Popular in", "Trending")) for r in cold)
+
+
+def test_history_of_unknown_products_is_treated_as_a_new_shopper(engine):
+    unknown = history([("not-in-catalogue", "purchase"), (99_999, "like")])
+    assert ids(engine.recommend(unknown, n=5)) == ids(engine.recommend(None, n=5))
+
+
+def test_personal_list_follows_the_shoppers_taste(engine, shop):
+    _, products = shop
+    garden = products.loc[products["category"] == "Garden", "product_id"].tolist()
+    mine = history([(p, "purchase") for p in garden[:4]])
+    recommended = engine.recommend(mine, n=5)
+    categories = products.set_index("product_id").loc[ids(recommended), "category"]
+    assert (categories == "Garden").sum() >= 3
+    assert all(r.reason for r in recommended)
+
+
+def test_bought_rated_and_liked_products_are_not_recommended_again(engine, shop):
+    _, products = shop
+    tech = products.loc[products["category"] == "Tech", "product_id"].tolist()
+    mine = history(
+        [(tech[0], "purchase"), (tech[1], "rating", 5), (tech[2], "like"), (tech[3], "view")]
+    )
+    recommended = set(ids(engine.recommend(mine, n=len(products))))
+    assert not recommended & {tech[0], tech[1], tech[2]}
+    assert tech[3] in recommended  # a view is interest, not a reason to hide the product
+
+
+def test_explicit_exclude_removes_more_products(engine):
+    first = engine.recommend(None, n=3)
+    after = engine.recommend(None, n=3, exclude=[first[0].product_id])
+    assert first[0].product_id not in ids(after)
+
+
+def test_a_new_like_changes_the_list_without_refitting(engine, shop):
+    _, products = shop
+    books = products.loc[products["category"] == "Books", "product_id"].tolist()
+    toys = products.loc[products["category"] == "Toys", "product_id"].tolist()
+    before = history([(books[0], "view", 1, 0), (books[1], "click", 1, 1)])
+    after = pd.concat(
+        [before, history([(toys[0], "like", 1, 2), (toys[1], "rating", 5, 3)])], ignore_index=True
+    )
+    first, second = ids(engine.recommend(before, n=10)), ids(engine.recommend(after, n=10))
+    assert first != second
+    toy_share = products.set_index("product_id").loc[second, "category"].eq("Toys").sum()
+    assert toy_share > products.set_index("product_id").loc[first, "category"].eq("Toys").sum()
+
+
+def test_recent_events_weigh_more_than_old_ones(shop):
+    interactions, products = shop
+    engine = HybridRecommender(random_state=0, tune_weights=False, recency_half_life_days=7).fit(
+        interactions, products
+    )
+    garden = products.loc[products["category"] == "Garden", "product_id"].tolist()
+    books = products.loc[products["category"] == "Books", "product_id"].tolist()
+    # Same events, only the order in time differs.
+    garden_last = history(
+        [
+            (books[0], "view", 1, 0),
+            (books[1], "view", 1, 1),
+            (garden[0], "view", 1, 2000),
+            (garden[1], "view", 1, 2001),
+        ]
+    )
+    books_last = history(
+        [
+            (garden[0], "view", 1, 0),
+            (garden[1], "view", 1, 1),
+            (books[0], "view", 1, 2000),
+            (books[1], "view", 1, 2001),
+        ]
+    )
+    lookup = products.set_index("product_id")["category"]
+    top_garden = lookup.loc[ids(engine.recommend(garden_last, n=5))].eq("Garden").sum()
+    top_books = lookup.loc[ids(engine.recommend(books_last, n=5))].eq("Garden").sum()
+    assert top_garden > top_books
+
+
+def test_new_product_without_interactions_is_reachable_through_content():
+    interactions, products = shop_data(n_users=60, n_products=40, n_events=3000)
+    newcomer = pd.DataFrame(
+        [
+            {
+                "product_id": "new-1",
+                "name": "steel tech gadget pro",
+                "description": "a tech product, model 2",
+                "category": "Tech",
+                "price": 30.0,
+            }
+        ]
+    )
+    engine = HybridRecommender(random_state=0).fit(
+        interactions, pd.concat([products, newcomer], ignore_index=True)
+    )
+    tech = products.loc[products["category"] == "Tech", "product_id"].tolist()
+    assert "new-1" in ids(engine.similar(tech[0], n=10))
+    mine = history([(p, "like") for p in tech[:3]])
+    assert "new-1" in ids(engine.recommend(mine, n=10, variant="content"))
+    assert "new-1" in ids(engine.recommend(mine, n=len(products)))
+
+
+def test_diversity_reranking_breaks_up_near_duplicates():
+    names = {f"dup-{i}": f"white hanging heart t-light holder {i}" for i in range(8)}
+    names |= {
+        f"other-{i}": f"{w} item"
+        for i, w in enumerate(["garden spade", "crime novel", "red kettle", "toy robot"])
+    }
+    products = catalogue(names)
+    # Everyone buys the duplicates a lot, the others a little: relevance alone would list duplicates first.
+    rows = [(u, f"dup-{i}", "purchase") for u in range(30) for i in range(8)]
+    rows += [(u, f"other-{i}", "purchase") for u in range(20) for i in range(4)]
+    interactions = events(rows)
+    plain = HybridRecommender(random_state=0, tune_weights=False, diversity=0.0).fit(
+        interactions, products
+    )
+    diverse = HybridRecommender(random_state=0, tune_weights=False, diversity=0.7).fit(
+        interactions, products
+    )
+    mine = history([("dup-0", "purchase")])
+    count = lambda recs: sum(str(p).startswith("other") for p in ids(recs))  # noqa: E731
+    assert count(diverse.recommend(mine, n=6)) > count(plain.recommend(mine, n=6))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_variant_returns_a_full_list(engine, shop, variant):
+    interactions, _ = shop
+    mine = interactions.loc[interactions["user_id"] == 5]
+    recommended = engine.recommend(mine, n=10, variant=variant)
+    assert len(recommended) == 10
+    assert len(set(ids(recommended))) == 10
+    scores = [r.score for r in recommended]
+    assert (
+        scores == sorted(scores, reverse=True) or variant == "hybrid"
+    )  # MMR may reorder the hybrid
+
+
+def test_svd_variant_without_ratings_falls_back_to_popularity(engine):
+    assert ids(engine.recommend(history([(3, "view")]), n=5, variant="svd")) == ids(
+        engine.recommend(None, n=5)
+    )
+
+
+def test_unknown_variant_is_rejected(engine):
+    with pytest.raises(ValueError, match="unknown variant"):
+        engine.recommend(None, variant="magic")
+
+
+def test_similar_and_also_bought(engine, shop):
+    _, products = shop
+    first = products["product_id"].iloc[0]
+    similar = engine.similar(first, n=5)
+    assert len(similar) == 5 and first not in ids(similar)
+    assert similar[0].reason.startswith("Similar to")
+    bought = engine.also_bought(first, n=5)
+    assert len(bought) == 5 and first not in ids(bought)
+    assert bought[0].reason.startswith("Customers who bought")
+
+
+def test_similar_of_an_unknown_product_raises_a_named_error(engine):
+    with pytest.raises(UnknownProductError) as caught:
+        engine.similar("nope")
+    assert isinstance(caught.value, KeyError)
+    with pytest.raises(UnknownProductError):
+        engine.also_bought("nope")
+
+
+def test_using_an_unfitted_engine_raises_not_fitted():
+    with pytest.raises(NotFittedError):
+        HybridRecommender().recommend(None)
+
+
+def test_same_random_state_gives_identical_models_and_lists(shop):
+    interactions, products = shop
+    a = HybridRecommender(random_state=3).fit(interactions, products)
+    b = HybridRecommender(random_state=3).fit(interactions, products)
+    mine = interactions.loc[interactions["user_id"] == 7]
+    assert a.metadata_["weights"] == b.metadata_["weights"]
+    assert a.recommend(mine, n=10) == b.recommend(mine, n=10)
+
+
+def test_string_ids_and_naive_timestamps_work():
+    interactions, products = shop_data(n_users=40, n_products=30, n_events=1500)
+    interactions = interactions.assign(
+        user_id="cust-" + interactions["user_id"].astype(str),
+        product_id="8512" + interactions["product_id"].astype(str) + "A",
+        timestamp=interactions["timestamp"].dt.tz_localize(None),
+    )
+    products = products.assign(product_id="8512" + products["product_id"].astype(str) + "A")
+    engine = HybridRecommender(random_state=0).fit(interactions, products)
+    mine = interactions.loc[interactions["user_id"] == "cust-1"]
+    recommended = engine.recommend(mine, n=5)
+    assert all(isinstance(p, str) and p.endswith("A") for p in ids(recommended))
+    aware = mine.assign(timestamp=mine["timestamp"].dt.tz_localize("UTC"))
+    assert ids(engine.recommend(aware, n=5)) == ids(recommended)
+
+
+def test_metadata_describes_the_fit(engine, shop):
+    interactions, products = shop
+    meta = engine.metadata_
+    assert meta["version"] >= 1
+    assert meta["n_products"] == len(products)
+    assert meta["n_interactions"] == len(interactions)
+    assert set(meta["weights"]) == {"few", "many"}
+    assert pd.Timestamp(meta["trained_at"]).tzinfo is not None
+    assert "validation" in meta
+
+
+def test_fit_rejects_unknown_kinds():
+    with pytest.raises(ValueError, match="unknown interaction kinds"):
+        HybridRecommender().fit(events([(1, "a", "stare")]), catalogue({"a": "A"}))

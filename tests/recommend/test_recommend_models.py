@@ -1,0 +1,159 @@
+"""Each component model on data small enough to know the right answer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from conftest import catalogue, events
+
+from shop.recommend import HybridRecommender
+from shop.recommend.content import ContentModel
+from shop.recommend.implicit_mf import ALSModel
+from shop.recommend.neighbours import ItemKNN
+from shop.recommend.svd import SVDModel
+
+KITCHEN = catalogue(
+    {
+        "kettle-blue": "Blue electric kettle",
+        "kettle-red": "Red electric kettle",
+        "teapot": "Ceramic teapot",
+        "spade": "Garden spade",
+        "rake": "Garden rake",
+        "novel": "Crime novel",
+    },
+    {
+        "kettle-blue": "Kitchen",
+        "kettle-red": "Kitchen",
+        "teapot": "Kitchen",
+        "spade": "Garden",
+        "rake": "Garden",
+    },
+)
+
+
+def fixed_engine(interactions, products, **params):
+    return HybridRecommender(random_state=0, tune_weights=False, **params).fit(
+        interactions, products
+    )
+
+
+def test_popular_ranks_by_event_count_of_the_requested_kind():
+    interactions = events(
+        [
+            (1, "spade", "click"),
+            (2, "spade", "click"),
+            (3, "rake", "click"),
+            (1, "novel", "purchase"),
+            (2, "novel", "purchase"),
+            (3, "teapot", "purchase"),
+        ]
+    )
+    engine = fixed_engine(interactions, KITCHEN)
+    assert [r.product_id for r in engine.popular(2, kind="click")] == ["spade", "rake"]
+    best = engine.popular(1, kind="purchase")[0]
+    assert best.product_id == "novel"
+    assert best.reason == "Best seller"
+
+
+def test_popular_per_category_only_returns_that_category():
+    interactions = events(
+        [(u, "novel", "click") for u in range(5)] + [(1, "teapot", "click"), (2, "rake", "click")]
+    )
+    engine = fixed_engine(interactions, KITCHEN)
+    kitchen = engine.popular(3, kind="click", category="Kitchen")
+    assert kitchen[0].product_id == "teapot"
+    assert {r.product_id for r in kitchen} <= {"kettle-blue", "kettle-red", "teapot"}
+    assert kitchen[0].reason == "Most clicked in Kitchen"
+
+
+def test_trending_prefers_recent_activity_over_old_volume():
+    old = [(u, "novel", "purchase", 1, 0) for u in range(6)]  # six purchases two months earlier
+    new = [(u, "spade", "purchase", 1, 24 * 60 + u) for u in range(3)]  # three purchases this week
+    engine = fixed_engine(events(old + new), KITCHEN)
+    assert engine.popular(1, kind="purchase")[0].product_id == "novel"
+    assert engine.popular(1, kind="trending")[0].product_id == "spade"
+
+
+def test_popular_rejects_unknown_kind():
+    engine = fixed_engine(events([(1, "novel", "click")]), KITCHEN)
+    with pytest.raises(ValueError, match="unknown popularity kind"):
+        engine.popular(3, kind="hype")
+
+
+def test_content_similarity_finds_the_other_kettle():
+    model = ContentModel().fit(KITCHEN)
+    row = model.neighbours_[0]  # kettle-blue
+    assert KITCHEN["product_id"][row.indices[0]] == "kettle-red"
+    # A spade shares nothing with a kettle beyond nothing: it is either absent or ranked below the kettle.
+    scores = dict(zip(row.indices.tolist(), row.data.tolist(), strict=True))
+    assert scores.get(3, 0.0) < scores[1]
+
+
+def test_content_handles_empty_text_without_failing():
+    blank = pd.DataFrame(
+        {
+            "product_id": [1, 2],
+            "name": ["", None],
+            "description": [None, ""],
+            "category": [None, ""],
+        }
+    )
+    model = ContentModel().fit(blank)
+    assert model.neighbours_.nnz == 0
+
+
+def test_svd_fold_in_moves_predictions_towards_the_shoppers_ratings():
+    rng = np.random.default_rng(0)
+    users = np.repeat(np.arange(40), 6)
+    items = np.tile(np.arange(6), 40)
+    ratings = np.where(items < 3, 4.0, 2.0) + rng.normal(0, 0.2, len(items))
+    model = SVDModel(n_factors=4, n_epochs=30, random_state=0).fit(users, items, ratings, n_items=6)
+    neutral = model.predict_all(np.array([], dtype=int), np.array([]))
+    # This shopper loves item 3 and hates item 0, against the crowd.
+    taste = model.predict_all(np.array([3, 0]), np.array([5.0, 1.0]))
+    assert taste[3] > neutral[3]
+    assert taste[0] < neutral[0]
+
+
+def test_svd_without_ratings_stays_empty_and_predicts_nothing_personal():
+    model = SVDModel().fit(np.zeros(0, int), np.zeros(0, int), np.zeros(0), n_items=3)
+    assert model.n_ratings_ == 0
+    assert model.fold_in(np.array([1]), np.array([5.0]))[0] == 0.0
+
+
+def two_groups(n_users: int = 20) -> sp.csr_matrix:
+    """Users 0..9 buy items 0-2, users 10..19 buy items 3-5: two clean co-purchase groups."""
+    rows, cols = [], []
+    for user in range(n_users):
+        group = 0 if user < n_users // 2 else 3
+        for item in range(group, group + 3):
+            rows.append(user)
+            cols.append(item)
+    return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_users, 6))
+
+
+def test_item_knn_scores_the_co_purchased_group_above_the_other():
+    model = ItemKNN(n_neighbours=5, shrinkage=0.0).fit(two_groups())
+    history = sp.csr_matrix(([1.0], ([0], [0])), shape=(1, 6))
+    scores = model.scores(history)[0]
+    assert scores[1] > 0 and scores[2] > 0
+    assert scores[3] == scores[4] == scores[5] == 0.0
+
+
+def test_als_fold_in_places_a_new_shopper_in_the_right_group():
+    model = ALSModel(factors=4, iterations=10, regularization=0.1, random_state=0).fit(two_groups())
+    history = sp.csr_matrix(([1.0], ([0], [4])), shape=(1, 6))
+    scores = model.scores(history)[0]
+    assert min(scores[3], scores[5]) > max(scores[0], scores[1], scores[2])
+
+
+def test_als_fold_in_reproduces_a_trained_users_vector():
+    matrix = two_groups()
+    model = ALSModel(factors=4, iterations=15, regularization=0.1, random_state=0).fit(matrix)
+    folded = model.fold_in(matrix[:1])
+    # Folding in a training user solves the same least-squares step ALS ended with.
+    assert np.allclose(
+        folded @ model.item_factors_.T, model.user_factors_[:1] @ model.item_factors_.T, atol=0.05
+    )

@@ -1,0 +1,122 @@
+"""Real servers for the tests that need one: a migrated, seeded shop served by gunicorn on loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]  # the repository
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def shop_env(folder: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("TEST_DATABASE_URL", None)
+    env.update(
+        {
+            "SHOP_ENV": "production",
+            "SECRET_KEY": "load-test-secret-key-not-for-real-use",
+            "DATABASE_URL": f"sqlite:///{folder / 'shop.db'}",
+            "SHOP_MODEL_DIR": str(folder / "models"),
+            "SHOP_INSTANCE_DIR": str(folder),
+            "SHOP_SECURE_COOKIES": "false",
+            "PYTHONUNBUFFERED": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def flask(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "flask"), "--app", "shop", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
+    )
+
+
+def prepare_shop(env: dict[str, str], users: int, products: int, events: int, seed: int = 7):
+    """Migrate, seed and train a shop in the folder named by ``env``."""
+    flask(env, "db", "upgrade")
+    flask(
+        env,
+        "seed",
+        "--users",
+        str(users),
+        "--products",
+        str(products),
+        "--events",
+        str(events),
+        "--seed",
+        str(seed),
+        "--quiet",
+    )
+    flask(env, "train", "--no-evaluate")
+
+
+@contextmanager
+def gunicorn(env: dict[str, str], workers: int = 4, log: Path | None = None):
+    """Serve ``wsgi:app`` on a free loopback port; yield its base URL; stop it by its pid."""
+    port = free_port()
+    out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--timeout",
+            "120",
+            "--graceful-timeout",
+            "10",
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {proc.returncode}")
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("gunicorn did not answer /healthz within 60 s")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        if log:
+            out.close()

@@ -7,3 +7,7 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     """Attach every command group to ``app.cli``."""
+    from shop.cli import engine_cmd, retail_cmd
+
+    for command in (*engine_cmd.COMMANDS, *retail_cmd.COMMANDS):
+        app.cli.add_command(command)

@@ -1,0 +1,344 @@
+"""Training the recommendation engine on the shop's data and publishing it to every worker.
+
+One function, :func:`train_and_publish`, serves the ``flask train`` command and the admin dashboard's
+"Retrain now" button (which runs it in a background thread). It records its progress in a
+:class:`~shop.models.TrainingRun` row in short transactions, so a dashboard polling that row sees each
+phase as it happens, and it publishes a model only once the file is completely written: a crash at any
+point leaves the previous model and pointer serving the site.
+
+``run.metrics`` has this shape (every section may instead hold ``{"skipped": "<why>"}``)::
+
+    {"k": 10,
+     "topn": {"split": {"cut": iso-time, "n_train": int, "n_test_users": int, "n_test_pairs": int},
+              "models": {"popularity": {"precision": f, "recall": f, "ndcg": f, "map": f,
+                                        "coverage": f, "n_users": int}, "svd": {...}, ...,
+                         "hybrid": {...}}},
+     "ratings": {"models": {"global_mean": {"rmse": f, "mae": f, "n_test": int},
+                            "baseline_only": {...}, "svd": {...}}},
+     "seconds": {"read": f, "fit": f, "evaluate": f, "save": f, "total": f}}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from flask import Flask
+from sqlalchemy import select, update
+
+from shop.extensions import db
+from shop.models import TrainingRun
+
+log = logging.getLogger(__name__)
+
+MODEL_PREFIX = "model-"
+MODEL_SUFFIX = ".joblib"
+#: Model files kept on disk (the current one is always kept): enough to roll back by hand.
+KEEP_MODELS = 5
+#: Shoppers sampled for the top-n evaluation during training; bounds its time on big logs.
+TRAIN_EVAL_USERS = 500
+TOPN_VARIANTS = ("popularity", "content", "itemknn", "als", "svd", "hybrid")
+NO_INTERACTIONS = "no interactions yet: run `flask --app shop seed`"
+
+Progress = Callable[[int, str], None]
+
+
+class NoTrainingDataError(RuntimeError):
+    """The database holds no interactions or no products: there is nothing to learn from."""
+
+
+# --- evaluation ------------------------------------------------------------------------------
+
+
+def _topn_section(scores) -> dict[str, dict[str, float]]:
+    return {
+        s.model: {
+            "precision": s.precision,
+            "recall": s.recall,
+            "ndcg": s.ndcg,
+            "map": s.map,
+            "coverage": s.coverage,
+            "n_users": s.n_users,
+        }
+        for s in scores
+    }
+
+
+def evaluate_shop(
+    interactions: pd.DataFrame,
+    products: pd.DataFrame,
+    *,
+    k: int = 10,
+    max_users: int | None = 2000,
+    random_state: int = 0,
+) -> dict[str, Any]:
+    """Offline quality of every model on this shop's data, as a JSON-ready dict (see module doc).
+
+    Top-n metrics come from a time split (train on the past, test on each shopper's later positives of
+    products new to them); rating error from a random split of the explicit ratings, as the prototype
+    measured it. A part that the data cannot support (too few ratings, nothing after the cut) is
+    reported as skipped with the reason instead of failing the whole evaluation.
+    """
+    from shop.recommend import evaluate_ratings, evaluate_topn, time_split
+
+    out: dict[str, Any] = {"k": k}
+    try:
+        split = time_split(interactions)
+        if split.train.empty or split.test.empty:
+            raise ValueError("the time split left no training events or no test positives")
+        scores = evaluate_topn(
+            interactions,
+            products,
+            k=k,
+            split=split,
+            variants=TOPN_VARIANTS,
+            max_users=max_users,
+            random_state=random_state,
+        )
+        out["topn"] = {
+            "split": {
+                "cut": split.cut.isoformat(),
+                "n_train": len(split.train),
+                "n_test_users": int(split.test["user_id"].nunique()),
+                "n_test_pairs": len(split.test),
+            },
+            "models": _topn_section(scores),
+        }
+    except ValueError as exc:
+        out["topn"] = {"skipped": str(exc)}
+    try:
+        rating_scores = evaluate_ratings(interactions, random_state=random_state)
+        out["ratings"] = {
+            "models": {
+                s.model: {"rmse": s.rmse, "mae": s.mae, "n_test": s.n_test} for s in rating_scores
+            }
+        }
+    except ValueError as exc:
+        out["ratings"] = {"skipped": str(exc)}
+    return out
+
+
+def render_metrics(metrics: dict[str, Any]) -> str:
+    """The metrics dict as the two plain-text tables the CLI prints."""
+    from shop.recommend import RatingScore, TopNScore, render_table
+
+    k = int(metrics.get("k", 10))
+    parts = []
+    ratings = metrics.get("ratings") or {}
+    if "models" in ratings:
+        scores = [RatingScore(name, **values) for name, values in ratings["models"].items()]
+        parts.append("Explicit ratings (random 80/20 split)\n" + render_table(scores, k))
+    elif ratings:
+        parts.append(f"Explicit ratings: skipped ({ratings.get('skipped')})")
+    topn = metrics.get("topn") or {}
+    if "models" in topn:
+        scores = [TopNScore(name, **values) for name, values in topn["models"].items()]
+        cut = topn.get("split", {}).get("cut", "?")
+        parts.append(f"Top-{k} (time split at {cut})\n" + render_table(scores, k))
+    elif topn:
+        parts.append(f"Top-{k}: skipped ({topn.get('skipped')})")
+    return "\n\n".join(parts)
+
+
+# --- model files ------------------------------------------------------------------------------
+
+
+def new_version(n_interactions: int = 0) -> str:
+    """A unique, sortable model version: UTC time to the second plus a short hash."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    digest = hashlib.sha256(f"{time.time_ns()}:{uuid.uuid4()}:{n_interactions}".encode())
+    return f"{stamp}-{digest.hexdigest()[:8]}"
+
+
+def model_files(model_dir: Path) -> list[Path]:
+    """Published model files, oldest first."""
+    if not model_dir.is_dir():
+        return []
+    files = [p for p in model_dir.glob(f"{MODEL_PREFIX}*{MODEL_SUFFIX}") if p.is_file()]
+    return sorted(files, key=lambda p: (p.stat().st_mtime_ns, p.name))
+
+
+def prune_models(
+    model_dir: Path, keep: int = KEEP_MODELS, current: Path | None = None
+) -> list[Path]:
+    """Delete all but the newest ``keep`` model files (never the current one); returns what went."""
+    files = model_files(model_dir)
+    doomed = [p for p in files[: max(0, len(files) - keep)] if current is None or p != current]
+    for path in doomed:
+        try:
+            path.unlink()
+        except OSError as exc:  # another worker may be reading it on a platform that forbids this
+            log.warning("could not delete old model file %s: %s", path.name, exc)
+    return doomed
+
+
+def has_loadable_model(app: Flask) -> bool:
+    """True when the pointer names a model file that loads (what ``train --if-missing`` checks)."""
+    store = app.extensions["recommender_store"]
+    store.invalidate()
+    return store.get() is not None
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+def _set_run(run_id: int, **values: Any) -> None:
+    """Update the run row in its own short transaction (a write first, so SQLite never upgrades a lock)."""
+    db.session.commit()  # end any read snapshot this session holds
+    db.session.execute(update(TrainingRun).where(TrainingRun.id == run_id).values(**values))
+    db.session.commit()
+
+
+def _start_run(run_id: int | None) -> int:
+    if run_id is None:
+        run = TrainingRun(status="running", progress=0, message="Starting")
+        db.session.add(run)
+        db.session.commit()
+        return run.id
+    if db.session.get(TrainingRun, run_id) is None:
+        raise LookupError(f"training run {run_id} does not exist")
+    _set_run(
+        run_id,
+        status="running",
+        progress=0,
+        message="Starting",
+        error=None,
+        started_at=datetime.now(UTC),
+        finished_at=None,
+    )
+    return run_id
+
+
+def _loaded_run(run_id: int) -> TrainingRun:
+    """The run with every column loaded and detached, so callers can read it after the context ends."""
+    db.session.expire_all()
+    run = db.session.scalar(select(TrainingRun).where(TrainingRun.id == run_id))
+    db.session.expunge(run)
+    return run
+
+
+def train_and_publish(
+    app: Flask,
+    run_id: int | None = None,
+    progress: Progress | None = None,
+    *,
+    evaluate: bool = True,
+) -> TrainingRun:
+    """Fit the engine on everything the shop knows, evaluate it, save it and point the site at it.
+
+    ``run_id`` names a TrainingRun row created by the caller (the admin dashboard creates it so it can
+    show it at once); without it a new row is made. ``progress(percent, message)`` is called at every
+    phase, and the same figures are committed to the row. On failure the row is marked failed with the
+    error, the previous model keeps serving, and the failed run is returned (the error is logged).
+    """
+    with app.app_context():
+        run_id = _start_run(run_id)
+        started = time.perf_counter()
+        seconds: dict[str, float] = {}
+        new_file: Path | None = None
+        published = False
+
+        def step(percent: int, message: str) -> None:
+            _set_run(run_id, progress=percent, message=message[:255])
+            if progress is not None:
+                try:
+                    progress(percent, message)
+                except Exception:  # a broken progress display must not fail the training
+                    log.exception("progress callback failed")
+
+        try:
+            from shop.recommend import HybridRecommender
+            from shop.services.interactions import all_interactions, products_frame
+
+            step(5, "Reading interactions and products")
+            clock = time.perf_counter()
+            interactions = all_interactions()
+            products = products_frame()
+            db.session.commit()
+            seconds["read"] = time.perf_counter() - clock
+            if interactions.empty or products.empty:
+                raise NoTrainingDataError(NO_INTERACTIONS)
+            n_users = int(interactions["user_id"].nunique())
+            step(
+                15,
+                f"Fitting models on {len(interactions):,} interactions from {n_users:,} shoppers",
+            )
+            clock = time.perf_counter()
+            engine = HybridRecommender(random_state=0).fit(interactions, products)
+            seconds["fit"] = time.perf_counter() - clock
+
+            metrics: dict[str, Any] = {"k": 10}
+            if evaluate:
+                step(55, "Evaluating on a time split")
+                clock = time.perf_counter()
+                metrics = evaluate_shop(interactions, products, max_users=TRAIN_EVAL_USERS)
+                seconds["evaluate"] = time.perf_counter() - clock
+
+            step(85, "Saving the model")
+            clock = time.perf_counter()
+            store = app.extensions["recommender_store"]
+            model_dir = Path(app.config["SHOP_MODEL_DIR"])
+            model_dir.mkdir(parents=True, exist_ok=True)
+            version = new_version(len(interactions))
+            new_file = model_dir / f"{MODEL_PREFIX}{version}{MODEL_SUFFIX}"
+            engine.metadata_["model_version"] = version
+            engine.save(new_file)  # atomic: a temp file, fsync, then rename
+            HybridRecommender.load(new_file)  # refuse to publish a file that does not read back
+            store.write_pointer(new_file, version)
+            published = True
+            prune_models(model_dir, current=new_file)
+            seconds["save"] = time.perf_counter() - clock
+            seconds["total"] = time.perf_counter() - started
+            metrics["seconds"] = {name: round(value, 3) for name, value in seconds.items()}
+
+            db.session.commit()
+            db.session.execute(
+                update(TrainingRun)
+                .where(TrainingRun.id == run_id)
+                .values(
+                    status="succeeded",
+                    progress=100,
+                    message=f"Published model {version}",
+                    model_version=version,
+                    model_path=str(new_file),
+                    n_users=int(engine.metadata_.get("n_users", n_users)),
+                    n_products=int(engine.metadata_.get("n_products", len(products))),
+                    n_interactions=int(engine.metadata_.get("n_interactions", len(interactions))),
+                    metrics=metrics,
+                    finished_at=datetime.now(UTC),
+                )
+            )
+            db.session.commit()
+            if progress is not None:
+                progress(100, f"Published model {version}")
+            log.info("Published recommendation model %s", version)
+        except Exception as exc:
+            db.session.rollback()
+            if new_file is not None and not published:
+                new_file.unlink(missing_ok=True)  # never leave an unpublished file behind
+            if isinstance(exc, NoTrainingDataError):
+                message = str(exc)
+                log.warning("Training run %s: %s", run_id, message)
+            else:
+                message = f"{type(exc).__name__}: {exc}"
+                log.exception("Training run %s failed; the previous model keeps serving", run_id)
+            _set_run(
+                run_id,
+                status="failed",
+                message=f"Failed: {message}"[:255],
+                error=message,
+                finished_at=datetime.now(UTC),
+            )
+            if progress is not None:
+                try:
+                    progress(100, f"Failed: {message}")
+                except Exception:
+                    log.exception("progress callback failed")
+        return _loaded_run(run_id)

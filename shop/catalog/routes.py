@@ -1,23 +1,131 @@
-from flask import render_template
+"""The shop window: home page, product listing, product page and drawn product pictures."""
 
-from shop.catalog import bp
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from flask import Response, abort, current_app, render_template, request
+from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
+
+from shop.catalog import bp, queries
+from shop.catalog.images import product_svg
+from shop.catalog.pages import render_product_page
+from shop.database import begin_write
+from shop.errors import error_response
+from shop.extensions import db
+from shop.models import Impression
+from shop.services import recommendations
+from shop.services.events import record_event
+
+log = logging.getLogger(__name__)
+
+IMAGE_MAX_AGE = 30 * 24 * 3600
 
 
 @bp.route("/")
 def index():
-    return render_template("catalog/index.html")
+    for_you = because = None
+    if current_user.is_authenticated:
+        for_you = recommendations.recommended_for(current_user.id, n=10)
+        because = recommendations.because_you_liked(current_user.id)
+    best = [p for p in recommendations.best_sellers(5) if p.purchase_count > 0]
+    return render_template(
+        "catalog/index.html",
+        tiles=queries.category_tiles(),
+        top_clicked=recommendations.top_clicked(5),
+        best_sellers=best,
+        for_you=for_you,
+        because=because,
+    )
 
 
 @bp.route("/products")
 def products():
-    return render_template("catalog/index.html")
+    slug = request.args.get("category", "").strip()
+    category = queries.category_by_slug(slug)
+    if slug and category is None:
+        return error_response(
+            404,
+            "We have no category by that name. Browse all products instead.",
+            "No such category",
+        )
+    sort = queries.parse_sort(request.args.get("sort"))
+    page = queries.parse_page(request.args.get("page"))
+    pager = db.paginate(
+        queries.browse_statement(category, sort),
+        page=page,
+        per_page=current_app.config["SHOP_PAGE_SIZE"],
+        error_out=False,
+    )
+    if page > 1 and not pager.items:
+        return error_response(
+            404,
+            f"There is no page {page} here; this list has {pager.pages} page(s).",
+            "No such page",
+        )
+    return render_template(
+        "catalog/products.html",
+        pager=pager,
+        category=category,
+        categories=queries.all_categories(),
+        sort=sort,
+        sort_options=queries.SORT_OPTIONS,
+    )
 
 
 @bp.route("/products/<int:product_id>")
 def product_detail(product_id: int):
-    return render_template("catalog/index.html")
+    product = queries.product_with_category(product_id)
+    if product is None:
+        abort(404)
+    impression_id = _impression_arg()
+    source = request.args.get("src")
+    html = render_product_page(product, impression_id=impression_id)
+    _record_visit(product.id, source, impression_id)
+    return html
+
+
+def _impression_arg() -> int | None:
+    """``imp`` from a recommendation link, when it names an impression that exists."""
+    try:
+        value = int(request.args.get("imp", ""))
+    except ValueError:
+        return None
+    if not 0 < value < 2**63:
+        return None
+    return value if db.session.get(Impression, value) is not None else None
+
+
+def _record_visit(product_id: int, source: str | None, impression_id: int | None) -> None:
+    """A view, and a click when the shopper came from a list (the page is already rendered).
+
+    Losing one view event is better than losing the page, so a database that stays locked past
+    its busy timeout is logged and the page is still sent.
+    """
+    user_id = current_user.id if current_user.is_authenticated else None
+    try:
+        begin_write()
+        record_event(product_id, "view", user_id=user_id)
+        if source:
+            record_event(
+                product_id, "click", user_id=user_id, source=source, impression_id=impression_id
+            )
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.warning("Could not record a visit to product %s", product_id, exc_info=True)
 
 
 @bp.route("/products/<int:product_id>/image.svg")
 def product_image(product_id: int):
-    return render_template("catalog/index.html")
+    product = queries.product_with_category(product_id)
+    if product is None:
+        abort(404)
+    svg = product_svg(product.name, product.category.name if product.category else None)
+    response = Response(svg, mimetype="image/svg+xml")
+    response.cache_control.public = True
+    response.cache_control.max_age = IMAGE_MAX_AGE
+    response.set_etag(hashlib.sha256(svg.encode("utf-8")).hexdigest()[:32])
+    return response.make_conditional(request)

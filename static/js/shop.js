@@ -4,6 +4,13 @@
   "use strict";
   const tokenMeta = document.querySelector('meta[name="csrf-token"]');
   const csrfToken = tokenMeta ? tokenMeta.content : "";
+  document.documentElement.classList.add("js");
+
+  // Sort menus apply as soon as they change (the Apply button is for pages without JavaScript).
+  document.addEventListener("change", function (event) {
+    const select = event.target;
+    if (select.matches("select[data-autosubmit]") && select.form) select.form.submit();
+  });
 
   async function postForm(form) {
     const response = await fetch(form.action, {
@@ -14,6 +21,11 @@
     });
     let data = {};
     try { data = await response.json(); } catch (e) { data = {}; }
+    if (response.status === 401 && form.dataset.loginUrl) {
+      // Signed out in another tab: go and sign in, then come back to this product.
+      window.location.assign(form.dataset.loginUrl);
+      return new Promise(function () {});
+    }
     if (!response.ok) {
       const message = (data.error && data.error.message) || "Something went wrong.";
       throw new Error(message);
@@ -52,6 +64,8 @@
         const stars = document.querySelector("[data-rating-stars]");
         if (stars && data.rating_stars) stars.textContent = data.rating_stars;
         showStatus(form, data.message || "Thanks for your rating!", true);
+        const submit = form.querySelector('button[type="submit"]');
+        if (submit) submit.textContent = "Update rating";
       }
       if (data.message && form.dataset.async !== "rating") showStatus(form, data.message, true);
     } catch (err) {

@@ -7,7 +7,12 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     """Attach every command group to ``app.cli``."""
-    from shop.cli import engine_cmd, retail_cmd
+    from shop.cli import engine_cmd, report_cmd, retail_cmd, seed_cmd
 
-    for command in (*engine_cmd.COMMANDS, *retail_cmd.COMMANDS):
+    for command in (
+        *engine_cmd.COMMANDS,
+        *retail_cmd.COMMANDS,
+        *report_cmd.COMMANDS,
+        *seed_cmd.COMMANDS,
+    ):
         app.cli.add_command(command)

@@ -1,0 +1,552 @@
+"""A synthetic shop with hidden structure, generated in memory (no database here).
+
+Random clicks would teach a recommender nothing, so the data is drawn from a small generative model
+whose structure the engine can rediscover:
+
+* every shopper has latent tastes (a Dirichlet mix over favourite categories), a price sensitivity
+  and an activity level;
+* every product has a latent quality and a long-tailed (lognormal) appeal;
+* shoppers browse in sessions: views, some of which become clicks, some clicks add to the cart and
+  about half the carts are checked out as one order with several lines;
+* ratings follow taste match plus quality plus noise, likes follow high ratings.
+
+Everything is drawn from one ``numpy`` generator and one seeded Faker, so the same options always give
+the same shop. Times run over the ``days`` before ``as_of`` with a weekly and a daily rhythm.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+from faker import Faker
+
+from shop.seeding.vocabulary import (
+    CATEGORIES,
+    REVIEW_BAD,
+    REVIEW_GOOD,
+    REVIEW_MIXED,
+    CategorySpec,
+)
+
+DEMO_EMAIL = "shopper@example.com"
+DEMO_PASSWORD = "shopper-demo-password"
+DEMO_NAME = "Demo Shopper"
+
+KINDS = ("view", "click", "add_to_cart", "purchase")
+VIEW, CLICK, CART, PURCHASE = range(4)
+
+# Where a view happened. Lists that show popular items draw from overall popularity, the rest from
+# the shopper's own tastes (search, browsing a category, personal recommendations).
+SOURCES = (
+    "catalog",
+    "search",
+    "home:top-clicked",
+    "home:best-sellers",
+    "home:for-you",
+    "product:similar",
+    "product:also-bought",
+    "home:because-liked",
+)
+SOURCE_WEIGHTS = np.array([0.30, 0.20, 0.10, 0.06, 0.12, 0.12, 0.05, 0.05])
+POPULAR_SOURCES = np.array([2, 3])  # top-clicked, best-sellers
+ANONYMOUS_SHARE = 0.08
+
+# Base conversion rates; each event's own probability moves around these with taste and price.
+CLICK_RATE, CART_RATE, PURCHASE_RATE = 0.30, 0.20, 0.36
+# Shoppers are busier at the weekend and in the evening.
+WEEKDAY_WEIGHTS = np.array([0.9, 0.85, 0.9, 0.95, 1.05, 1.25, 1.3])  # Monday..Sunday
+HOUR_WEIGHTS = np.array(
+    [2, 1, 1, 1, 1, 1, 2, 4, 6, 7, 7, 8, 9, 8, 7, 7, 8, 9, 11, 13, 14, 12, 8, 4], dtype=float
+)
+EVENTS_PER_SESSION_GUESS = 6.5
+
+
+@dataclass(frozen=True)
+class SeedOptions:
+    users: int = 300
+    products: int = 150
+    events: int = 30_000
+    seed: int = 42
+    as_of: date | None = None  # events end before this day (UTC); today when unset
+    days: int = 120
+
+    def end(self) -> datetime:
+        day = self.as_of or datetime.now(UTC).date()
+        return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+@dataclass
+class SeedData:
+    """Rows to insert, cross-referenced by list index (the writer maps indexes to database ids)."""
+
+    categories: list[dict]
+    products: list[dict]  # has "category_index"
+    users: list[dict]
+    # events as parallel arrays, sorted by time; user index -1 is a visitor who was not signed in
+    event_user: np.ndarray
+    event_product: np.ndarray
+    event_kind: np.ndarray
+    event_quantity: np.ndarray
+    event_source: np.ndarray
+    event_time: np.ndarray  # datetime64[us], UTC
+    orders: list[dict]  # user_index, created_at, total
+    order_lines: list[dict]  # order_index, product_index, quantity, unit_price
+    ratings: list[dict]  # user_index, product_index, stars, review, created_at
+    likes: list[dict]  # user_index, product_index, created_at
+    cart_items: list[dict]  # user_index, product_index, quantity, added_at
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def n_events(self) -> int:
+        return int(self.event_kind.size)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _zscore(x: np.ndarray) -> np.ndarray:
+    sd = x.std()
+    return (x - x.mean()) / sd if sd > 0 else x - x.mean()
+
+
+def _ascii(text: str) -> str:
+    return re.sub(r"[^a-z]", "", text.lower()) or "shopper"
+
+
+def _price(rng: np.random.Generator, spec: CategorySpec, quality: float) -> Decimal:
+    """A shop-like price: log-spread over the category's range, better products cost a bit more."""
+    lo, hi = spec.price_range
+    position = rng.beta(2.0, 2.5) + 0.08 * quality
+    raw = float(np.exp(np.log(lo) + np.clip(position, 0, 1) * (np.log(hi) - np.log(lo))))
+    # whole pounds less a penny above 20, half pounds less a penny below
+    step = 1.0 if raw >= 20 else 0.5
+    value = max(round(raw / step) * step, 1.0) - 0.01
+    return Decimal(f"{value:.2f}")
+
+
+def _pick(rng: np.random.Generator, words: tuple[str, ...]) -> str:
+    return words[int(rng.integers(len(words)))]
+
+
+def _description(rng: np.random.Generator, spec: CategorySpec, noun: str, adjective: str) -> str:
+    material = _pick(rng, spec.materials)
+    use, other_use = (spec.uses[i] for i in rng.choice(len(spec.uses), size=2, replace=False))
+    first, second = rng.choice(len(spec.features), size=2, replace=False)
+    sentences = [
+        f"A {adjective.lower()} {noun.lower()} made with {material}, designed for {use}.",
+        f"It comes with {spec.features[first]} and {spec.features[second]}.",
+        f"A favourite in our {spec.name.lower()} range for {other_use}.",
+    ]
+    return " ".join(sentences)
+
+
+def _categories(rng: np.random.Generator, n_products: int) -> list[CategorySpec]:
+    n = int(np.clip(n_products // 12, 8, len(CATEGORIES)))
+    n = min(n, n_products)
+    chosen = np.sort(rng.choice(len(CATEGORIES), size=n, replace=False))
+    return [CATEGORIES[i] for i in chosen]
+
+
+def _products(
+    rng: np.random.Generator, fake: Faker, specs: list[CategorySpec], n: int, end: datetime
+) -> tuple[list[dict], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    k = len(specs)
+    # every category gets at least one product, the rest by uneven shares
+    share = rng.dirichlet(np.full(k, 4.0))
+    category = np.concatenate([np.arange(k), rng.choice(k, size=n - k, p=share)])
+    rng.shuffle(category)
+    quality = rng.normal(0.0, 1.0, n)
+    appeal = rng.lognormal(0.0, 1.1, n)  # the long tail of popularity
+    brands = {
+        spec.name: [f"{fake.last_name()} {_pick(rng, spec.brand_suffixes)}" for _ in range(4)]
+        for spec in specs
+    }
+    rows: list[dict] = []
+    names: set[str] = set()
+    log_price = np.zeros(n)
+    for i in range(n):
+        spec = specs[category[i]]
+        noun, adjective = _pick(rng, spec.nouns), _pick(rng, spec.adjectives)
+        name = f"{adjective} {noun}"
+        for extra in ("Classic", "Plus", "Select", "Edition", "Mini", "Max"):
+            if name not in names:
+                break
+            name = f"{adjective} {noun} {extra}"
+        if name in names:
+            name = f"{adjective} {noun} No. {i + 1}"
+        names.add(name)
+        price = _price(rng, spec, quality[i])
+        log_price[i] = np.log(float(price))
+        sku = f"{spec.name[:3].upper()}-{i + 1:05d}"
+        rows.append(
+            {
+                "sku": sku,
+                "name": name,
+                "description": _description(rng, spec, noun, adjective),
+                "brand": brands[spec.name][int(rng.integers(4))],
+                "price": price,
+                "image_path": f"img/products/{sku}.svg",
+                "category_index": int(category[i]),
+                "created_at": end - timedelta(days=150 + float(rng.uniform(0, 60))),
+            }
+        )
+    # price relative to the category: what a price-sensitive shopper shies away from
+    rel_price = np.zeros(n)
+    for c in range(k):
+        members = category == c
+        rel_price[members] = _zscore(log_price[members])
+    return rows, category, quality, appeal, rel_price
+
+
+def _users(rng: np.random.Generator, fake: Faker, n: int, k: int, demo_tastes: list[int]):
+    tastes = rng.dirichlet(np.full(k, 0.35), size=n)
+    sensitivity = np.clip(rng.normal(0.6, 0.35, n), 0.0, 1.5)
+    activity = rng.lognormal(0.0, 0.9, n)
+    # The demo shopper: two clear favourite categories and a busy history worth showing.
+    demo = np.full(k, 0.02)
+    demo[demo_tastes] = 1.0
+    tastes[0] = demo / demo.sum()
+    activity[0] = 4.0 * activity.mean()
+    countries = ("United Kingdom", "Ireland", "France", "Germany", "Netherlands", "Spain")
+    country_p = np.array([0.7, 0.06, 0.07, 0.07, 0.05, 0.05])
+    rows = []
+    for i in range(n):
+        first, last = fake.first_name(), fake.last_name()
+        if i == 0:
+            email, name = DEMO_EMAIL, DEMO_NAME
+        else:
+            email = f"{_ascii(first)}.{_ascii(last)}{i}@{fake.safe_domain_name()}"
+            name = f"{first} {last}"
+        rows.append(
+            {
+                "email": email,
+                "display_name": name,
+                "country": countries[int(rng.choice(len(countries), p=country_p))],
+            }
+        )
+    return rows, tastes, sensitivity, activity
+
+
+def _sample_rows(rng: np.random.Generator, cdf: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """One draw per entry of ``rows`` from that row's distribution, vectorised over all rows."""
+    n_rows, width = cdf.shape
+    flat = (cdf + np.arange(n_rows)[:, None]).ravel()
+    draws = rng.random(rows.size) * 0.999999 + rows
+    picked = np.searchsorted(flat, draws, side="right") - rows * width
+    return np.clip(picked, 0, width - 1)
+
+
+def _session_starts(rng: np.random.Generator, n: int, end: datetime, days: int) -> np.ndarray:
+    """Session start times (seconds before ``end``) with a weekly and a daily rhythm."""
+    day_index = np.arange(days)  # 0 = the day before ``end``
+    weekday = np.array([(end - timedelta(days=int(d) + 1)).weekday() for d in day_index])
+    # a gentle upward trend: the shop grows over the period
+    day_weight = WEEKDAY_WEIGHTS[weekday] * (1.0 + 0.4 * (1 - day_index / days))
+    day = rng.choice(days, size=n, p=day_weight / day_weight.sum())
+    hour = rng.choice(24, size=n, p=HOUR_WEIGHTS / HOUR_WEIGHTS.sum())
+    seconds_into_day = hour * 3600 + rng.uniform(0, 3600, n)
+    return (day + 1) * 86400.0 - seconds_into_day  # seconds before end
+
+
+class _Funnel:
+    """Simulates browsing sessions in vectorised batches until enough events exist."""
+
+    def __init__(self, rng, n_users, category, quality, appeal, rel_price, tastes, sensitivity):
+        self.rng = rng
+        # match: how much shopper u likes product j apart from its popularity (standardised)
+        raw = (
+            np.log(tastes[:, category] + 0.02)
+            + 0.35 * quality[None, :]
+            - 0.5 * sensitivity[:, None] * rel_price[None, :]
+        )
+        self.match = (raw - raw.mean()) / (raw.std() or 1.0)
+        affinity = np.log(tastes[:, category] + 0.02) + np.log(appeal)[None, :] + 0.35 * quality
+        affinity -= 0.5 * sensitivity[:, None] * rel_price[None, :]
+        weights = np.exp(affinity - affinity.max(axis=1, keepdims=True))
+        self.user_cdf = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
+        self.popular_cdf = np.cumsum(appeal / appeal.sum())[None, :]
+        self.quality = quality
+        self.rel_price = rel_price
+        self.sensitivity = sensitivity
+        self.n_users = n_users
+
+    def batch(self, n_sessions: int, activity_p: np.ndarray):
+        rng = self.rng
+        anonymous = rng.random(n_sessions) < ANONYMOUS_SHARE
+        user = np.where(anonymous, -1, rng.choice(self.n_users, size=n_sessions, p=activity_p))
+        n_views = 1 + rng.geometric(0.2, n_sessions)  # about five views a session
+        n_views = np.minimum(n_views, 30)
+        session = np.repeat(np.arange(n_sessions), n_views)
+        v_user = user[session]
+        source = rng.choice(len(SOURCES), size=session.size, p=SOURCE_WEIGHTS)
+        popular = np.isin(source, POPULAR_SOURCES) | (v_user < 0)
+        product = np.empty(session.size, dtype=np.int64)
+        product[popular] = _sample_rows(
+            rng, self.popular_cdf, np.zeros(int(popular.sum()), dtype=np.int64)
+        )
+        product[~popular] = _sample_rows(rng, self.user_cdf, v_user[~popular])
+        # a product viewed twice in one session counts once
+        _, first = np.unique(session * 1_000_000 + product, return_index=True)
+        keep = np.sort(first)
+        session, v_user, source, product = session[keep], v_user[keep], source[keep], product[keep]
+        match = np.where(v_user >= 0, self.match[np.maximum(v_user, 0), product], 0.0)
+        sens = np.where(v_user >= 0, self.sensitivity[np.maximum(v_user, 0)], 0.6)
+        price_push = sens * self.rel_price[product]
+        quality = self.quality[product]
+
+        p_click = np.clip(CLICK_RATE * 2 * _sigmoid(1.1 * match + 0.2 * quality - 0.5), 0, 0.95)
+        clicked = rng.random(session.size) < p_click
+        p_cart = np.clip(
+            CART_RATE * 2 * _sigmoid(0.9 * match + 0.5 * quality - 0.5 * price_push - 0.4), 0, 0.9
+        )
+        carted = clicked & (v_user >= 0) & (rng.random(session.size) < p_cart)
+        p_buy = np.clip(
+            PURCHASE_RATE * 2 * _sigmoid(0.6 * match + 0.4 * quality - 0.6 * price_push - 0.2),
+            0,
+            0.95,
+        )
+        bought = carted & (rng.random(session.size) < p_buy)
+        quantity = 1 + (rng.random(session.size) < 0.12) + (rng.random(session.size) < 0.04)
+
+        # times within the session (seconds from its start)
+        gaps = rng.exponential(45.0, session.size)
+        elapsed = np.cumsum(gaps)
+        view_t = elapsed - elapsed[np.searchsorted(session, session)]  # first view at 0
+        click_t = view_t + rng.uniform(2, 25, session.size)
+        cart_t = click_t + rng.uniform(20, 240, session.size)
+        # one checkout per session, after its last add-to-cart
+        last_cart = np.zeros(n_sessions)
+        np.maximum.at(last_cart, session[bought], cart_t[bought])
+        checkout_t = last_cart + rng.uniform(60, 600, n_sessions)
+        buy_t = checkout_t[session]
+
+        parts = []
+        for kind, mask, t in (
+            (VIEW, np.ones(session.size, bool), view_t),
+            (CLICK, clicked, click_t),
+            (CART, carted, cart_t),
+            (PURCHASE, bought, buy_t),
+        ):
+            parts.append(
+                {
+                    "session": session[mask],
+                    "user": v_user[mask],
+                    "product": product[mask],
+                    "kind": np.full(int(mask.sum()), kind, dtype=np.int8),
+                    "quantity": np.where(kind >= CART, quantity[mask], 1),
+                    "source": np.where(kind == PURCHASE, -1, source[mask]),
+                    "t": t[mask],
+                }
+            )
+        merged = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+        order = np.lexsort((merged["kind"], merged["t"], merged["session"]))
+        return {key: value[order] for key, value in merged.items()}, n_sessions
+
+
+def generate(options: SeedOptions) -> SeedData:
+    """Draw the whole shop. Pure: the same options always give the same rows."""
+    rng = np.random.default_rng(options.seed)
+    fake = Faker("en_GB")
+    fake.seed_instance(options.seed)
+    end = options.end()
+
+    specs = _categories(rng, options.products)
+    categories = [{"name": spec.name, "slug": spec.slug} for spec in specs]
+    products, category, quality, appeal, rel_price = _products(
+        rng, fake, specs, options.products, end
+    )
+    favourites = list(rng.choice(len(specs), size=min(2, len(specs)), replace=False))
+    users, tastes, sensitivity, activity = _users(rng, fake, options.users, len(specs), favourites)
+    funnel = _Funnel(rng, options.users, category, quality, appeal, rel_price, tastes, sensitivity)
+    activity_p = activity / activity.sum()
+
+    # sessions in batches until there are enough events, then cut at exactly options.events
+    batches, total, session_base = [], 0, 0
+    while total < options.events:
+        missing = options.events - total
+        n_sessions = int(missing / EVENTS_PER_SESSION_GUESS * 1.1) + 5
+        events, made = funnel.batch(n_sessions, activity_p)
+        events["session"] = events["session"] + session_base
+        session_base += made
+        batches.append(events)
+        total += events["kind"].size
+    ev = {key: np.concatenate([b[key] for b in batches]) for key in batches[0]}
+    ev = {key: value[: options.events] for key, value in ev.items()}
+    n_sessions = session_base
+
+    # place sessions in time; a session that would run past the end is moved back whole
+    start_before_end = _session_starts(rng, n_sessions, end, options.days)
+    seconds = -start_before_end[ev["session"]] + ev["t"]
+    session_last = np.full(n_sessions, -np.inf)
+    np.maximum.at(session_last, ev["session"], seconds)
+    shift = np.maximum(0.0, session_last + 60.0)
+    seconds = seconds - shift[ev["session"]]
+    end64 = np.datetime64(end.replace(tzinfo=None), "us")
+    times = end64 + (seconds * 1e6).astype("timedelta64[us]")
+
+    order = np.lexsort((ev["kind"], times))
+    ev = {key: value[order] for key, value in ev.items()}
+    times = times[order]
+
+    orders, lines = _orders(ev, times, products)
+    ratings, likes = _feedback(
+        rng, ev, times, funnel.match, quality, specs, category, products, end
+    )
+    cart_items = _open_carts(ev, times, end)
+
+    first_seen = {}
+    for u, t in zip(ev["user"].tolist(), times.tolist(), strict=True):
+        if u >= 0 and u not in first_seen:
+            first_seen[u] = t
+    for i, user in enumerate(users):
+        seen = first_seen.get(i, end.replace(tzinfo=None) - timedelta(days=5))
+        signup = seen - timedelta(days=float(rng.uniform(0.2, 30)))
+        user["created_at"] = signup.replace(tzinfo=UTC)
+
+    kinds = ev["kind"]
+    stats = _funnel_stats(kinds)
+    return SeedData(
+        categories=categories,
+        products=products,
+        users=users,
+        event_user=ev["user"],
+        event_product=ev["product"],
+        event_kind=kinds,
+        event_quantity=ev["quantity"],
+        event_source=ev["source"],
+        event_time=times,
+        orders=orders,
+        order_lines=lines,
+        ratings=ratings,
+        likes=likes,
+        cart_items=cart_items,
+        stats=stats,
+    )
+
+
+def _funnel_stats(kinds: np.ndarray) -> dict:
+    counts = np.bincount(kinds, minlength=4)
+    return {
+        "views": int(counts[VIEW]),
+        "clicks": int(counts[CLICK]),
+        "carts": int(counts[CART]),
+        "purchases": int(counts[PURCHASE]),
+        "click_rate": float(counts[CLICK] / max(counts[VIEW], 1)),
+        "cart_rate": float(counts[CART] / max(counts[CLICK], 1)),
+        "purchase_rate": float(counts[PURCHASE] / max(counts[CART], 1)),
+    }
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC)
+
+
+def _orders(ev: dict, times: np.ndarray, products: list[dict]) -> tuple[list[dict], list[dict]]:
+    """Each session's purchases become one order; its lines carry the product's price."""
+    bought = np.flatnonzero(ev["kind"] == PURCHASE)
+    by_session: dict[int, int] = {}
+    orders: list[dict] = []
+    lines: list[dict] = []
+    for i in bought.tolist():
+        session = int(ev["session"][i])
+        if session not in by_session:
+            by_session[session] = len(orders)
+            orders.append(
+                {
+                    "user_index": int(ev["user"][i]),
+                    "created_at": _aware(times[i].item()),
+                    "total": Decimal("0.00"),
+                }
+            )
+        index = by_session[session]
+        product = int(ev["product"][i])
+        quantity = int(ev["quantity"][i])
+        price = products[product]["price"]
+        lines.append(
+            {
+                "order_index": index,
+                "product_index": product,
+                "quantity": quantity,
+                "unit_price": price,
+            }
+        )
+        orders[index]["total"] += price * quantity
+    return orders, lines
+
+
+def _feedback(rng, ev, times, match, quality, specs, category, products, end):
+    """Ratings for some purchased (and a few clicked) products; likes for most high ratings."""
+    users, items, kinds = ev["user"], ev["product"], ev["kind"]
+    signed_in = users >= 0
+    candidates: dict[tuple[int, int], tuple[int, bool]] = {}
+    for i in np.flatnonzero(signed_in & ((kinds == PURCHASE) | (kinds == CLICK))).tolist():
+        key = (int(users[i]), int(items[i]))
+        purchased = kinds[i] == PURCHASE
+        if key not in candidates or (purchased and not candidates[key][1]):
+            candidates[key] = (i, bool(purchased))
+    ratings, likes = [], []
+    end_naive = end.replace(tzinfo=None)
+    for (u, j), (i, purchased) in sorted(candidates.items()):
+        chance = 0.5 if purchased else 0.04
+        if rng.random() >= chance:
+            continue
+        latent = 3.4 + 0.9 * match[u, j] + 0.8 * quality[j] + rng.normal(0, 0.7)
+        latent -= 0.0 if purchased else 0.4
+        stars = int(np.clip(np.rint(latent), 1, 5))
+        when = times[i].item() + timedelta(hours=float(rng.uniform(1, 24 * 14)))
+        when = min(when, end_naive - timedelta(minutes=float(rng.uniform(1, 600))))
+        review = None
+        if rng.random() < 0.35:
+            review = _review(rng, stars, specs[category[j]], products[j]["name"])
+        ratings.append(
+            {
+                "user_index": u,
+                "product_index": j,
+                "stars": stars,
+                "review": review,
+                "created_at": _aware(when),
+            }
+        )
+        like_chance = {5: 0.75, 4: 0.4}.get(stars, 0.0)
+        if rng.random() < like_chance:
+            liked_at = min(when + timedelta(minutes=float(rng.uniform(1, 30))), end_naive)
+            likes.append({"user_index": u, "product_index": j, "created_at": _aware(liked_at)})
+    return ratings, likes
+
+
+def _review(rng, stars: int, spec: CategorySpec, name: str) -> str:
+    pool = REVIEW_GOOD if stars >= 4 else REVIEW_MIXED if stars == 3 else REVIEW_BAD
+    noun = name.split(" ", 1)[-1].lower()
+    return _pick(rng, pool).format(
+        noun=noun, feature=_pick(rng, spec.features), use=_pick(rng, spec.uses)
+    )
+
+
+def _open_carts(ev: dict, times: np.ndarray, end: datetime) -> list[dict]:
+    """What shoppers put in the cart in their last session of the final fortnight but did not buy."""
+    users, kinds, sessions = ev["user"], ev["kind"], ev["session"]
+    recent = times >= np.datetime64(end.replace(tzinfo=None) - timedelta(days=14), "us")
+    last_session: dict[int, int] = {}
+    for i in np.flatnonzero(users >= 0).tolist():
+        last_session[int(users[i])] = int(sessions[i])  # times are sorted: the last one wins
+    bought = {
+        (int(sessions[i]), int(ev["product"][i]))
+        for i in np.flatnonzero(kinds == PURCHASE).tolist()
+    }
+    items: dict[tuple[int, int], dict] = {}
+    for i in np.flatnonzero((kinds == CART) & recent & (users >= 0)).tolist():
+        u, s, j = int(users[i]), int(sessions[i]), int(ev["product"][i])
+        if last_session.get(u) != s or (s, j) in bought:
+            continue
+        items[(u, j)] = {
+            "user_index": u,
+            "product_index": j,
+            "quantity": int(ev["quantity"][i]),
+            "added_at": _aware(times[i].item()),
+        }
+    return list(items.values())

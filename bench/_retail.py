@@ -101,3 +101,57 @@ def machine() -> dict[str, Any]:
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def synthetic_shop(
+    n_products: int, n_users: int, n_events: int, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A deterministic synthetic shop for speed figures: categories, text, skewed popularity, all kinds.
+
+    Shoppers mostly stay within a few favourite categories and popular products get most events (Zipf),
+    which is the shape that makes sparse similarity matrices realistically dense.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    n_categories = max(1, n_products // 200)
+    words = [f"w{i}" for i in range(2000)]
+    category = rng.integers(0, n_categories, n_products)
+    names = [" ".join(rng.choice(words, 3)) for _ in range(n_products)]
+    products = pd.DataFrame(
+        {
+            "product_id": np.arange(n_products),
+            "name": names,
+            "description": [f"{n} " + " ".join(rng.choice(words, 8)) for n in names],
+            "category": [f"category {c}" for c in category],
+            "brand": [f"brand {b}" for b in rng.integers(0, 300, n_products)],
+            "price": rng.uniform(1, 100, n_products).round(2),
+        }
+    )
+    by_category = [np.flatnonzero(category == c) for c in range(n_categories)]
+    favourite = rng.integers(0, n_categories, (n_users, 3))
+    user_weight = rng.zipf(1.6, n_users).astype(float)
+    users = rng.choice(n_users, n_events, p=user_weight / user_weight.sum())
+    pick = favourite[users, rng.integers(0, 3, n_events)]
+    sizes = np.array([len(b) for b in by_category])
+    rank = np.minimum(rng.zipf(1.3, n_events) - 1, sizes[pick] - 1)
+    items = np.array([by_category[c][r] for c, r in zip(pick, rank, strict=True)])
+    explore = rng.random(n_events) < 0.2
+    items[explore] = rng.integers(0, n_products, int(explore.sum()))
+    kinds = rng.choice(
+        ["view", "click", "add_to_cart", "like", "purchase", "rating"],
+        n_events,
+        p=[0.45, 0.25, 0.1, 0.06, 0.09, 0.05],
+    )
+    values = np.where(
+        kinds == "rating",
+        rng.integers(1, 6, n_events),
+        np.where(kinds == "purchase", rng.integers(1, 4, n_events), 1),
+    ).astype(float)
+    stamps = pd.Timestamp("2025-01-01", tz="UTC") + pd.to_timedelta(
+        rng.integers(0, 365 * 86_400, n_events), unit="s"
+    )
+    interactions = pd.DataFrame(
+        {"user_id": users, "product_id": items, "kind": kinds, "value": values, "timestamp": stamps}
+    )
+    return interactions, products

@@ -32,7 +32,12 @@ DEFAULT_KIND_WEIGHTS: Mapping[str, float] = {
     "rating": 5.0,
 }
 
-_SECONDS_PER_DAY = 86_400.0
+_UNITS_PER_DAY = {"s": 86_400.0, "ms": 86_400e3, "us": 86_400e6, "ns": 86_400e9}
+_KIND_INDEX = pd.Index(KINDS)
+_KIND_CODE = {kind: code for code, kind in enumerate(KINDS)}
+RATING = KINDS.index("rating")
+#: Lookup table: is the kind with this code one of FINAL_KINDS?
+FINAL_CODES = np.array([kind in {"purchase", "rating", "like"} for kind in KINDS])
 
 
 def interactions_frame(rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
@@ -76,37 +81,58 @@ def check_interactions(interactions: pd.DataFrame, *, need_user: bool = True) ->
             f"interactions lack columns {missing}; expected {list(INTERACTION_COLUMNS)}"
         )
     if "kind" in interactions.columns and len(interactions):
-        unknown = set(pd.unique(interactions["kind"].astype(str))) - set(KINDS)
-        if unknown:
-            raise ValueError(
-                f"unknown interaction kinds {sorted(unknown)}; expected one of {list(KINDS)}"
-            )
+        kind_codes(interactions["kind"].to_numpy(dtype=object))
 
 
 def to_epoch_days(timestamps: pd.Series | None, length: int) -> np.ndarray:
     """Timestamps as float days since the epoch; naive values are taken as UTC, missing ones as NaN."""
     if timestamps is None:
         return np.full(length, np.nan)
-    parsed = pd.to_datetime(pd.Series(timestamps).reset_index(drop=True), utc=True)
-    seconds = (parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
-    return seconds.to_numpy(dtype=float, na_value=np.nan) / _SECONDS_PER_DAY
+    array = pd.Series(timestamps).array
+    if not isinstance(array, pd.arrays.DatetimeArray):
+        array = pd.to_datetime(
+            pd.Series(timestamps), utc=True
+        ).array  # strings, objects: parse (slow)
+    # Naive and aware datetimes both store instants as integers in their unit (UTC for aware ones), so
+    # reading the integers directly avoids pandas conversions on the request path.
+    raw = array.asi8
+    unit = array.unit if hasattr(array, "unit") else "ns"
+    days = raw.astype(np.float64) / _UNITS_PER_DAY[unit]
+    days[raw == np.iinfo(np.int64).min] = np.nan  # NaT
+    return days
+
+
+def kind_codes(kinds: np.ndarray) -> np.ndarray:
+    """Kinds as integer codes into KINDS (a hash lookup, cheap for big arrays); unknown kinds raise."""
+    if len(kinds) < 256:  # a shopper's history: a dict lookup beats pandas' hashing set-up
+        codes = np.fromiter(
+            (_KIND_CODE.get(k, -1) for k in kinds), dtype=np.int64, count=len(kinds)
+        )
+    else:
+        codes = _KIND_INDEX.get_indexer(np.asarray(kinds, dtype=object))
+    if (codes < 0).any():
+        unknown = sorted({str(k) for k in np.asarray(kinds, dtype=object)[codes < 0]})
+        raise ValueError(f"unknown interaction kinds {unknown}; expected one of {list(KINDS)}")
+    return codes
 
 
 def implicit_weights(
     kinds: np.ndarray, values: np.ndarray, kind_weights: Mapping[str, float]
 ) -> np.ndarray:
     """Per-event interest weight: the kind's weight, with ratings scaled so only 3+ stars count as interest."""
-    weights = np.zeros(len(kinds), dtype=float)
-    for kind in KINDS:
-        mask = kinds == kind
-        if not mask.any():
-            continue
-        weight = float(kind_weights.get(kind, 0.0))
-        if kind == "rating":
-            # 5 stars -> full weight, 4 -> 3/4, 3 -> 1/4, 1-2 -> nothing: a poor rating is not interest.
-            weights[mask] = weight * np.clip(values[mask] - 2.0, 0.0, 3.0) / 3.0
-        else:
-            weights[mask] = weight
+    return weights_from_codes(kind_codes(kinds), values, kind_weights)
+
+
+def weights_from_codes(
+    codes: np.ndarray, values: np.ndarray, kind_weights: Mapping[str, float]
+) -> np.ndarray:
+    """implicit_weights for already coded kinds (the request path codes them once)."""
+    table = np.array([float(kind_weights.get(kind, 0.0)) for kind in KINDS])
+    weights = table[codes]
+    rated = codes == RATING
+    if rated.any():
+        # 5 stars -> full weight, 4 -> 2/3, 3 -> 1/3, 1-2 -> nothing: a poor rating is not interest.
+        weights[rated] *= np.clip(np.asarray(values, dtype=float)[rated] - 2.0, 0.0, 3.0) / 3.0
     return weights
 
 

@@ -30,13 +30,16 @@ from . import persistence
 from .content import ContentModel
 from .frames import (
     DEFAULT_KIND_WEIGHTS,
-    FINAL_KINDS,
+    FINAL_CODES,
+    RATING,
     Events,
     check_interactions,
     decay,
     encode_events,
     implicit_weights,
+    kind_codes,
     to_epoch_days,
+    weights_from_codes,
 )
 from .implicit_mf import ALSModel
 from .neighbours import ItemKNN
@@ -62,6 +65,8 @@ _KIND_VERBS = {
     "click": "viewed",
     "view": "viewed",
 }
+_KIND_ORDER = ("view", "click", "rating", "add_to_cart", "like", "purchase")
+_KIND_RANK = {kind: rank for rank, kind in enumerate(_KIND_ORDER)}
 _POPULAR_REASONS = {
     "click": "Most clicked",
     "purchase": "Best seller",
@@ -89,6 +94,28 @@ def _top_n(scores: np.ndarray, n: int) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     part = np.argpartition(-scores, n - 1)[:n]
     return part[np.argsort(-scores[part], kind="stable")]
+
+
+def _rows_csr(
+    rows: np.ndarray, cols: np.ndarray, data: np.ndarray, shape: tuple[int, int], keep: str = "sum"
+) -> sp.csr_matrix:
+    """CSR matrix from (row, col, value) triples, duplicates summed or the last one kept.
+
+    Built directly from sorted keys: constructing through COO costs several times more, and this runs on
+    every request.
+    """
+    if len(rows) == 0:
+        return sp.csr_matrix(shape)
+    keys = rows.astype(np.int64) * shape[1] + cols.astype(np.int64)
+    if keep == "sum":
+        unique, inverse = np.unique(keys, return_inverse=True)
+        values = np.bincount(inverse, weights=data, minlength=len(unique))
+    else:  # "last": triples arrive in time order, the latest wins
+        unique, first = np.unique(keys[::-1], return_index=True)
+        values = np.asarray(data, dtype=float)[::-1][first]
+    row_of = unique // shape[1]
+    indptr = np.searchsorted(row_of, np.arange(shape[0] + 1))
+    return sp.csr_matrix((values.astype(float), unique % shape[1], indptr), shape=shape)
 
 
 class _History:
@@ -298,6 +325,7 @@ class HybridRecommender:
         target.popularity_ = PopularityModel(self.trending_half_life_days, self.kind_weights).fit(
             events
         )
+        target.popularity_norm_ = _minmax_rows(target.popularity_.scores("trending")[None, :])[0]
         target.known_items_ = np.asarray(strength.getnnz(axis=0) > 0)
         tick("popularity", clock)
 
@@ -481,86 +509,76 @@ class HybridRecommender:
         n_rows: int,
     ) -> _History:
         """Turn coded events into history matrices, weighting each shopper's recent events more."""
-        n_items = len(self.product_ids_)
-        weights = implicit_weights(kinds, values, self.kind_weights or DEFAULT_KIND_WEIGHTS)
+        shape = (n_rows, len(self.product_ids_))
+        codes = kind_codes(kinds)
+        weights = weights_from_codes(codes, values, self.kind_weights or DEFAULT_KIND_WEIGHTS)
         finite = np.isfinite(days)
         if self.recency_half_life_days and finite.any():
             newest = np.full(n_rows, -np.inf)
             np.maximum.at(newest, rows[finite], days[finite])
             age = np.clip(newest[rows] - days, 0.0, None)
-            weights = weights * np.where(
-                finite, np.power(0.5, age / self.recency_half_life_days), 1.0
-            )
-        shape = (n_rows, n_items)
-        strength = sp.csr_matrix((weights, (rows, items)), shape=shape)
-        strength.sum_duplicates()
+            decayed = np.power(0.5, age / self.recency_half_life_days)
+            weights = weights * np.where(finite, decayed, 1.0)
+        strength = _rows_csr(rows, items, weights, shape)
         strength.data = np.log1p(strength.data)
-        # Keep a product the shopper touched with zero weight (a 1-star rating) out of "interest" but in
-        # the exclusion matrix below.
+        # A product touched with zero weight (a 1-star rating) is no interest, but is still excluded below.
         strength.eliminate_zeros()
-        is_final = np.isin(kinds, list(FINAL_KINDS))
-        final = sp.csr_matrix(
-            (np.ones(int(is_final.sum())), (rows[is_final], items[is_final])), shape=shape
-        )
-        final.sum_duplicates()
-        rated = kinds == "rating"
-        order = np.argsort(days[rated] if len(days) else np.zeros(0), kind="stable")
-        rated_rows, rated_items, stars = (
-            rows[rated][order],
-            items[rated][order],
-            values[rated][order],
-        )
-        # Latest rating per (shopper, product) wins: write in time order into a dense-keyed dict.
-        latest: dict[tuple[int, int], float] = {}
-        for r, i, s in zip(rated_rows.tolist(), rated_items.tolist(), stars.tolist(), strict=True):
-            latest[(r, i)] = s
-        if latest:
-            keys = np.array(list(latest.keys()))
-            ratings = sp.csr_matrix((list(latest.values()), (keys[:, 0], keys[:, 1])), shape=shape)
-        else:
-            ratings = sp.csr_matrix(shape)
-        return _History(strength.tocsr(), final.tocsr(), ratings)
+        is_final = FINAL_CODES[codes]
+        final = _rows_csr(rows[is_final], items[is_final], np.ones(int(is_final.sum())), shape)
+        rated = np.flatnonzero(codes == RATING)
+        rated = rated[np.argsort(np.nan_to_num(days[rated], nan=-np.inf), kind="stable")]
+        ratings = _rows_csr(rows[rated], items[rated], values[rated], shape, keep="last")
+        return _History(strength, final, ratings)
 
     def _history_from_frame(
         self, history: pd.DataFrame | None
-    ) -> tuple[_History, list[tuple[int, str]]]:
+    ) -> tuple[_History, np.ndarray, np.ndarray]:
         """Code one shopper's history; unknown products are ignored, the kinds kept for explanations."""
         if history is None or len(history) == 0:
             empty = sp.csr_matrix((1, len(self.product_ids_)))
-            return _History(empty, empty, empty), []
-        check_interactions(history, need_user=False)
+            return _History(empty, empty, empty), np.zeros(0, np.int64), np.zeros(0, object)
+        if "product_id" not in history.columns or "kind" not in history.columns:
+            raise ValueError("a history needs product_id and kind columns")
         items = self.product_ids_.get_indexer(history["product_id"])
         known = items >= 0
-        kinds = history["kind"].astype(str).to_numpy(dtype=object)[known]
-        values = (
-            pd.to_numeric(history["value"], errors="coerce")
-            .fillna(1.0)
-            .to_numpy(dtype=float)[known]
-            if "value" in history.columns
-            else np.ones(int(known.sum()))
-        )
+        kinds = history["kind"].to_numpy(dtype=object)[known]
+        if "value" in history.columns:
+            values = pd.to_numeric(history["value"], errors="coerce").to_numpy(dtype=float)[known]
+            values = np.nan_to_num(values, nan=1.0)
+        else:
+            values = np.ones(int(known.sum()))
         stamps = history["timestamp"] if "timestamp" in history.columns else None
         days = to_epoch_days(stamps, len(history))[known]
         items = items[known]
         parsed = self._histories(
             np.zeros(len(items), dtype=np.int64), items, kinds, values, days, 1
         )
-        return parsed, list(zip(items.tolist(), kinds.tolist(), strict=True))
+        return parsed, items, kinds
 
-    def _component_scores(self, history: _History, models: Any) -> dict[str, np.ndarray]:
-        """Normalised [0, 1] score matrices (shoppers x catalogue) of every component model."""
+    def _component_scores(
+        self, history: _History, models: Any, only: Iterable[str] = COMPONENTS
+    ) -> dict[str, np.ndarray]:
+        """Normalised [0, 1] score matrices (shoppers x catalogue) of the requested component models."""
+        only = set(only)
         n_rows = history.strength.shape[0]
-        popularity = models.popularity_.scores("trending")[None, :]
-        out = {"popularity": np.repeat(_minmax_rows(popularity), n_rows, axis=0)}
-        content = _minmax_rows(models.content_.profile_scores(history.strength))
-        out["content"] = content
+        out = {
+            "popularity": np.broadcast_to(
+                models.popularity_norm_, (n_rows, len(models.popularity_norm_))
+            )
+        }
         cold = ~models.known_items_
+        content = None
+        if "content" in only or (cold.any() and only & {"itemknn", "als"}):
+            content = _minmax_rows(models.content_.profile_scores(history.strength))
+            out["content"] = content
         for name, model in (("itemknn", models.itemknn_), ("als", models.als_)):
+            if name not in only:
+                continue
             scores = _minmax_rows(model.scores(history.strength))
-            if cold.any():
+            if content is not None and cold.any():
                 scores[:, cold] = self.cold_item_discount * content[:, cold]
             out[name] = scores
-        if models.svd_.n_ratings_ and history.ratings.nnz:
+        if "svd" in only and models.svd_.n_ratings_ and history.ratings.nnz:
             svd = np.zeros((n_rows, history.strength.shape[1]))
             for row in range(n_rows):
                 start, stop = history.ratings.indptr[row], history.ratings.indptr[row + 1]
@@ -604,38 +622,37 @@ class HybridRecommender:
             raise ValueError(f"unknown variant {variant!r}; expected one of {list(VARIANTS)}")
         if n <= 0:
             return []
-        parsed, touched = self._history_from_frame(history)
-        components = self._component_scores(parsed, self)
+        parsed, touched_items, touched_kinds = self._history_from_frame(history)
         size = int(parsed.sizes[0])
         weights = self._weights_for(size) if variant == "hybrid" else {variant: 1.0}
+        # Only the models that will be blended are scored: each costs a pass over the catalogue.
+        components = self._component_scores(parsed, self, only=[k for k, w in weights.items() if w])
         total = np.zeros(len(self.product_ids_))
         used: dict[str, np.ndarray] = {}
         for name, weight in weights.items():
             if weight and name in components and components[name].any():
                 used[name] = weight * components[name][0]
                 total += used[name]
-        if (
-            not used
-        ):  # nothing known about the shopper, or the chosen model is silent: trending popularity
-            used = {"popularity": components["popularity"][0].copy()}
+        if not used:  # nothing known about the shopper, or the model is silent: trending popularity
+            used = {"popularity": components["popularity"][0]}
             total = used["popularity"].copy()
         # Popularity breaks ties and fills lists when the other models only score a few products.
         total += 1e-6 * components["popularity"][0]
         blocked = np.zeros(len(total), dtype=bool)
         blocked[parsed.final.indices] = True
-        extra = self.product_ids_.get_indexer(list(exclude))
-        blocked[extra[extra >= 0]] = True
+        exclude = list(exclude)
+        if exclude:
+            extra = self.product_ids_.get_indexer(exclude)
+            blocked[extra[extra >= 0]] = True
         total[blocked] = -np.inf
         available = int((~blocked).sum())
         # Diversity is part of the hybrid's product decision; single-model variants stay pure for A/B tests.
-        picked = self._rerank(
-            total, min(n, available), self.diversity if variant == "hybrid" else 0.0
-        )
+        diversity = self.diversity if variant == "hybrid" else 0.0
+        picked = self._rerank(total, min(n, available), diversity)
+        reasons = self._reasons(picked, used, touched_items, touched_kinds)
         return [
-            Recommendation(
-                self._id(i), float(total[i]), self._reason(int(i), used, parsed, touched)
-            )
-            for i in picked
+            Recommendation(self._id(i), float(total[i]), reason)
+            for i, reason in zip(picked, reasons, strict=True)
         ]
 
     def _weights_for(self, size: int) -> dict[str, float]:
@@ -672,46 +689,60 @@ class HybridRecommender:
             redundancy = np.maximum(redundancy, similarity[best])
         return pool[chosen]
 
-    def _reason(
+    def _reasons(
         self,
-        item: int,
+        picked: np.ndarray,
         used: dict[str, np.ndarray],
-        parsed: _History,
-        touched: list[tuple[int, str]],
-    ) -> str:
-        """A short explanation from the component that contributed most to this product's score."""
-        source = max(used, key=lambda name: used[name][item])
-        category = self.categories_[item]
-        if source == "popularity" or not touched:
-            return f"Popular in {category}" if category else "Trending now"
-        history_items = np.array(sorted({i for i, _ in touched}))
-        strongest: dict[int, str] = {}
-        rank = {
-            k: r
-            for r, k in enumerate(("view", "click", "rating", "add_to_cart", "like", "purchase"))
-        }
-        for i, kind in touched:
-            if i not in strongest or rank.get(kind, 0) > rank.get(strongest[i], 0):
-                strongest[i] = kind
-        if source in ("content", "itemknn"):
+        touched_items: np.ndarray,
+        touched_kinds: np.ndarray,
+    ) -> list[str]:
+        """Short explanations, each from the model that contributed most to that product's score.
+
+        Content and item-kNN reasons name the history product the recommendation is closest to; the
+        anchors for the whole list come from one small similarity block, not a lookup per product.
+        """
+        names = list(used)
+        contribution = np.stack([used[name][picked] for name in names])
+        sources = [names[j] for j in np.argmax(contribution, axis=0)]
+        history_items = np.unique(touched_items)
+        strongest = np.zeros(len(history_items), dtype=np.int64)
+        if len(history_items):
+            ranks = np.array([_KIND_RANK.get(k, 0) for k in touched_kinds])
+            np.maximum.at(strongest, np.searchsorted(history_items, touched_items), ranks)
+        anchors: dict[int, tuple[int, float]] = {}
+        for source in ("content", "itemknn"):
+            rows = [r for r, s in enumerate(sources) if s == source]
+            if not rows or not len(history_items):
+                continue
             if source == "content":
-                affinity = self.content_.pair_similarity(np.array([item]), history_items)[0]
+                block = self.content_.pair_similarity(picked[rows], history_items)
             else:
-                affinity = np.asarray(
-                    self.itemknn_.similarity_[history_items, item].todense()
-                ).ravel()
-            if affinity.max() > 0:
-                anchor = int(history_items[int(np.argmax(affinity))])
-                name, kind = self.names_[anchor], strongest[anchor]
+                block = self.itemknn_.similarity_[history_items][:, picked[rows]].toarray().T
+            best = np.argmax(block, axis=1)
+            for r, b, row in zip(rows, best, block, strict=True):
+                anchors[r] = (int(b), float(row[b]))
+        out = []
+        for r, (item, source) in enumerate(zip(picked, sources, strict=True)):
+            category = self.categories_[item]
+            if source == "popularity" or not len(history_items):
+                out.append(f"Popular in {category}" if category else "Trending now")
+            elif source == "svd":
+                out.append("Matches how you rate products")
+            elif source == "als":
+                out.append("Popular with shoppers like you")
+            elif r in anchors and anchors[r][1] > 0:
+                position = anchors[r][0]
+                name = self.names_[history_items[position]]
+                kind = _KIND_ORDER[strongest[position]]
                 if source == "itemknn" and kind in ("purchase", "add_to_cart"):
-                    return f"Customers who bought {name} also bought this"
-                if kind in ("click", "view"):
-                    return f"Similar to {name}, which you viewed"
-                return f"Because you {_KIND_VERBS[kind]} {name}"
-            return "Similar to items you viewed"
-        if source == "svd":
-            return "Matches how you rate products"
-        return "Popular with shoppers like you"
+                    out.append(f"Customers who bought {name} also bought this")
+                elif kind in ("click", "view"):
+                    out.append(f"Similar to {name}, which you viewed")
+                else:
+                    out.append(f"Because you {_KIND_VERBS[kind]} {name}")
+            else:
+                out.append("Similar to items you viewed")
+        return out
 
     def similar(self, product_id: Hashable, n: int = 10) -> list[Recommendation]:
         """Products most like this one by text (name, description, category, brand), then by co-interest."""

@@ -60,6 +60,7 @@ class ALSModel:
             model.fit(user_items.tocsr().astype(np.float32), show_progress=False)
         self.item_factors_ = np.ascontiguousarray(model.item_factors, dtype=np.float64)
         self.user_factors_ = np.ascontiguousarray(model.user_factors, dtype=np.float64)
+        self.item_factors32_ = self.item_factors_.astype(np.float32)
         self.gram_ = self.item_factors_.T @ self.item_factors_
         return self
 
@@ -81,4 +82,6 @@ class ALSModel:
         return users
 
     def scores(self, history: sp.csr_matrix) -> np.ndarray:
-        return self.fold_in(history) @ self.item_factors_.T
+        # float32 halves the memory traffic of the one catalogue-sized product on the request path.
+        users = self.fold_in(history).astype(np.float32)
+        return (users @ self.item_factors32_.T).astype(np.float64)

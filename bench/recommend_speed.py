@@ -1,0 +1,131 @@
+"""Latency of one recommend() call on a 10,000-product catalogue, against a surprise predict() loop.
+
+The engine folds the shopper in and scores the whole catalogue with numpy; the prototype it replaces called
+surprise's ``SVD.predict`` once per product. Both run here for the same shoppers in the same process.
+
+    .venv/bin/python bench/recommend_speed.py [--products 10000] [--shoppers 300] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+from _retail import machine, resolve_out, synthetic_shop, write_json
+
+from shop.recommend import HybridRecommender
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--products", type=int, default=10_000)
+    parser.add_argument("--users", type=int, default=20_000)
+    parser.add_argument("--events", type=int, default=300_000)
+    parser.add_argument(
+        "--shoppers", type=int, default=300, help="shoppers timed (each once, after warm-up)"
+    )
+    parser.add_argument(
+        "--loop-shoppers", type=int, default=5, help="shoppers for the slow predict() loop"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--out", help="JSON results file (default bench/results/recommend_speed.json)"
+    )
+    args = parser.parse_args()
+
+    info = machine()
+    print(f"machine: {info['nproc']} cores, {info['cpu']}, Python {info['python']}")
+    interactions, products = synthetic_shop(args.products, args.users, args.events, args.seed)
+    clock = time.perf_counter()
+    engine = HybridRecommender(random_state=args.seed).fit(interactions, products)
+    print(
+        f"catalogue {args.products:,} products, {len(interactions):,} events; fit {time.perf_counter() - clock:.1f}s"
+    )
+
+    rng = np.random.default_rng(args.seed)
+    # Shoppers with a rating, so the SVD comparison is like for like; histories as the shop would send them.
+    raters = interactions.loc[interactions["kind"] == "rating", "user_id"].unique()
+    chosen = rng.choice(raters, args.shoppers, replace=False)
+    grouped = dict(tuple(interactions.loc[interactions["user_id"].isin(chosen)].groupby("user_id")))
+    histories = [grouped[u].drop(columns="user_id") for u in chosen]
+    sizes = [len(h) for h in histories]
+    for history in histories[:10]:  # warm caches and lazy imports
+        engine.recommend(history, n=10)
+
+    latencies = []
+    for history in histories:
+        start = time.perf_counter()
+        engine.recommend(history, n=10)
+        latencies.append((time.perf_counter() - start) * 1000)
+
+    # The prototype's way: surprise SVD trained on the ratings, predict() for every product.
+    from surprise import SVD, Dataset, Reader
+
+    ratings = interactions.loc[interactions["kind"] == "rating", ["user_id", "product_id", "value"]]
+    data = Dataset.load_from_df(ratings, Reader(rating_scale=(1, 5)))
+    algo = SVD(random_state=args.seed).fit(data.build_full_trainset())
+    catalogue = products["product_id"].tolist()
+    loop_ms, engine_ms = [], []
+    for user, history in zip(
+        chosen[: args.loop_shoppers], histories[: args.loop_shoppers], strict=True
+    ):
+        start = time.perf_counter()
+        predicted = [algo.predict(user, item).est for item in catalogue]
+        top = np.argpartition(-np.asarray(predicted), 10)[:10]
+        loop_ms.append((time.perf_counter() - start) * 1000)
+        start = time.perf_counter()
+        engine.recommend(history, n=10, variant="svd")
+        engine_ms.append((time.perf_counter() - start) * 1000)
+        del top
+
+    figures = {
+        "recommend_ms": {
+            "median": statistics.median(latencies),
+            "p90": percentile(latencies, 90),
+            "p99": percentile(latencies, 99),
+            "max": max(latencies),
+            "n_shoppers": len(latencies),
+            "median_history_events": statistics.median(sizes),
+        },
+        "surprise_predict_loop_ms_median": statistics.median(loop_ms),
+        "engine_svd_variant_ms_median": statistics.median(engine_ms),
+        "speedup_hybrid_vs_predict_loop": statistics.median(loop_ms) / statistics.median(latencies),
+        "speedup_svd_variant_vs_predict_loop": statistics.median(loop_ms)
+        / statistics.median(engine_ms),
+    }
+    r = figures["recommend_ms"]
+    print(
+        f"recommend(history, n=10), hybrid: median {r['median']:.2f} ms, p90 {r['p90']:.2f} ms, "
+        f"p99 {r['p99']:.2f} ms, max {r['max']:.2f} ms over {r['n_shoppers']} shoppers "
+        f"(median history {r['median_history_events']:.0f} events)"
+    )
+    print(
+        f"surprise SVD.predict loop over {len(catalogue):,} products: median "
+        f"{figures['surprise_predict_loop_ms_median']:.1f} ms; engine svd variant "
+        f"{figures['engine_svd_variant_ms_median']:.2f} ms"
+    )
+    print(
+        f"speed-up: hybrid {figures['speedup_hybrid_vs_predict_loop']:.0f}x, "
+        f"svd variant {figures['speedup_svd_variant_vs_predict_loop']:.0f}x faster than the predict() loop"
+    )
+    write_json(
+        resolve_out(args.out, "recommend_speed.json"),
+        {
+            "script": "bench/recommend_speed.py",
+            "machine": info,
+            "params": vars(args) | {"out": None},
+            **figures,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()

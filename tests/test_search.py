@@ -26,7 +26,10 @@ def test_a_word_prefix_finds_the_whole_word(client):
     factories.make_product("Kettle", description="Boils water.")
     factories.make_product("Teapot", description="Brews tea.")
 
-    assert result_names(client.get("/search?q=kett")) == ["Kettle"]
+    response = client.get("/search?q=kett")
+
+    assert result_names(response) == ["Kettle"]
+    assert "does not exist" not in response.get_data(as_text=True)  # no filter, no complaint
 
 
 def test_category_and_brand_are_searchable(client):
@@ -86,6 +89,7 @@ def test_an_unknown_category_filter_is_left_out(client):
     response = client.get("/search?q=lamp&category=nope")
 
     assert result_names(response) == ["Cheap Lamp"]
+    assert "That category does not exist" in response.get_data(as_text=True)
 
 
 def test_results_are_paginated(app, client):

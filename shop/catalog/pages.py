@@ -29,8 +29,8 @@ def render_product_page(
     return render_template(
         "catalog/product.html",
         product=product,
-        similar=similar_products(product, n=6),
-        bought_together=also_bought(product, n=6),
+        similar=similar_products(product, n=5),
+        bought_together=also_bought(product, n=5),
         reviews=feedback.latest_reviews(product.id),
         my_rating=my_rating,
         liked=liked,

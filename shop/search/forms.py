@@ -22,7 +22,7 @@ class SearchForm(FlaskForm):
         csrf = False
 
     q = SearchField("Search")
-    category = SelectField("Category", choices=[], validate_choice=True)
+    category = SelectField("Category", choices=[], default="", validate_choice=True)
     price_max = PriceField(
         "Max price",
         places=2,

@@ -1,0 +1,107 @@
+"""A real shop server on loopback for browser tests, and the browser to drive it.
+
+The server is the real app (werkzeug's threaded server, not the test client) over a SQLite file
+built by the migrations, so the browser sees exactly what a shopper would: CSP headers, static
+files, cookies, redirects and the JavaScript in static/js.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask_migrate import upgrade
+from werkzeug.serving import make_server
+
+from shop import create_app
+from shop.extensions import db
+from shop.services.events import record_event
+from tests import factories
+from tests.conftest import chromium_path
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+
+CATALOGUE = [
+    (
+        "Kitchen",
+        "Enamel Tea Kettle",
+        "Hearthware",
+        "34.00",
+        "A whistling enamel kettle for the hob.",
+    ),
+    ("Kitchen", "Stoneware Mug Set", "Hearthware", "22.50", "Four glazed mugs in sea colours."),
+    ("Kitchen", "Oak Chopping Board", "Timberline", "28.00", "End-grain oak, oiled and ready."),
+    ("Garden", "Brass Garden Lantern", "Glowco", "45.00", "A warm lantern for long evenings."),
+    ("Garden", "Solar String Lights", "Glowco", "18.99", "Twenty warm-white bulbs, no wiring."),
+    ("Garden", "Herb Planter Trio", "Greenleaf", "16.00", "Three terracotta pots for herbs."),
+    ("Home Decor", "Linen Cushion Cover", "Loomhouse", "14.50", "Stone-washed linen, 45 cm."),
+    ("Home Decor", "Glass Candle Lantern", "Glowco", "24.00", "Hand-blown glass with a brass top."),
+    ("Home Decor", "Woven Storage Basket", "Loomhouse", "26.00", "Seagrass basket with handles."),
+    ("Toys", "Wooden Stacking Rainbow", "Playwood", "21.00", "Seven arches of painted beech."),
+    ("Toys", "Knitted Bunny", "Playwood", "12.00", "A soft cotton bunny, hand knitted."),
+    ("Stationery", "Recycled Notebook A5", "Papercraft", "6.50", "Dot grid, 120 recycled pages."),
+]
+
+
+def require_chromium() -> str:
+    """The browser, or a skip (a failure when SHOP_REQUIRE_BROWSER=1, as in CI)."""
+    path = chromium_path()
+    if path is None:
+        if os.environ.get("SHOP_REQUIRE_BROWSER") == "1":
+            pytest.fail(
+                "chromium not installed and SHOP_REQUIRE_BROWSER=1: apt-get install chromium"
+            )
+        pytest.skip("chromium not installed: apt-get install chromium")
+    return path
+
+
+def fill_catalogue() -> None:
+    products = [
+        factories.make_product(name, category=category, brand=brand, price=price, description=text)
+        for category, name, brand, price, text in CATALOGUE
+    ]
+    # Some clicks so that "Top 5 most clicked" has an order to show.
+    for product, n in zip(products, [5, 9, 2, 7, 4, 1, 3, 6, 0, 8, 2, 1], strict=True):
+        for _ in range(n):
+            record_event(product.id, "click", source="seed")
+    db.session.commit()
+
+
+@contextmanager
+def running_shop(folder: Path) -> Iterator[tuple[str, Flask]]:
+    """Migrate a fresh SQLite file, fill it, serve it on a free loopback port; stop on exit."""
+    config = {
+        "SHOP_ENV": "testing",
+        "TESTING": True,
+        "SECRET_KEY": "browser-test-secret",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'shop.db'}",
+        "SHOP_MODEL_DIR": str(folder / "models"),
+        "RATELIMIT_STORAGE_URI": "memory://",
+    }
+    app = create_app(config)
+    with app.app_context():
+        upgrade()
+        fill_catalogue()
+        db.session.remove()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="shop-test-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", app
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        with app.app_context():
+            db.engine.dispose()

@@ -1,0 +1,295 @@
+"""Every number on the analytics dashboard matches a direct SQL computation over the same rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import text
+
+from shop.extensions import db
+from shop.models import Like, Rating
+from shop.services import analytics
+from tests import factories
+
+DAY1 = datetime(2024, 3, 1, 10, tzinfo=UTC)
+DAY2 = datetime(2024, 3, 2, 10, tzinfo=UTC)
+DAY5 = datetime(2024, 3, 5, 10, tzinfo=UTC)
+DAY12 = datetime(2024, 3, 12, 10, tzinfo=UTC)
+
+
+@pytest.fixture
+def shop_data(app):
+    """A small shop: three categories (one never clicked), seven products, three shoppers."""
+    kitchen = [factories.make_product(f"Kettle {i}", "Kitchen", price="10.00") for i in range(4)]
+    garden = [factories.make_product(f"Spade {i}", "Garden", price="25.00") for i in range(3)]
+    factories.make_category("Books")  # no products, no clicks: rates show "–"
+    ann, bob, cat = (factories.make_user(name=n) for n in ("Ann", "Bob", "Cat"))
+    plan = [
+        # (user, product, kind, count, when, quantity)
+        (ann, kitchen[0], "view", 6, DAY1, 1),
+        (ann, kitchen[0], "click", 5, DAY1, 1),
+        (bob, kitchen[1], "click", 5, DAY2, 1),  # tie with kitchen[0]: lower id first
+        (cat, kitchen[2], "click", 3, DAY5, 1),
+        (ann, garden[0], "click", 4, DAY5, 1),
+        (bob, garden[1], "click", 2, DAY12, 1),
+        (None, garden[2], "click", 1, DAY12, 1),
+        (cat, kitchen[3], "click", 1, DAY12, 1),
+        (ann, kitchen[0], "add_to_cart", 2, DAY1, 1),
+        (ann, kitchen[0], "purchase", 1, DAY1, 3),
+        (bob, kitchen[1], "add_to_cart", 1, DAY2, 1),
+        (bob, garden[0], "purchase", 2, DAY5, 1),
+        (cat, garden[1], "add_to_cart", 1, DAY12, 1),
+        (cat, garden[1], "purchase", 1, DAY12, 2),
+        (ann, kitchen[0], "view", 2, DAY12, 1),
+    ]
+    for user, product, kind, count, when, quantity in plan:
+        for _ in range(count):
+            factories.make_event(user, product, kind, created_at=when, quantity=quantity)
+    stars = [(ann, kitchen[0], 5), (bob, kitchen[0], 4), (cat, kitchen[0], 5)]
+    stars += [(ann, garden[0], 5), (bob, garden[0], 5)]  # only two ratings: below the minimum
+    stars += [(ann, kitchen[1], 2), (bob, kitchen[1], 3), (cat, kitchen[1], 1)]
+    for user, product, value in stars:
+        db.session.add(Rating(user_id=user.id, product_id=product.id, stars=value, created_at=DAY2))
+    for user, product in [(ann, garden[0]), (bob, garden[0]), (cat, kitchen[2])]:
+        db.session.add(Like(user_id=user.id, product_id=product.id, created_at=DAY5))
+    db.session.commit()
+    return {"kitchen": kitchen, "garden": garden, "users": (ann, bob, cat)}
+
+
+def sql(query: str, **params):
+    return db.session.execute(text(query), params).all()
+
+
+def test_top_five_most_clicked_matches_sql(shop_data):
+    expected = sql(
+        "SELECT product_id, count(*) FROM events WHERE kind='click' "
+        "GROUP BY product_id ORDER BY 2 DESC, product_id LIMIT 5"
+    )
+    frame = analytics.most_clicked(5)
+    assert list(zip(frame["product_id"], frame["value"], strict=True)) == [
+        tuple(row) for row in expected
+    ]
+    assert frame["product_id"].iloc[0] == shop_data["kitchen"][0].id  # the tie goes to the lower id
+
+
+def test_best_sellers_count_units_not_orders(shop_data):
+    expected = sql(
+        "SELECT product_id, sum(quantity) FROM events WHERE kind='purchase' "
+        "GROUP BY product_id ORDER BY 2 DESC, product_id"
+    )
+    frame = analytics.best_sellers(20)
+    assert list(zip(frame["product_id"], frame["value"], strict=True)) == [
+        tuple(row) for row in expected
+    ]
+    # One purchase of three kettles outsells two purchases of one spade.
+    assert frame["product_id"].iloc[0] == shop_data["kitchen"][0].id
+    assert frame["value"].iloc[0] == 3
+
+
+def test_most_liked_and_highest_rated_with_a_minimum_count(shop_data):
+    liked = analytics.most_liked(5)
+    assert liked["product_id"].iloc[0] == shop_data["garden"][0].id
+    assert liked["value"].iloc[0] == 2
+    rated = analytics.highest_rated(5, min_count=3)
+    expected = sql(
+        "SELECT product_id, avg(stars), count(*) FROM ratings GROUP BY product_id "
+        "HAVING count(*) >= 3 ORDER BY 2 DESC, 3 DESC, product_id"
+    )
+    assert rated["product_id"].tolist() == [row[0] for row in expected]
+    assert rated["value"].tolist() == pytest.approx([row[1] for row in expected])
+    assert shop_data["garden"][0].id not in rated["product_id"].tolist()
+    assert (
+        shop_data["garden"][0].id in analytics.highest_rated(5, min_count=2)["product_id"].tolist()
+    )
+
+
+def test_category_conversion_matches_sql_and_has_no_rate_without_clicks(shop_data):
+    frame = analytics.conversion_by_category().set_index("category")
+    rows = sql(
+        "SELECT c.name, "
+        "sum(CASE WHEN e.kind='click' THEN 1 ELSE 0 END), "
+        "sum(CASE WHEN e.kind='add_to_cart' THEN 1 ELSE 0 END), "
+        "sum(CASE WHEN e.kind='purchase' THEN 1 ELSE 0 END) "
+        "FROM events e JOIN products p ON p.id = e.product_id "
+        "JOIN categories c ON c.id = p.category_id GROUP BY c.name"
+    )
+    for name, clicks, carts, purchases in rows:
+        assert frame.at[name, "click"] == clicks
+        assert frame.at[name, "purchase_rate"] == pytest.approx(purchases / clicks)
+        assert frame.at[name, "cart_rate"] == pytest.approx(carts / clicks)
+    assert frame.at["Books", "click"] == 0
+    assert frame.at["Books", "purchase_rate"] != frame.at["Books", "purchase_rate"]  # NaN
+
+
+def test_product_conversion_matches_sql(shop_data):
+    kettle = shop_data["kitchen"][0]
+    frame = analytics.conversion_by_product().set_index("product_id")
+    ((clicks, purchases),) = sql(
+        "SELECT sum(CASE WHEN kind='click' THEN 1 ELSE 0 END), "
+        "sum(CASE WHEN kind='purchase' THEN 1 ELSE 0 END) FROM events WHERE product_id=:p",
+        p=kettle.id,
+    )
+    assert frame.at[kettle.id, "purchase_rate"] == pytest.approx(purchases / clicks)
+
+
+def test_funnel_counts_and_step_rates(shop_data):
+    counts = dict(sql("SELECT kind, count(*) FROM events GROUP BY kind"))
+    frame = analytics.funnel()
+    assert frame["events"].tolist() == [
+        counts["view"],
+        counts["click"],
+        counts["add_to_cart"],
+        counts["purchase"],
+    ]
+    assert frame["step_rate"].iloc[1] == pytest.approx(counts["click"] / counts["view"])
+    assert frame["step_rate"].iloc[3] == pytest.approx(counts["purchase"] / counts["add_to_cart"])
+    assert frame["overall_rate"].iloc[3] == pytest.approx(counts["purchase"] / counts["view"])
+
+
+def test_rating_distribution_lists_every_star_level(shop_data):
+    expected = dict(sql("SELECT stars, count(*) FROM ratings GROUP BY stars"))
+    frame = analytics.rating_distribution()
+    assert frame["stars"].tolist() == [1, 2, 3, 4, 5]
+    assert frame["ratings"].tolist() == [expected.get(s, 0) for s in range(1, 6)]
+
+
+def test_activity_by_day_matches_sql_and_fills_quiet_days(shop_data):
+    frame = analytics.activity_by_day().set_index("day")
+    rows = sql("SELECT date(created_at), kind, count(*) FROM events GROUP BY 1, 2")
+    for day, kind, n in rows:
+        assert frame.at[date.fromisoformat(str(day)), kind] == n
+    assert len(frame) == 12  # 1 to 12 March, days without events included
+    assert frame.loc[date(2024, 3, 3)].sum() == 0
+
+
+def test_new_and_returning_shoppers_per_day(shop_data):
+    frame = analytics.new_vs_returning(freq="D").set_index("period")
+    assert frame.at[date(2024, 3, 1), "new"] == 1  # Ann's first day
+    assert frame.at[date(2024, 3, 5), "new"] == 1  # Cat's first day
+    assert frame.at[date(2024, 3, 5), "returning"] == 2  # Ann and Bob again
+    assert frame.at[date(2024, 3, 12), "returning"] == 3
+
+
+def test_segment_heatmap_rows_are_shares_and_stable(shop_data):
+    first = analytics.segment_affinity(n_segments=2)
+    again = analytics.segment_affinity(n_segments=2)
+    assert first.shares.equals(again.shares)
+    assert first.shares.sum(axis=1).tolist() == pytest.approx([1.0] * len(first.shares))
+    assert int(first.sizes.sum()) == 3
+    assert first.levels.to_numpy().max() == 5
+
+
+def test_date_range_limits_every_figure(shop_data):
+    rng = analytics.DateRange.parse("2024-03-05", "2024-03-12")
+    expected = sql(
+        "SELECT product_id, count(*) FROM events WHERE kind='click' "
+        "AND created_at >= '2024-03-05' AND created_at < '2024-03-13' "
+        "GROUP BY product_id ORDER BY 2 DESC, product_id LIMIT 5"
+    )
+    frame = analytics.most_clicked(5, rng)
+    assert list(zip(frame["product_id"], frame["value"], strict=True)) == [
+        tuple(row) for row in expected
+    ]
+    assert analytics.event_counts(rng)["view"] == 2
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [("2024-13-01", "", "not a date"), ("2024-03-05", "2024-03-01", "after the end")],
+)
+def test_bad_date_ranges_are_refused(start, end, message):
+    with pytest.raises(analytics.DateRangeError, match=message):
+        analytics.DateRange.parse(start, end)
+
+
+@pytest.fixture
+def admin_client(client, auth, admin_user):
+    auth.login(email="admin@example.com", password="admin-password")
+    return client
+
+
+def test_dashboard_shows_the_sql_numbers(admin_client, shop_data):
+    html = admin_client.get("/admin/").get_data(as_text=True)
+    top = sql(
+        "SELECT p.name, count(*) FROM events e JOIN products p ON p.id=e.product_id "
+        "WHERE kind='click' GROUP BY p.id ORDER BY 2 DESC, p.id LIMIT 5"
+    )
+    top20 = html[html.index('id="top20"') :]
+    for name, clicks in top:
+        assert re.search(
+            rf">{re.escape(name)}</a></td>\s*<td[^>]*>[^<]*</td>\s*<td[^>]*>{clicks}</td>", top20
+        )
+    funnel = html[html.index('id="funnel-table"') :]
+    clicks = sql("SELECT count(*) FROM events WHERE kind='click'")[0][0]
+    assert re.search(rf"<td>Clicked</td><td[^>]*>{clicks}</td>", funnel)
+    books = html[html.index('id="category-table"') :]
+    assert re.search(r"<td>Books</td>(\s*<td[^>]*>[^<]*</td>){3}\s*<td[^>]*>–</td>", books)
+    assert "heat-5" in html
+    data = json.loads(re.search(r'id="dashboard-data">(.*?)</script>', html, re.S).group(1))
+    assert data["ratings"]["values"] == [
+        dict(sql("SELECT stars, count(*) FROM ratings GROUP BY stars")).get(s, 0)
+        for s in range(1, 6)
+    ]
+
+
+def test_dashboard_date_filter_and_bad_date_notice(admin_client, shop_data):
+    ok = admin_client.get("/admin/?start=2024-03-12&end=2024-03-12")
+    assert ok.status_code == 200
+    assert "2024-03-12 to 2024-03-12" in ok.get_data(as_text=True)
+    bad = admin_client.get("/admin/?start=yesterday")
+    assert bad.status_code == 400
+    assert "is not a date like" in bad.get_data(as_text=True)
+    csv_bad = admin_client.get("/admin/analytics/funnel.csv?end=31/12/2024")
+    assert csv_bad.status_code == 400
+
+
+def test_csv_download_matches_sql(admin_client, shop_data):
+    response = admin_client.get("/admin/analytics/most-clicked.csv?start=2024-03-05")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    expected = sql(
+        "SELECT product_id, count(*) FROM events WHERE kind='click' AND created_at >= '2024-03-05' "
+        "GROUP BY product_id ORDER BY 2 DESC, product_id"
+    )
+    assert [(int(r["product_id"]), int(r["value"])) for r in rows] == [tuple(e) for e in expected]
+    assert admin_client.get("/admin/analytics/nonsense.csv").status_code == 404
+
+
+def test_report_command_prints_key_figures(runner, shop_data):
+    result = runner.invoke(args=["report"])
+    assert result.exit_code == 0, result.output
+    top = sql(
+        "SELECT p.name FROM events e JOIN products p ON p.id=e.product_id WHERE kind='click' "
+        "GROUP BY p.id ORDER BY count(*) DESC, p.id LIMIT 5"
+    )
+    section = result.output.split("Top 5 most clicked")[1].split("Best sellers")[0]
+    assert [line.split(". ", 1)[1].split()[0:2] for line in section.strip().splitlines()] == [
+        name.split() for (name,) in top
+    ]
+    assert "Funnel" in result.output and "Rating distribution" in result.output
+    clicks = sql("SELECT count(*) FROM events WHERE kind='click'")[0][0]
+    assert re.search(rf"Clicked\s+{clicks}\s+", result.output)
+
+
+def test_report_command_json_and_date_range(runner, shop_data):
+    result = runner.invoke(args=["report", "--json", "--start", "2024-03-12"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    funnel = {row["kind"]: row["events"] for row in payload["funnel"]}
+    counts = dict(
+        sql("SELECT kind, count(*) FROM events WHERE created_at >= '2024-03-12' GROUP BY kind")
+    )
+    assert funnel == {k: counts.get(k, 0) for k in ("view", "click", "add_to_cart", "purchase")}
+    assert payload["range"] == {"start": "2024-03-12", "end": None}
+
+
+def test_report_command_refuses_a_bad_date(runner):
+    result = runner.invoke(args=["report", "--start", "March"])
+    assert result.exit_code == 2
+    assert "not a date" in result.output

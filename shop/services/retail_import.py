@@ -361,7 +361,7 @@ def _py_datetimes(series: pd.Series) -> list[datetime]:
 
 def _category_ids(names: Iterable[str]) -> dict[str, int]:
     wanted = sorted(set(names))
-    existing = dict(db.session.execute(select(Category.name, Category.id)).tuples().all())
+    existing = dict(db.session.execute(select(Category.name, Category.id)).all())
     taken_slugs = set(db.session.scalars(select(Category.slug)).all())
     new = []
     for name in wanted:
@@ -374,7 +374,7 @@ def _category_ids(names: Iterable[str]) -> dict[str, int]:
         new.append({"name": name, "slug": slug})
     if new:
         _bulk_insert(Category, new)
-        existing = dict(db.session.execute(select(Category.name, Category.id)).tuples().all())
+        existing = dict(db.session.execute(select(Category.name, Category.id)).all())
     return {name: existing[name] for name in wanted}
 
 
@@ -397,7 +397,7 @@ def _upsert_products(lines: pd.DataFrame, summary: ImportSummary) -> dict[str, i
         for sku, d in zip(table.index, table["description"], strict=True)
     ]
     table["category"] = [category_for(d) for d in table["description"]]
-    existing = dict(db.session.execute(select(Product.sku, Product.id)).tuples().all())
+    existing = dict(db.session.execute(select(Product.sku, Product.id)).all())
     fresh = table.loc[~table.index.isin(list(existing))]
     known = table.loc[table.index.isin(list(existing))]
     if len(fresh):
@@ -436,15 +436,15 @@ def _upsert_products(lines: pd.DataFrame, summary: ImportSummary) -> dict[str, i
             db.session.execute(update(Product), list(chunk))
     summary.products_created = len(fresh)
     summary.products_updated = len(known)
-    return dict(db.session.execute(select(Product.sku, Product.id)).tuples().all())
+    return dict(db.session.execute(select(Product.sku, Product.id)).all())
 
 
 def _create_customers(lines: pd.DataFrame, summary: ImportSummary) -> dict[str, int]:
     first = lines.sort_values("when", kind="stable").drop_duplicates("customer", keep="first")
     existing = dict(
-        db.session.execute(select(User.external_id, User.id).where(User.external_id.is_not(None)))
-        .tuples()
-        .all()
+        db.session.execute(
+            select(User.external_id, User.id).where(User.external_id.is_not(None))
+        ).all()
     )
     fresh = first.loc[~first["customer"].isin(list(existing))]
     if len(fresh):
@@ -470,9 +470,9 @@ def _create_customers(lines: pd.DataFrame, summary: ImportSummary) -> dict[str, 
         _bulk_insert(User, rows)
         summary.customers_created = len(rows)
     return dict(
-        db.session.execute(select(User.external_id, User.id).where(User.external_id.is_not(None)))
-        .tuples()
-        .all()
+        db.session.execute(
+            select(User.external_id, User.id).where(User.external_id.is_not(None))
+        ).all()
     )
 
 
@@ -525,9 +525,7 @@ def _orders_and_lines(
     order_ids = dict(
         db.session.execute(
             select(Order.external_ref, Order.id).where(Order.external_ref.is_not(None))
-        )
-        .tuples()
-        .all()
+        ).all()
     )
 
     merged = merged.sort_values(["when", "invoice"], kind="stable")

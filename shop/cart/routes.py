@@ -1,13 +1,126 @@
-from flask import render_template
+"""Cart, checkout and order history. Every change is a POST with CSRF, then a redirect (or JSON)."""
 
+from __future__ import annotations
+
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from shop.auth.routes import safe_next
 from shop.cart import bp
+from shop.cart.forms import AddToCartForm, CartActionForm, UpdateQuantityForm
+from shop.errors import error_response, wants_json
+from shop.extensions import db
+from shop.models import Product
+from shop.services import orders as cart_service
+
+ORDERS_PER_PAGE = 10
+
+
+def _back_to_cart(message: str | None = None, category: str = "success"):
+    if message:
+        flash(message, category)
+    return redirect(url_for("cart.view_cart"))
 
 
 @bp.route("/cart")
+@login_required
 def view_cart():
-    return render_template("catalog/index.html")
+    cart = cart_service.cart_for(current_user.id)
+    return render_template(
+        "cart/cart.html",
+        cart=cart,
+        update_form=UpdateQuantityForm(formdata=None),
+        action_form=CartActionForm(formdata=None),
+    )
+
+
+@bp.route("/cart/add", methods=["POST"])
+@login_required
+def add():
+    form = AddToCartForm()
+    if not form.validate_on_submit():
+        return error_response(400, form.first_error(), "Could not add to cart")
+    product = db.get_or_404(Product, form.product_id.data)
+    quantity = form.quantity.data or 1
+    item = cart_service.add_to_cart(
+        current_user.id,
+        product,
+        quantity,
+        source=form.src.data or None,
+        impression_id=form.imp.data,
+    )
+    db.session.commit()
+    message = f"Added {quantity} × {product.name} to your cart."
+    if item.quantity == cart_service.MAX_QUANTITY:
+        message += f" (at most {cart_service.MAX_QUANTITY} of one item)"
+    if wants_json():
+        return jsonify(
+            message=message,
+            product_id=product.id,
+            quantity=item.quantity,
+            cart_count=cart_service.cart_count(current_user.id),
+            cart_url=url_for("cart.view_cart"),
+        )
+    flash(message, "success")
+    target = safe_next(form.next.data) or url_for("catalog.product_detail", product_id=product.id)
+    return redirect(target)
+
+
+@bp.route("/cart/update/<int:product_id>", methods=["POST"])
+@login_required
+def update(product_id: int):
+    form = UpdateQuantityForm()
+    if not form.validate_on_submit():
+        return error_response(400, form.first_error(), "Could not update the cart")
+    item = cart_service.set_quantity(current_user.id, product_id, form.quantity.data)
+    db.session.commit()
+    if item is None:
+        return _back_to_cart("Removed from your cart.", "info")
+    return _back_to_cart(f"Quantity updated to {item.quantity}.")
+
+
+@bp.route("/cart/remove/<int:product_id>", methods=["POST"])
+@login_required
+def remove(product_id: int):
+    CartActionForm().validate_on_submit()  # CSRF is checked globally; nothing else to validate
+    removed = cart_service.remove_from_cart(current_user.id, product_id)
+    db.session.commit()
+    return _back_to_cart("Removed from your cart." if removed else None, "info")
+
+
+@bp.route("/checkout", methods=["POST"])
+@login_required
+def checkout():
+    try:
+        order = cart_service.place_order(current_user.id)
+        db.session.commit()
+    except cart_service.EmptyCartError:
+        db.session.rollback()
+        return _back_to_cart("Your cart is empty: add something before checking out.", "info")
+    except Exception:
+        db.session.rollback()
+        raise
+    flash(f"Thank you! Order #{order.id} is placed.", "success")
+    return redirect(url_for("cart.order_detail", order_id=order.id))
 
 
 @bp.route("/orders")
+@login_required
 def orders():
-    return render_template("catalog/index.html")
+    page = request.args.get("page", 1, type=int)
+    pager = db.paginate(
+        cart_service.orders_query(current_user.id),
+        page=max(page, 1),
+        per_page=ORDERS_PER_PAGE,
+        error_out=False,
+    )
+    return render_template("cart/orders.html", pager=pager)
+
+
+@bp.route("/orders/<int:order_id>")
+@login_required
+def order_detail(order_id: int):
+    order = cart_service.order_for(current_user.id, order_id)
+    if order is None:
+        abort(404)
+    return render_template("cart/order.html", order=order)

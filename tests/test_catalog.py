@@ -111,8 +111,9 @@ def test_products_filters_by_category(client):
     assert "Teapot" not in html
 
 
-def test_products_with_unknown_category_is_a_friendly_404(client):
-    response = client.get("/products?category=no-such-thing")
+@pytest.mark.parametrize("slug", ["no-such-thing", "%00", "x" * 500, "' OR 1=1 --"])
+def test_products_with_unknown_category_is_a_friendly_404(client, slug):
+    response = client.get(f"/products?category={slug}")
     assert response.status_code == 404
     assert "no category by that name" in response.get_data(as_text=True)
 

@@ -112,6 +112,15 @@ def test_a_review_over_500_characters_is_refused(post, signed_in, product):
     assert count(Rating) == 0
 
 
+def test_control_characters_are_dropped_from_reviews(post, signed_in, product):
+    response = post(
+        f"/feedback/rate/{product.id}", {"stars": "4", "review": "Nice\x00 one\r\nReally"}
+    )
+
+    assert response.status_code == 302
+    assert db.session.scalar(select(Rating.review)) == "Nice one\nReally"
+
+
 def test_reviews_are_shown_as_text_not_markup(client, post, signed_in, product):
     post(f"/feedback/rate/{product.id}", {"stars": "3", "review": "<script>alert(1)</script>"})
 

@@ -64,7 +64,8 @@ def parse_sort(raw: str | None) -> str:
 
 
 def category_by_slug(slug: str | None) -> Category | None:
-    if not slug:
+    # PostgreSQL refuses NUL bytes in text parameters: such a slug cannot name a category anyway.
+    if not slug or not slug.isprintable():
         return None
     return db.session.scalar(select(Category).where(Category.slug == slug[:80]))
 

@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange
 
-from shop.services.feedback import MAX_REVIEW_LENGTH
+from shop.services.feedback import MAX_REVIEW_LENGTH, tidy_review
 
 STARS_MESSAGE = "Choose a rating from 1 to 5 whole stars."
 
@@ -35,7 +35,7 @@ class RatingForm(FlaskForm):
     )
     review = TextAreaField(
         "Short review (optional)",
-        filters=[lambda v: (v or "").strip()],
+        filters=[tidy_review],
         validators=[
             Length(
                 max=MAX_REVIEW_LENGTH,

@@ -32,10 +32,15 @@ class LikeOutcome:
     liked: bool
 
 
+def tidy_review(review: str | None) -> str:
+    """Line breaks kept, other control characters (NUL, which PostgreSQL refuses) dropped."""
+    text = (review or "").replace("\r\n", "\n").replace("\r", "\n")
+    return "".join(ch for ch in text if ch.isprintable() or ch in "\n\t").strip()
+
+
 def clean_review(review: str | None) -> str | None:
     """Blank reviews are stored as no review; long ones are refused by the form, cut here as a guard."""
-    text = (review or "").strip()
-    return text[:MAX_REVIEW_LENGTH] or None
+    return tidy_review(review)[:MAX_REVIEW_LENGTH] or None
 
 
 def rate_product(

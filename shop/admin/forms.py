@@ -13,6 +13,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from shop.extensions import db
@@ -40,7 +41,9 @@ class VariantForm(Form):
 
     name = StringField("Variant name", filters=[_strip], validators=[Length(max=40)])
     algorithm = SelectField(
-        "Algorithm", choices=[(a, ALGORITHM_LABELS[a]) for a in ALGORITHMS], default="hybrid"
+        "Algorithm",
+        choices=[SelectChoice(a, ALGORITHM_LABELS[a]) for a in ALGORITHMS],
+        default="hybrid",
     )
     traffic_percent = IntegerField(
         "Traffic %",

@@ -136,11 +136,11 @@ def retrain():
     if not form.validate_on_submit():
         abort(400)
     try:
-        run = training.start_retrain(current_app._get_current_object(), current_user.id)
+        run_id = training.start_retrain(current_app._get_current_object(), current_user.id)
     except training.RetrainRefused as exc:
         flash(str(exc), "warning")
     else:
-        flash(f"Retraining started (run #{run.id}). This page shows its progress.", "info")
+        flash(f"Retraining started (run #{run_id}). This page shows its progress.", "info")
     return redirect(url_for("admin.model"))
 
 

@@ -68,8 +68,8 @@ def _alive_ids() -> set[int]:
     return {run_id for run_id, thread in _threads.items() if thread.is_alive()}
 
 
-def start_retrain(app: Flask, requested_by_id: int | None) -> TrainingRun:
-    """Record a new run, commit it and start fitting in a daemon thread; returns at once.
+def start_retrain(app: Flask, requested_by_id: int | None) -> int:
+    """Record a new run, commit it and start fitting in a daemon thread; returns its id at once.
 
     Raises :class:`RetrainRefused` when another run is in progress. The caller's transaction must be
     a write transaction (a POST) so two admins cannot both pass the check on SQLite.
@@ -91,16 +91,18 @@ def start_retrain(app: Flask, requested_by_id: int | None) -> TrainingRun:
         status="running", progress=0, message="Queued", requested_by_id=requested_by_id
     )
     db.session.add(run)
+    db.session.flush()
+    run_id = run.id  # read before the commit expires it: no new transaction after the commit
     db.session.commit()
     thread = threading.Thread(
         target=_run_in_background,
-        args=(app, run.id, trainer),
-        name=f"retrain-{run.id}",
+        args=(app, run_id, trainer),
+        name=f"retrain-{run_id}",
         daemon=True,
     )
-    _threads[run.id] = thread
+    _threads[run_id] = thread
     thread.start()
-    return run
+    return run_id
 
 
 def wait_for(run_id: int, timeout: float = 60.0) -> bool:

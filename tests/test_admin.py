@@ -1,0 +1,320 @@
+"""The admin area: who may see it, background retraining, and experiments."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select, text
+
+from shop import create_app
+from shop.extensions import db
+from shop.models import Experiment, ExperimentVariant, TrainingRun, User
+from shop.seeding.experiment import create_demo_experiment
+from shop.services import training
+from tests import factories
+from tests.conftest import csrf_token
+
+SAMPLE_ARGS = {"name": "funnel", "run_id": 1, "experiment_id": 1}
+
+
+def _admin_routes() -> list[tuple[str, str]]:
+    app = create_app("testing")
+    routes = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/admin"):
+            continue
+        path = rule.rule
+        for arg in rule.arguments:
+            path = re.sub(rf"<(?:\w+:)?{arg}>", str(SAMPLE_ARGS[arg]), path)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            routes.append((method, path))
+    return routes
+
+
+ADMIN_ROUTES = _admin_routes()
+
+
+def test_admin_routes_were_found():
+    methods = {method for method, _ in ADMIN_ROUTES}
+    assert {"GET", "POST"} <= methods
+    assert ("POST", "/admin/model/retrain") in ADMIN_ROUTES
+
+
+@pytest.fixture
+def as_admin(client, auth, admin_user):
+    auth.login(email="admin@example.com", password="admin-password")
+    return client
+
+
+@pytest.fixture
+def as_shopper(client, auth, shopper):
+    auth.login()
+    return client
+
+
+@pytest.mark.parametrize(("method", "path"), ADMIN_ROUTES)
+def test_shoppers_get_403_on_every_admin_route(as_shopper, method, path):
+    if method == "GET":
+        response = as_shopper.get(path)
+    else:
+        response = as_shopper.post(path, data={"csrf_token": csrf_token(as_shopper, "/")})
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize(("method", "path"), ADMIN_ROUTES)
+def test_signed_out_visitors_are_sent_to_sign_in(client, method, path):
+    if method == "GET":
+        response = client.get(path)
+    else:
+        response = client.post(path, data={"csrf_token": csrf_token(client, "/")})
+    if path.endswith((".json", ".csv")):
+        assert response.status_code == 401
+        assert response.get_json()["error"]["status"] == 401
+    else:
+        assert response.status_code == 302
+        assert "/auth/login" in response.headers["Location"]
+
+
+def test_admin_sees_every_page(as_admin):
+    for path in ("/admin/", "/admin/model", "/admin/experiments"):
+        assert as_admin.get(path).status_code == 200
+    assert "Admin" in as_admin.get("/").get_data(as_text=True)
+
+
+# --- Model health and retraining ---------------------------------------------------------------
+
+FAKE_METRICS = {
+    "k": 10,
+    "topn": {
+        "models": {
+            "popularity": {"precision": 0.01, "recall": 0.05, "ndcg": 0.031, "map": 0.02},
+            "hybrid": {"precision": 0.02, "recall": 0.0875, "ndcg": 0.0612, "map": 0.04},
+        }
+    },
+    "ratings": {"skipped": "fewer than 20 ratings"},
+    "seconds": {"total": 0.5},
+}
+
+
+def fake_trainer(app, run_id=None, progress=None):
+    """Does no fitting, but records the run the way the pipeline does."""
+    run = db.session.get(TrainingRun, run_id)
+    progress(50, "Pretending to fit")
+    run.progress = 50
+    db.session.commit()
+    run.status = "succeeded"
+    run.progress = 100
+    run.message = "Published model test-v1"
+    run.model_version = f"test-v{run_id}"
+    run.n_interactions = 1234
+    run.metrics = FAKE_METRICS
+    run.finished_at = datetime.now(UTC)
+    db.session.commit()
+    return run
+
+
+def _wait_until_finished(client, run_id: int, timeout: float = 20.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        db.session.rollback()  # the test shares the app context's session: drop its snapshot
+        state = client.get(f"/admin/model/runs/{run_id}.json").get_json()
+        if state["finished"]:
+            return state
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} did not finish")
+
+
+def test_model_page_says_when_it_serves_the_popularity_fallback(as_admin):
+    html = as_admin.get("/admin/model").get_data(as_text=True)
+    assert "Serving popularity fallback:" in html
+    assert "no trained model" in html
+
+
+def test_retrain_without_csrf_token_is_refused(as_admin):
+    response = as_admin.post("/admin/model/retrain")
+    assert response.status_code == 400
+    assert db.session.scalar(select(func.count(TrainingRun.id))) == 0
+
+
+def test_retrain_runs_in_the_background_and_the_run_finishes(as_admin, post, monkeypatch):
+    monkeypatch.setattr(training, "load_trainer", lambda: fake_trainer)
+    response = post("/admin/model/retrain")
+    assert response.status_code == 302
+    run_id = db.session.scalar(select(TrainingRun.id).order_by(TrainingRun.id.desc()))
+    state = _wait_until_finished(as_admin, run_id)
+    assert state["status"] == "succeeded"
+    assert state["progress"] == 100
+    assert training.wait_for(run_id)
+    html = as_admin.get("/admin/model").get_data(as_text=True)
+    history = html[html.index('id="run-history"') :]
+    assert f"#{run_id}" in history
+    assert "0.0875" in history and "0.0612" in history
+    assert "Retraining started" in html
+
+
+def test_a_failing_training_run_is_recorded_as_failed(as_admin, post, monkeypatch):
+    def broken(app, run_id=None, progress=None):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(training, "load_trainer", lambda: broken)
+    post("/admin/model/retrain")
+    run_id = db.session.scalar(select(TrainingRun.id))
+    state = _wait_until_finished(as_admin, run_id)
+    assert state["status"] == "failed"
+    assert "disk full" in state["error"]
+    assert "disk full" in as_admin.get("/admin/model").get_data(as_text=True)
+
+
+def test_second_retrain_is_refused_while_one_runs(as_admin, post, monkeypatch):
+    monkeypatch.setattr(training, "load_trainer", lambda: fake_trainer)
+    db.session.add(TrainingRun(status="running", progress=40, message="Fitting"))
+    db.session.commit()
+    response = post("/admin/model/retrain", follow_redirects=True)
+    assert "is still running (40%)" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(TrainingRun.id))) == 1
+
+
+def test_the_real_pipeline_name_is_what_the_runner_loads():
+    from shop.services import training_pipeline
+
+    assert training.load_trainer() is training_pipeline.train_and_publish
+
+
+# --- Experiments ---------------------------------------------------------------------------
+
+
+def _experiment_form(name="Home list test", rows=(("A", "hybrid", 50), ("B", "popularity", 50))):
+    data = {"name": name, "description": "Does the hybrid sell more?"}
+    for i, (v_name, algorithm, percent) in enumerate(rows):
+        data[f"variants-{i}-name"] = v_name
+        data[f"variants-{i}-algorithm"] = algorithm
+        data[f"variants-{i}-traffic_percent"] = str(percent)
+    return data
+
+
+def test_create_and_stop_an_experiment(as_admin, post):
+    response = post("/admin/experiments", data=_experiment_form())
+    assert response.status_code == 302
+    experiment = db.session.scalar(select(Experiment))
+    assert experiment.status == "running"
+    assert [(v.name, v.algorithm, v.traffic_percent) for v in experiment.variants] == [
+        ("A", "hybrid", 50),
+        ("B", "popularity", 50),
+    ]
+    page = as_admin.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Stop experiment" in page
+    post(f"/admin/experiments/{experiment.id}/stop")
+    db.session.refresh(experiment)
+    assert experiment.status == "finished" and experiment.ended_at is not None
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ((("A", "hybrid", 60), ("B", "popularity", 30)), "must add up to 100 (they add up to 90)"),
+        ((("A", "hybrid", 100),), "Give between 2 and 4 variants"),
+        ((("A", "hybrid", 50), ("a", "svd", 50)), "Each variant needs its own name."),
+        (
+            (("A", "hybrid", 50), ("B", "popularity", "")),
+            "Give every variant a traffic percentage.",
+        ),
+    ],
+)
+def test_invalid_experiments_are_refused_with_a_message(as_admin, post, rows, message):
+    response = post("/admin/experiments", data=_experiment_form(rows=rows))
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(Experiment.id))) == 0
+    assert db.session.scalar(select(func.count(ExperimentVariant.id))) == 0
+
+
+def test_unknown_algorithm_is_refused(as_admin, post):
+    response = post(
+        "/admin/experiments", data=_experiment_form(rows=(("A", "magic", 50), ("B", "svd", 50)))
+    )
+    assert response.status_code == 422
+    assert db.session.scalar(select(func.count(Experiment.id))) == 0
+
+
+def test_only_one_experiment_runs_at_a_time(as_admin, post):
+    post("/admin/experiments", data=_experiment_form(name="First"))
+    response = post("/admin/experiments", data=_experiment_form(name="Second"))
+    assert response.status_code == 409
+    assert "“First” is still running" in response.get_data(as_text=True)
+    assert db.session.scalars(select(Experiment.name)).all() == ["First"]
+
+
+def _variant_sql(variant_id: int) -> dict:
+    one = lambda q: db.session.execute(text(q), {"v": variant_id}).scalar()  # noqa: E731
+    shoppers = one("SELECT count(DISTINCT user_id) FROM impressions WHERE variant_id=:v")
+    buyers = one(
+        "SELECT count(DISTINCT i.user_id) FROM events e JOIN impressions i ON i.id=e.impression_id "
+        "WHERE i.variant_id=:v AND e.kind='purchase'"
+    )
+    revenue = one(
+        "SELECT sum(l.quantity * l.unit_price) FROM order_lines l "
+        "JOIN impressions i ON i.id=l.impression_id WHERE i.variant_id=:v"
+    )
+    return {
+        "shoppers": shoppers,
+        "impressions": one("SELECT count(*) FROM impressions WHERE variant_id=:v"),
+        "clicks": one(
+            "SELECT count(*) FROM events e JOIN impressions i ON i.id=e.impression_id "
+            "WHERE i.variant_id=:v AND e.kind='click'"
+        ),
+        "conversion": buyers / shoppers,
+        "revenue_per_shopper": float(revenue or 0) / shoppers,
+    }
+
+
+@pytest.fixture
+def demo_experiment(app):
+    for i in range(8):
+        factories.make_product(f"Lamp {i}", "Lighting", price=f"{10 + i}.50")
+    # Shoppers without passwords (as imported customers are): hashing 60 passwords is slow.
+    db.session.add_all(
+        User(email=f"demo{i}@example.com", display_name=f"Demo {i}") for i in range(60)
+    )
+    db.session.commit()
+    return create_demo_experiment(rng_seed=3)
+
+
+def test_experiment_page_numbers_match_sql(as_admin, demo_experiment):
+    html = as_admin.get(f"/admin/experiments/{demo_experiment.id}").get_data(as_text=True)
+    for variant in demo_experiment.variants:
+        expected = _variant_sql(variant.id)
+        row = re.search(rf'<tr data-variant="{variant.name}">(.*?)</tr>', html, re.S).group(1)
+
+        def cell(col: str, row=row) -> str:
+            return re.search(rf'data-col="{col}">(.*?)</td>', row, re.S).group(1)
+
+        assert cell("shoppers").strip() == f"{expected['shoppers']:,}"
+        assert cell("impressions").strip() == f"{expected['impressions']:,}"
+        assert cell("clicks").strip().startswith(f"{expected['clicks']:,}")
+        assert f"{100 * expected['conversion']:.2f}%" in cell("conversion")
+        assert f"£{expected['revenue_per_shopper']:,.2f}" in cell("revenue")
+    assert re.search(r"Conversion:</strong> B is (ahead of|behind) A by \d+\.\d points", html)
+
+
+def test_demo_experiment_is_finished_deterministic_and_attributed(app, demo_experiment):
+    assert demo_experiment.status == "finished"
+    ended = demo_experiment.ended_at
+    assert (ended if ended.tzinfo else ended.replace(tzinfo=UTC)) < datetime.now(UTC)
+    again = create_demo_experiment(rng_seed=3)
+    assert again.id == demo_experiment.id
+    orphans = db.session.execute(
+        text(
+            "SELECT count(*) FROM order_lines l LEFT JOIN impressions i ON i.id=l.impression_id "
+            "WHERE i.id IS NULL"
+        )
+    ).scalar()
+    assert orphans == 0
+    counters = db.session.execute(
+        text(
+            "SELECT sum(click_count), (SELECT count(*) FROM events WHERE kind='click') FROM products"
+        )
+    ).one()
+    assert counters[0] == counters[1]

@@ -161,7 +161,8 @@ def _products(
     category = np.concatenate([np.arange(k), rng.choice(k, size=n - k, p=share)])
     rng.shuffle(category)
     quality = rng.normal(0.0, 1.0, n)
-    appeal = rng.lognormal(0.0, 1.1, n)  # the long tail of popularity
+    # the long tail of popularity; good products tend to become popular, but not always
+    appeal = rng.lognormal(0.35 * quality, 1.0)
     brands = {
         spec.name: [f"{fake.last_name()} {_pick(rng, spec.brand_suffixes)}" for _ in range(4)]
         for spec in specs
@@ -299,14 +300,14 @@ class _Funnel:
         price_push = sens * self.rel_price[product]
         quality = self.quality[product]
 
-        p_click = np.clip(CLICK_RATE * 2 * _sigmoid(1.1 * match + 0.2 * quality - 0.5), 0, 0.95)
+        p_click = np.clip(CLICK_RATE * 2 * _sigmoid(1.1 * match + 0.4 * quality - 0.5), 0, 0.95)
         clicked = rng.random(session.size) < p_click
         p_cart = np.clip(
-            CART_RATE * 2 * _sigmoid(0.9 * match + 0.5 * quality - 0.5 * price_push - 0.4), 0, 0.9
+            CART_RATE * 2 * _sigmoid(0.9 * match + 0.8 * quality - 0.5 * price_push - 0.4), 0, 0.9
         )
         carted = clicked & (v_user >= 0) & (rng.random(session.size) < p_cart)
         p_buy = np.clip(
-            PURCHASE_RATE * 2 * _sigmoid(0.6 * match + 0.4 * quality - 0.6 * price_push - 0.2),
+            PURCHASE_RATE * 2 * _sigmoid(0.6 * match + 0.6 * quality - 0.6 * price_push - 0.2),
             0,
             0.95,
         )
@@ -492,7 +493,7 @@ def _feedback(rng, ev, times, match, quality, specs, category, products, end):
     ratings, likes = [], []
     end_naive = end.replace(tzinfo=None)
     for (u, j), (i, purchased) in sorted(candidates.items()):
-        chance = 0.5 if purchased else 0.04
+        chance = 0.5 if purchased else 0.02
         if rng.random() >= chance:
             continue
         latent = 3.4 + 0.9 * match[u, j] + 0.8 * quality[j] + rng.normal(0, 0.7)

@@ -157,6 +157,8 @@
   function experiment(data) {
     function values(points) { return points.map(function (p) { return p ? p[0] : null; }); }
     function intervals(points) { return points.map(function (p) { return p ? [p[1], p[2]] : null; }); }
+    // Leave room above the highest interval end so no error bar is cut off.
+    const top = Math.max.apply(null, data.ctr.concat(data.conversion).map(function (p) { return p ? p[2] : 0; }));
     draw("chart-experiment", {
       type: "bar",
       data: {
@@ -172,7 +174,8 @@
             const iv = c.dataset.intervals[c.dataIndex];
             return c.dataset.label + ": " + pct(c.parsed.y) + (iv ? " (95% CI " + pct(iv[0]) + "–" + pct(iv[1]) + ")" : "");
           } } } },
-        scales: baseScales({ y: { beginAtZero: true, grid: { color: COLORS.grid }, ticks: { callback: function (v) { return v + "%"; } } } }),
+        scales: baseScales({ y: { beginAtZero: true, suggestedMax: Math.ceil(top / 5) * 5, grid: { color: COLORS.grid },
+          ticks: { callback: function (v) { return v + "%"; } } } }),
       },
       plugins: [intervalPlugin],
     });

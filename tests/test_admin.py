@@ -318,3 +318,16 @@ def test_demo_experiment_is_finished_deterministic_and_attributed(app, demo_expe
         )
     ).one()
     assert counters[0] == counters[1]
+
+
+def test_seed_command_can_add_the_demo_experiment(runner):
+    result = runner.invoke(
+        args=["seed", "--users", "40", "--products", "20", "--events", "2000", "--quiet"]
+        + ["--with-experiment"]
+    )
+    assert result.exit_code == 0, result.output
+    experiment = db.session.scalar(select(Experiment))
+    assert experiment.status == "finished"
+    assert f"/admin/experiments/{experiment.id}" in result.output
+    impressions = db.session.execute(text("SELECT count(*) FROM impressions")).scalar()
+    assert impressions >= 40

@@ -76,6 +76,10 @@ def _valid_password(value: str, option: str) -> str:
 @click.option("--days", type=click.IntRange(min=1, max=3650), default=120, show_default=True,
               help="How many days of history before --as-of.")  # fmt: skip
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option(
+    "--with-experiment", is_flag=True,
+    help="Also write a finished demo A/B experiment (hybrid vs popularity) for the admin pages.",
+)  # fmt: skip
 @with_appcontext
 def seed_command(
     users: int,
@@ -89,6 +93,7 @@ def seed_command(
     as_of,
     days: int,
     quiet: bool,
+    with_experiment: bool,
 ) -> None:
     """Fill the shop with synthetic shoppers, products and a realistic event history.
 
@@ -143,6 +148,11 @@ def seed_command(
         f"Done in {report.seconds:.2f} s: {report.events_per_second:,.0f} events/s "
         f"(seed {seed_value})."
     )
+    if with_experiment:
+        from shop.seeding.experiment import create_demo_experiment
+
+        experiment = create_demo_experiment(rng_seed=seed_value)
+        click.echo(f"Demo experiment: {experiment.name} (see /admin/experiments/{experiment.id})")
 
 
 @click.command("create-admin")

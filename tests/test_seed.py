@@ -94,7 +94,8 @@ def test_seed_creates_what_the_options_ask_for(seed, static_dir):
     assert demo.check_password("shopper-demo-password")
     assert db.session.scalar(select(func.count(Event.id)).where(Event.user_id == demo.id)) > 0
     for product in db.session.scalars(select(Product)):
-        assert product.image_path == f"img/products/{product.sku}.svg"
+        assert product.image_path.startswith(f"img/products/{product.sku}-")
+        assert product.image_path.endswith(".svg")
         assert (static_dir / product.image_path).read_text().startswith("<svg")
 
 
@@ -331,6 +332,7 @@ def test_seed_py_runs_the_same_command_as_a_script(tmp_path, migrated_template):
         "SHOP_INSTANCE_DIR": str(tmp_path),
         "SHOP_ENV": "development",
     }
+    before = set((ROOT / "static" / "img" / "products").glob("*.svg"))
     args = [
         sys.executable,
         "seed.py",
@@ -345,6 +347,13 @@ def test_seed_py_runs_the_same_command_as_a_script(tmp_path, migrated_template):
     done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "300 events" in done.stdout and "events/s" in done.stdout
+    app = create_app(_test_config(env["DATABASE_URL"], tmp_path))
+    with app.app_context():
+        pictures = [ROOT / "static" / p for p in db.session.scalars(select(Product.image_path))]
+        db.engine.dispose()
+    assert len(pictures) == 8 and all(p.is_file() for p in pictures)
+    for picture in set(pictures) - before:  # the script wrote into the working tree's static/
+        picture.unlink()
     again = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode == 2
     assert "--reset" in again.stderr and "Traceback" not in again.stderr

@@ -16,6 +16,7 @@ the same shop. Times run over the ``days`` before ``as_of`` with a weekly and a 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -129,6 +130,14 @@ def _price(rng: np.random.Generator, spec: CategorySpec, quality: float) -> Deci
     return Decimal(f"{value:.2f}")
 
 
+def image_path(sku: str, name: str, category: str) -> str:
+    """``img/products/<sku>-<digest>.svg``: the digest of what the picture shows keeps two databases
+    that share one static folder (the demo, a test run, another seed) from overwriting each other's
+    pictures under the same SKU."""
+    digest = hashlib.md5(f"{name}|{category}".encode()).hexdigest()[:8]
+    return f"img/products/{sku}-{digest}.svg"
+
+
 def _pick(rng: np.random.Generator, words: tuple[str, ...]) -> str:
     return words[int(rng.integers(len(words)))]
 
@@ -191,7 +200,7 @@ def _products(
                 "description": _description(rng, spec, noun, adjective),
                 "brand": brands[spec.name][int(rng.integers(4))],
                 "price": price,
-                "image_path": f"img/products/{sku}.svg",
+                "image_path": image_path(sku, name, spec.name),
                 "category_index": int(category[i]),
                 "created_at": end - timedelta(days=150 + float(rng.uniform(0, 60))),
             }

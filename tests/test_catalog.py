@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from shop.extensions import db
-from shop.models import Event, Experiment, ExperimentVariant, Impression, Like
+from shop.models import CartItem, Event, Experiment, ExperimentVariant, Impression, Like
 from shop.services.events import record_event
 from tests import factories
 
@@ -307,3 +307,26 @@ def test_similar_products_are_listed_with_their_source(client):
 
     assert "Blue Teapot" in similar
     assert "src=product:similar" in similar
+
+
+def test_add_to_cart_form_carries_the_list_the_shopper_came_from(client, auth, post, shopper):
+    product = factories.make_product("Teapot")
+    impression = Impression(user_id=shopper.id, source="home:for-you", product_ids=[product.id])
+    db.session.add(impression)
+    db.session.commit()
+    auth.login()
+
+    html = client.get(f"/products/{product.id}?src=home:for-you&imp={impression.id}").get_data(
+        as_text=True
+    )
+    assert f'name="imp" value="{impression.id}"' in html
+    assert 'name="src" value="home:for-you"' in html
+
+    response = post(
+        "/cart/add",
+        {"product_id": product.id, "quantity": "2", "src": "home:for-you", "imp": impression.id},
+    )
+
+    assert response.status_code == 302
+    item = db.session.scalar(select(CartItem))
+    assert (item.product_id, item.quantity, item.impression_id) == (product.id, 2, impression.id)

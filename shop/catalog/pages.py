@@ -12,12 +12,19 @@ from flask_login import current_user
 from shop.feedback.forms import LikeForm, RatingForm
 from shop.models import Product
 from shop.services import feedback
+from shop.services.events import clean_source
 from shop.services.recommendations import also_bought, similar_products
 
 
 def render_product_page(
-    product: Product, *, rating_form: RatingForm | None = None, impression_id: int | None = None
+    product: Product,
+    *,
+    rating_form: RatingForm | None = None,
+    impression_id: int | None = None,
+    source: str | None = None,
 ) -> str:
+    """The product page; ``source`` and ``impression_id`` (the list the shopper came from) ride
+    along on the add-to-cart form so the cart can attribute the purchase."""
     user_id = current_user.id if current_user.is_authenticated else None
     my_rating, liked = feedback.user_feedback(user_id, product.id)
     if rating_form is None:
@@ -37,4 +44,5 @@ def render_product_page(
         rating_form=rating_form,
         like_form=LikeForm(),
         impression_id=impression_id,
+        source=clean_source(source) or "product:page",
     )

@@ -82,7 +82,7 @@ def product_detail(product_id: int):
         abort(404)
     impression_id = _impression_arg()
     source = request.args.get("src")
-    html = render_product_page(product, impression_id=impression_id)
+    html = render_product_page(product, impression_id=impression_id, source=source)
     _record_visit(product.id, source, impression_id)
     return html
 

@@ -505,7 +505,7 @@ def _feedback(rng, ev, times, match, quality, specs, category, products, end):
         chance = 0.5 if purchased else 0.02
         if rng.random() >= chance:
             continue
-        latent = 3.4 + 0.9 * match[u, j] + 0.8 * quality[j] + rng.normal(0, 0.7)
+        latent = 2.9 + 0.9 * match[u, j] + 0.8 * quality[j] + rng.normal(0, 0.9)
         latent -= 0.0 if purchased else 0.4
         stars = int(np.clip(np.rint(latent), 1, 5))
         when = times[i].item() + timedelta(hours=float(rng.uniform(1, 24 * 14)))

@@ -403,6 +403,7 @@ def segment_affinity(
     named after its strongest category.
     """
     from sklearn.cluster import KMeans
+    from threadpoolctl import threadpool_limits
 
     category = func.coalesce(Category.name, UNCATEGORISED)
     query = rng.apply(
@@ -427,7 +428,9 @@ def segment_affinity(
         labels = np.zeros(len(shares), dtype=int)
     else:
         model = KMeans(n_clusters=k, random_state=random_state, n_init=10)
-        labels = model.fit_predict(shares.to_numpy())
+        # A few hundred short vectors: thread pools cost more than they save inside a web worker.
+        with threadpool_limits(limits=1):
+            labels = model.fit_predict(shares.to_numpy())
     # The segment's share is over its pooled interactions, so heavy shoppers weigh more.
     pooled = counts.groupby(labels).sum()
     seg_shares = pooled.div(pooled.sum(axis=1), axis=0)

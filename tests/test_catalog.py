@@ -330,3 +330,19 @@ def test_add_to_cart_form_carries_the_list_the_shopper_came_from(client, auth, p
     assert response.status_code == 302
     item = db.session.scalar(select(CartItem))
     assert (item.product_id, item.quantity, item.impression_id) == (product.id, 2, impression.id)
+
+
+def test_home_shows_best_sellers_once_something_has_sold(client):
+    quiet = factories.make_product("Quiet thing")
+    hit = factories.make_product("Hit thing")
+    steady = factories.make_product("Steady thing")
+    assert "best-sellers" not in client.get("/").get_data(as_text=True)
+
+    for product, n in ((hit, 5), (steady, 2)):
+        for _ in range(n):
+            record_event(product.id, "purchase", source="test")
+    db.session.commit()
+
+    sellers = section(client.get("/").get_data(as_text=True), "best-sellers")
+    assert re.findall(r"(Quiet|Hit|Steady) thing</a>", sellers) == ["Hit", "Steady"]
+    assert quiet.purchase_count == 0

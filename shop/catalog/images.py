@@ -57,15 +57,15 @@ def _motif(kind: int, accent: str) -> str:
             f'<path d="M-20 220 L220 -20 L300 -20 L-20 300 Z" fill="{accent}" opacity=".18"/>'
             f'<path d="M140 320 L420 40 L420 120 L220 320 Z" fill="{accent}" opacity=".12"/>'
         )
-    # dots
+    # dots along the bottom, a soft block in the top corner (clear of the category label)
     dots = "".join(
-        f'<circle cx="{30 + 45 * col}" cy="{25 + 40 * row}" r="5" fill="{accent}" opacity=".25"/>'
+        f'<circle cx="{24 + 44 * col}" cy="{262 + 22 * row}" r="5" fill="{accent}" opacity=".3"/>'
         for row in range(2)
         for col in range(9)
     )
     return (
         dots
-        + f'<rect x="250" y="190" width="180" height="140" rx="40" fill="{accent}" opacity=".18"/>'
+        + f'<rect x="290" y="-40" width="160" height="130" rx="40" fill="{accent}" opacity=".18"/>'
     )
 
 

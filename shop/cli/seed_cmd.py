@@ -145,8 +145,8 @@ def seed_command(
     if admin_email:
         click.echo(f"Admin: {admin_email}")
     click.echo(
-        f"Done in {report.seconds:.2f} s: {report.events_per_second:,.0f} events/s "
-        f"(seed {seed_value})."
+        f"Done in {report.seconds:.2f} s ({report.cpu_seconds:.2f} s CPU): "
+        f"{report.events_per_second:,.0f} events/s (seed {seed_value})."
     )
     if with_experiment:
         from shop.seeding.experiment import create_demo_experiment

@@ -101,7 +101,7 @@ def test_most_liked_and_highest_rated_with_a_minimum_count(shop_data):
         "HAVING count(*) >= 3 ORDER BY 2 DESC, 3 DESC, product_id"
     )
     assert rated["product_id"].tolist() == [row[0] for row in expected]
-    assert rated["value"].tolist() == pytest.approx([row[1] for row in expected])
+    assert rated["value"].tolist() == pytest.approx([float(row[1]) for row in expected])
     assert shop_data["garden"][0].id not in rated["product_id"].tolist()
     assert (
         shop_data["garden"][0].id in analytics.highest_rated(5, min_count=2)["product_id"].tolist()

@@ -215,11 +215,22 @@ def test_pages_need_sign_in(client, path):
     assert "next=" in response.headers["Location"]
 
 
-def test_add_needs_sign_in(client, post, kettle):
+def test_add_needs_sign_in_and_comes_back_to_the_product(client, post, kettle):
     response = post("/cart/add", {"product_id": kettle.id})
     assert response.status_code == 302
-    assert "/auth/login" in response.headers["Location"]
+    location = response.headers["Location"]
+    assert "/auth/login" in location
+    assert f"next=/products/{kettle.id}" in location.replace("%2F", "/")
+    as_fetch = post("/cart/add", {"product_id": kettle.id}, headers={"Accept": "application/json"})
+    assert as_fetch.status_code == 401
+    assert "sign in" in as_fetch.json["error"]["message"]
     assert db.session.scalar(select(func.count(CartItem.id))) == 0
+
+
+def test_checkout_needs_sign_in(client, post):
+    response = post("/checkout")
+    assert response.status_code == 302
+    assert "next=/cart" in response.headers["Location"].replace("%2F", "/")
 
 
 @pytest.mark.parametrize("path", ["/cart/add", "/cart/update/1", "/cart/remove/1", "/checkout"])
@@ -234,3 +245,23 @@ def test_posts_without_csrf_token_are_refused(client, signed_in, kettle, path):
 def test_state_changes_are_not_gets(client, signed_in, kettle):
     assert client.get("/cart/add").status_code == 405
     assert client.get("/checkout").status_code == 405
+
+
+def test_a_database_error_at_checkout_answers_503_and_keeps_the_cart(
+    post, signed_in, kettle, monkeypatch
+):
+    from sqlalchemy.exc import OperationalError
+
+    from shop.services import orders
+
+    post("/cart/add", {"product_id": kettle.id})
+
+    def locked(*args, **kwargs):
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(orders, "record_event", locked)
+    response = post("/checkout")
+    assert response.status_code == 503
+    assert "cart is unchanged" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(Order.id))) == 0
+    assert _cart(signed_in) == {kettle.id: 1}

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from functools import wraps
+
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy.exc import SQLAlchemyError
 
 from shop.auth.routes import safe_next
 from shop.cart import bp
@@ -14,6 +17,28 @@ from shop.models import Product
 from shop.services import orders as cart_service
 
 ORDERS_PER_PAGE = 10
+SIGN_IN_MESSAGE = "Please sign in to use your cart."
+
+
+def signin_required_for_post(view):
+    """login_required for POST-only URLs: a fetch() call gets 401 JSON, and a form post sends the
+    shopper to sign in with ``next`` pointing at a page (the product, or the cart), never at this
+    POST-only URL, which a browser would then GET."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if current_user.is_authenticated:
+            return view(*args, **kwargs)
+        if wants_json():
+            return error_response(401, SIGN_IN_MESSAGE, "Sign in required")
+        flash(SIGN_IN_MESSAGE, "info")
+        back = url_for("cart.view_cart")
+        product_id = request.form.get("product_id", "")
+        if request.endpoint == "cart.add" and product_id.isdigit() and len(product_id) < 10:
+            back = url_for("catalog.product_detail", product_id=int(product_id))
+        return redirect(url_for("auth.login", next=back))
+
+    return wrapped
 
 
 def _back_to_cart(message: str | None = None, category: str = "success"):
@@ -35,7 +60,7 @@ def view_cart():
 
 
 @bp.route("/cart/add", methods=["POST"])
-@login_required
+@signin_required_for_post
 def add():
     form = AddToCartForm()
     if not form.validate_on_submit():
@@ -67,7 +92,7 @@ def add():
 
 
 @bp.route("/cart/update/<int:product_id>", methods=["POST"])
-@login_required
+@signin_required_for_post
 def update(product_id: int):
     form = UpdateQuantityForm()
     if not form.validate_on_submit():
@@ -80,7 +105,7 @@ def update(product_id: int):
 
 
 @bp.route("/cart/remove/<int:product_id>", methods=["POST"])
-@login_required
+@signin_required_for_post
 def remove(product_id: int):
     CartActionForm().validate_on_submit()  # CSRF is checked globally; nothing else to validate
     removed = cart_service.remove_from_cart(current_user.id, product_id)
@@ -89,7 +114,7 @@ def remove(product_id: int):
 
 
 @bp.route("/checkout", methods=["POST"])
-@login_required
+@signin_required_for_post
 def checkout():
     try:
         order = cart_service.place_order(current_user.id)
@@ -97,9 +122,17 @@ def checkout():
     except cart_service.EmptyCartError:
         db.session.rollback()
         return _back_to_cart("Your cart is empty: add something before checking out.", "info")
-    except Exception:
+    except SQLAlchemyError:
+        # One transaction: the order, its lines, the purchase events and the emptied cart are all
+        # undone together, so the shopper can simply try again.
         db.session.rollback()
-        raise
+        current_app.logger.exception("checkout failed for user %s", current_user.id)
+        return error_response(
+            503,
+            "We could not place your order just now. Nothing was charged and your cart is "
+            "unchanged; please try again in a moment.",
+            "Order not placed",
+        )
     flash(f"Thank you! Order #{order.id} is placed.", "success")
     return redirect(url_for("cart.order_detail", order_id=order.id))
 

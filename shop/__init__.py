@@ -44,6 +44,7 @@ def configure(app: Flask, config: type[Config] | dict[str, Any] | str | None) ->
         app.config.update(config)
     else:
         app.config.from_object(config)
+    _ensure_sqlite_folder(app.config["SQLALCHEMY_DATABASE_URI"])
     if app.config["SHOP_ENV"] == "production" and app.config["SECRET_KEY"] in (
         None,
         "",
@@ -53,6 +54,15 @@ def configure(app: Flask, config: type[Config] | dict[str, Any] | str | None) ->
             "SECRET_KEY is unset or the development default; set a long random SECRET_KEY "
             "in the environment before starting the shop with SHOP_ENV=production."
         )
+
+
+def _ensure_sqlite_folder(uri: str) -> None:
+    """A fresh checkout has no instance/ folder yet; SQLite will not create it for us."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + ":memory:"):
+        path = uri[len(prefix) :].split("?", 1)[0]
+        if path:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
 
 
 def register_extensions(app: Flask) -> None:

@@ -173,6 +173,20 @@ def test_unmigrated_database_gets_told_to_upgrade(tmp_path):
     assert "Traceback" not in result.output
 
 
+def test_a_database_behind_the_migrations_gets_told_to_upgrade(seed):
+    with db.engine.begin() as conn:
+        head = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0001'")
+    try:
+        result = seed()
+    finally:  # on PostgreSQL the database outlives this test
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{head}'")
+    assert result.exit_code == 2
+    assert "at revision 0001" in result.output and "db upgrade" in result.output
+    assert _count(User) == 0
+
+
 def test_a_failure_mid_seed_leaves_nothing_behind(seed, static_dir, monkeypatch):
     import shop.seeding
 

@@ -142,6 +142,8 @@ def seed_command(
         f"cart, {f['purchase_rate']:.0%} of cart adds bought."
     )
     click.echo(f"Demo shopper: {DEMO_EMAIL} / {DEMO_PASSWORD}")
+    if reset:
+        click.echo("Any trained model describes the old data: run `flask --app shop train`.")
     if admin_email:
         click.echo(f"Admin: {admin_email}")
     click.echo(

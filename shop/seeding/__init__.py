@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from flask import current_app
 from sqlalchemy import delete, func, insert, inspect, select, text
+from sqlalchemy.exc import OperationalError
 from tqdm import tqdm
 
 from shop.extensions import db
@@ -68,7 +69,7 @@ DELETE_ORDER = (
     Category,
     User,
 )
-REQUIRED_TABLES = {model.__tablename__ for model in DELETE_ORDER}
+REQUIRED_TABLES = {model.__tablename__ for model in DELETE_ORDER} | {"alembic_version"}
 
 
 class SeedError(Exception):
@@ -91,7 +92,10 @@ class SeedReport:
 
 def check_schema() -> None:
     """Refuse to seed a database the migrations have not built."""
-    tables = set(inspect(db.engine).get_table_names())
+    try:
+        tables = set(inspect(db.engine).get_table_names())
+    except OperationalError as exc:
+        raise SeedError(f"Cannot open the database: {exc.orig}") from None
     missing = REQUIRED_TABLES - tables
     if missing:
         raise SeedError(
@@ -99,6 +103,25 @@ def check_schema() -> None:
             f"(missing {', '.join(sorted(missing)[:3])}{'...' if len(missing) > 3 else ''}): "
             "run `flask --app shop db upgrade` first."
         )
+    current, head = _revisions()
+    if head and current != head:
+        raise SeedError(
+            f"The database schema is at revision {current}, the code expects {head}: "
+            "run `flask --app shop db upgrade` first."
+        )
+
+
+def _revisions() -> tuple[str | None, str | None]:
+    """The database's Alembic revision and the migrations' head (None when unknown)."""
+    migrate = current_app.extensions.get("migrate")
+    if migrate is None:
+        return None, None
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(migrate.migrate.get_config()).get_current_head()
+    with db.engine.connect() as conn:
+        current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return current, head
 
 
 def seed_database(

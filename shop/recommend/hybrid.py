@@ -47,14 +47,16 @@ from .popularity import POPULAR_KINDS, PopularityModel
 from .records import NotFittedError, Recommendation, UnknownProductError
 from .svd import SVDModel
 
-COMPONENTS: tuple[str, ...] = ("popularity", "content", "itemknn", "als", "svd")
+#: Blended models; "new" is content similarity restricted to products nobody has interacted with yet.
+COMPONENTS: tuple[str, ...] = ("popularity", "content", "itemknn", "als", "svd", "new")
 VARIANTS: tuple[str, ...] = ("hybrid", "popularity", "svd", "als", "itemknn", "content")
 #: History-size buckets with their own weights: (name, fewest distinct products in the history).
 BUCKETS: tuple[tuple[str, int], ...] = (("few", 1), ("many", 5))
 DEFAULT_WEIGHTS: Mapping[str, Mapping[str, float]] = {
-    "few": {"popularity": 0.3, "content": 0.5, "itemknn": 1.0, "als": 0.5, "svd": 0.5},
-    "many": {"popularity": 0.2, "content": 0.3, "itemknn": 1.0, "als": 1.0, "svd": 0.5},
+    "few": {"popularity": 0.3, "content": 0.5, "itemknn": 1.0, "als": 0.5, "svd": 0.5, "new": 1.0},
+    "many": {"popularity": 0.2, "content": 0.3, "itemknn": 1.0, "als": 1.0, "svd": 0.5, "new": 1.0},
 }
+_MIN_BUCKET_USERS = 50
 _WEIGHT_GRID: tuple[float, ...] = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 _POSITIVE_KINDS = frozenset({"purchase", "add_to_cart", "like"})
 _KIND_VERBS = {
@@ -169,8 +171,6 @@ class HybridRecommender:
         Cap on validation shoppers, sampled with ``random_state``, to bound fit time.
     diversity:
         MMR trade-off in [0, 1]: 0 keeps the blended order, higher values penalise near-duplicates.
-    cold_item_discount:
-        Share of a product's content score used as its CF score while nobody has interacted with it.
     random_state:
         Seed for ALS, SVD and validation sampling; the same seed and data give the same model.
     """
@@ -182,9 +182,11 @@ class HybridRecommender:
         als_regularization: float = 0.05,
         als_iterations: int = 15,
         als_alpha: float = 2.0,
-        knn_neighbours: int = 100,
+        knn_neighbours: int = 20,
         knn_shrinkage: float = 10.0,
         knn_weighting: str = "bm25",
+        knn_alpha: float = 1.0,
+        knn_beta: float = 0.5,
         svd_factors: int = 50,
         svd_epochs: int = 20,
         content_neighbours: int = 50,
@@ -197,7 +199,6 @@ class HybridRecommender:
         validation_fraction: float = 0.1,
         max_validation_users: int = 1000,
         diversity: float = 0.1,
-        cold_item_discount: float = 0.5,
         random_state: int | None = None,
     ) -> None:
         self.als_factors = als_factors
@@ -207,6 +208,8 @@ class HybridRecommender:
         self.knn_neighbours = knn_neighbours
         self.knn_shrinkage = knn_shrinkage
         self.knn_weighting = knn_weighting
+        self.knn_alpha = knn_alpha
+        self.knn_beta = knn_beta
         self.svd_factors = svd_factors
         self.svd_epochs = svd_epochs
         self.content_neighbours = content_neighbours
@@ -219,7 +222,6 @@ class HybridRecommender:
         self.validation_fraction = validation_fraction
         self.max_validation_users = max_validation_users
         self.diversity = diversity
-        self.cold_item_discount = cold_item_discount
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fitting
@@ -330,9 +332,13 @@ class HybridRecommender:
         tick("popularity", clock)
 
         clock = pd.Timestamp.now().value
-        target.itemknn_ = ItemKNN(self.knn_neighbours, self.knn_shrinkage, self.knn_weighting).fit(
-            strength
-        )
+        target.itemknn_ = ItemKNN(
+            self.knn_neighbours,
+            self.knn_shrinkage,
+            self.knn_weighting,
+            rp3_alpha=self.knn_alpha,
+            rp3_beta=self.knn_beta,
+        ).fit(strength)
         bought = np.isin(events.kinds, ["purchase", "add_to_cart"])
         basket = sp.csr_matrix(
             (np.ones(int(bought.sum())), (events.users[bought], events.items[bought])), shape=shape
@@ -423,21 +429,24 @@ class HybridRecommender:
         )
         components = self._component_scores(history, holder)
         sizes = history.sizes
+        # The protocol scores discoveries only, so everything in the history is excluded. Products nobody
+        # touched in the whole training period are left out too: the holdout cannot tell a product added
+        # after it from one that nobody wants, and counting them as misses would teach the search that new
+        # products never sell.
+        blocked = (history.final + history.strength).toarray() > 0
+        blocked[:, np.bincount(events.items, minlength=events.n_items) == 0] = True
 
         chosen: dict[str, dict[str, float]] = {}
         report: dict[str, Any] = {"cut": pd.Timestamp(cut * 86_400, unit="s", tz="UTC").isoformat()}
         for index, (bucket, low) in enumerate(BUCKETS):
             high = BUCKETS[index + 1][1] if index + 1 < len(BUCKETS) else np.inf
             mask = (sizes >= low) & (sizes < high)
-            if (
-                mask.sum() < 20
-            ):  # too few shoppers to trust a search: keep the defaults for this bucket
+            if mask.sum() < _MIN_BUCKET_USERS:  # too few shoppers to trust a search: keep defaults
                 chosen[bucket] = dict(defaults[bucket])
                 report[bucket] = {"n_users": int(mask.sum()), "tuned": False}
                 continue
             parts = {name: matrix[mask] for name, matrix in components.items()}
-            # The protocol scores discoveries only, so everything in the history is excluded here.
-            exclude, positives = (history.final + history.strength)[mask], truth[mask]
+            exclude, positives = blocked[mask], truth[mask]
             weights, score = self._coordinate_search(parts, exclude, positives, defaults[bucket])
             baseline = self._objective(parts, exclude, positives, {"popularity": 1.0})
             chosen[bucket] = weights
@@ -452,7 +461,7 @@ class HybridRecommender:
     def _coordinate_search(
         self,
         parts: dict[str, np.ndarray],
-        exclude: sp.csr_matrix,
+        exclude: np.ndarray,
         positives: np.ndarray,
         start: Mapping[str, float],
     ) -> tuple[dict[str, float], float]:
@@ -478,7 +487,7 @@ class HybridRecommender:
     @staticmethod
     def _objective(
         parts: dict[str, np.ndarray],
-        exclude: sp.csr_matrix,
+        exclude: np.ndarray,
         positives: np.ndarray,
         weights: Mapping[str, float],
     ) -> float:
@@ -487,7 +496,7 @@ class HybridRecommender:
         for name, matrix in parts.items():
             if weights.get(name, 0.0):
                 total += weights[name] * matrix
-        total[exclude.nonzero()] = -np.inf
+        total[exclude] = -np.inf
         k = 10
         top = np.argpartition(-total, k - 1, axis=1)[:, :k]
         order = np.argsort(-np.take_along_axis(total, top, axis=1), axis=1, kind="stable")
@@ -567,16 +576,17 @@ class HybridRecommender:
             )
         }
         cold = ~models.known_items_
-        content = None
-        if "content" in only or (cold.any() and only & {"itemknn", "als"}):
+        if only & {"content", "new"}:
             content = _minmax_rows(models.content_.profile_scores(history.strength))
             out["content"] = content
+            # New products: only content can vouch for them, with a weight of their own (tuned like
+            # the others), so a catalogue's new arrivals are neither buried nor pushed on everyone.
+            out["new"] = np.where(cold, content, 0.0)
         for name, model in (("itemknn", models.itemknn_), ("als", models.als_)):
             if name not in only:
                 continue
             scores = _minmax_rows(model.scores(history.strength))
-            if content is not None and cold.any():
-                scores[:, cold] = self.cold_item_discount * content[:, cold]
+            scores[:, cold] = 0.0  # no interactions, no collaborative evidence either way
             out[name] = scores
         if "svd" in only and models.svd_.n_ratings_ and history.ratings.nnz:
             svd = np.zeros((n_rows, history.strength.shape[1]))
@@ -710,11 +720,11 @@ class HybridRecommender:
             ranks = np.array([_KIND_RANK.get(k, 0) for k in touched_kinds])
             np.maximum.at(strongest, np.searchsorted(history_items, touched_items), ranks)
         anchors: dict[int, tuple[int, float]] = {}
-        for source in ("content", "itemknn"):
+        for source in ("content", "itemknn", "new"):
             rows = [r for r, s in enumerate(sources) if s == source]
             if not rows or not len(history_items):
                 continue
-            if source == "content":
+            if source in ("content", "new"):
                 block = self.content_.pair_similarity(picked[rows], history_items)
             else:
                 block = self.itemknn_.similarity_[history_items][:, picked[rows]].toarray().T
@@ -734,7 +744,9 @@ class HybridRecommender:
                 position = anchors[r][0]
                 name = self.names_[history_items[position]]
                 kind = _KIND_ORDER[strongest[position]]
-                if source == "itemknn" and kind in ("purchase", "add_to_cart"):
+                if source == "new":
+                    out.append(f"New, and similar to {name}")
+                elif source == "itemknn" and kind in ("purchase", "add_to_cart"):
                     out.append(f"Customers who bought {name} also bought this")
                 elif kind in ("click", "view"):
                     out.append(f"Similar to {name}, which you viewed")

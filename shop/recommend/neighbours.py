@@ -95,7 +95,8 @@ class ItemKNN:
     shrinkage:
         Added to the cosine denominator: similarities from a handful of shared shoppers are shrunk.
     weighting:
-        ``"bm25"``, ``"idf"`` or ``"none"`` applied to the user-item matrix before similarity.
+        ``"bm25"``, ``"idf"`` or ``"none"`` applied to the user-item matrix before cosine similarity, or
+        ``"rp3beta"`` for the popularity-penalised random-walk similarity (``rp3_alpha``, ``rp3_beta``).
     binary:
         Use 0/1 interactions (co-occurrence) instead of interaction strengths.
     """
@@ -108,7 +109,11 @@ class ItemKNN:
         binary: bool = False,
         bm25_k1: float = 1.2,
         bm25_b: float = 0.75,
+        rp3_alpha: float = 1.0,
+        rp3_beta: float = 0.5,
     ) -> None:
+        self.rp3_alpha = rp3_alpha
+        self.rp3_beta = rp3_beta
         self.n_neighbours = n_neighbours
         self.shrinkage = shrinkage
         self.weighting = weighting
@@ -117,11 +122,15 @@ class ItemKNN:
         self.bm25_b = bm25_b
 
     def fit(self, user_items: sp.csr_matrix) -> ItemKNN:
-        if self.weighting not in ("bm25", "idf", "none"):
-            raise ValueError(f"weighting must be 'bm25', 'idf' or 'none', got {self.weighting!r}")
+        if self.weighting not in ("bm25", "idf", "none", "rp3beta"):
+            raise ValueError(
+                f"weighting must be 'bm25', 'idf', 'none' or 'rp3beta', got {self.weighting!r}"
+            )
         matrix = user_items.tocsr().astype(np.float64)
         if self.binary:
             matrix.data = np.ones_like(matrix.data)
+        if self.weighting == "rp3beta":
+            return self._fit_rp3beta(matrix, user_items)
         if self.weighting == "bm25":
             matrix = bm25_weight(matrix, self.bm25_k1, self.bm25_b)
         elif self.weighting == "idf":
@@ -133,6 +142,34 @@ class ItemKNN:
         self.similarity_ = top_k_sparse(
             item_vectors, item_vectors.T, self.n_neighbours, norms=norms, shrinkage=self.shrinkage
         )
+        self.item_support_ = np.diff(user_items.tocsc().indptr)
+        return self
+
+    def _fit_rp3beta(self, matrix: sp.csr_matrix, user_items: sp.csr_matrix) -> ItemKNN:
+        """RP3beta (Christoffel et al. 2015; Paudel et al. 2017): a three-step random walk item -> user -> item.
+
+        The walk's transition probabilities (each item spreads over its shoppers, each shopper over their
+        items) are divided by the target item's popularity to the power ``beta``, which stops best sellers
+        from being everyone's neighbour. On basket data it ranks better than cosine kNN and ALS (Dacrema
+        et al. 2019, "Are we really making much progress?").
+        """
+        matrix = matrix.copy()
+        matrix.data = np.power(matrix.data, self.rp3_alpha)
+        user_degree = np.asarray(matrix.sum(axis=1)).ravel()
+        item_degree = np.asarray(matrix.sum(axis=0)).ravel()
+        item_to_user = (
+            sp.diags(1.0 / np.where(item_degree > 0, item_degree, 1.0)) @ matrix.T
+        ).tocsr()
+        user_to_item = sp.diags(1.0 / np.where(user_degree > 0, user_degree, 1.0)) @ matrix
+        popularity = np.diff(user_items.tocsc().indptr).astype(float)
+        penalty = np.power(np.where(popularity > 0, popularity, 1.0), -self.rp3_beta)
+        right = (user_to_item @ sp.diags(penalty)).tocsc().astype(np.float32)
+        similarity = top_k_sparse(item_to_user.astype(np.float32), right, self.n_neighbours)
+        # Rows summing to one make a shopper's score an average over their items, not a count of them.
+        row_sums = np.asarray(similarity.sum(axis=1)).ravel()
+        self.similarity_ = (
+            sp.diags(1.0 / np.where(row_sums > 0, row_sums, 1.0)) @ similarity
+        ).tocsr()
         self.item_support_ = np.diff(user_items.tocsc().indptr)
         return self
 

@@ -129,7 +129,11 @@ def test_admin_dashboard_draws_every_chart_and_the_experiment_page(shop, browser
     page.screenshot(path=str(ARTIFACTS / "admin-dashboard.png"), full_page=True)
 
     page.click(".admin-nav >> text=Experiments")
+    page.wait_for_url(f"{base}/admin/experiments")
+    page.wait_for_load_state()
+    page.screenshot(path=str(ARTIFACTS / "admin-experiments.png"), full_page=True)
     page.click(f"a[href='/admin/experiments/{experiment_id}']")
+    page.wait_for_url(f"{base}/admin/experiments/{experiment_id}")
     page.wait_for_function("window.shopCharts && window.shopCharts.length === 1")
     assert page.locator("#variant-table tbody tr").count() == 2
     assert "B is " in page.locator(".verdicts").first.inner_text()

@@ -62,6 +62,9 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
     SHOP_SQLITE_BUSY_TIMEOUT_MS = env_int("SHOP_SQLITE_BUSY_TIMEOUT_MS", 15000)
+    # A retrain still "running" after this long (its worker was restarted or killed) counts as
+    # failed, so it no longer blocks the next one.
+    SHOP_RETRAIN_STALE_MINUTES = env_int("SHOP_RETRAIN_STALE_MINUTES", 120)
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = env_bool("SHOP_SECURE_COOKIES", False)

@@ -93,10 +93,20 @@ def test_bad_quantity_is_refused_with_400_and_nothing_stored(post, signed_in, ke
     assert _events("add_to_cart") == []
 
 
-def test_unknown_product_is_404(post, signed_in):
-    response = post("/cart/add", {"product_id": "424242"})
+@pytest.mark.parametrize("product_id", ["424242", "0", "-3", str(2**63), str(10**30)])
+def test_unknown_product_is_404(post, signed_in, product_id):
+    response = post("/cart/add", {"product_id": product_id})
     assert response.status_code == 404
     assert _cart(signed_in) == {}
+
+
+@pytest.mark.parametrize("path", [f"/cart/update/{2**63}", f"/cart/remove/{10**30}"])
+def test_huge_ids_in_cart_urls_are_404_not_errors(post, signed_in, path):
+    assert post(path, {"quantity": "1"}).status_code == 404
+
+
+def test_huge_order_id_is_404(client, signed_in):
+    assert client.get(f"/orders/{2**64}").status_code == 404
 
 
 def test_update_sets_quantity_and_zero_removes(client, post, signed_in, kettle, mug):

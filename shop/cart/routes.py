@@ -17,6 +17,9 @@ from shop.models import Product
 from shop.services import orders as cart_service
 
 ORDERS_PER_PAGE = 10
+# Ids are 32-bit integers on PostgreSQL; a larger number cannot name a row, and passing it to the
+# database would fail (overflow) instead of simply finding nothing.
+MAX_ID = 2**31 - 1
 SIGN_IN_MESSAGE = "Please sign in to use your cart."
 
 
@@ -39,6 +42,13 @@ def signin_required_for_post(view):
         return redirect(url_for("auth.login", next=back))
 
     return wrapped
+
+
+def _existing_id(value: int) -> int:
+    """The id itself, or a 404 when no row could ever have it."""
+    if not 1 <= value <= MAX_ID:
+        abort(404)
+    return value
 
 
 def _back_to_cart(message: str | None = None, category: str = "success"):
@@ -65,7 +75,7 @@ def add():
     form = AddToCartForm()
     if not form.validate_on_submit():
         return error_response(400, form.first_error(), "Could not add to cart")
-    product = db.get_or_404(Product, form.product_id.data)
+    product = db.get_or_404(Product, _existing_id(form.product_id.data))
     quantity = form.quantity.data or 1
     item = cart_service.add_to_cart(
         current_user.id,
@@ -97,7 +107,7 @@ def update(product_id: int):
     form = UpdateQuantityForm()
     if not form.validate_on_submit():
         return error_response(400, form.first_error(), "Could not update the cart")
-    item = cart_service.set_quantity(current_user.id, product_id, form.quantity.data)
+    item = cart_service.set_quantity(current_user.id, _existing_id(product_id), form.quantity.data)
     db.session.commit()
     if item is None:
         return _back_to_cart("Removed from your cart.", "info")
@@ -108,7 +118,7 @@ def update(product_id: int):
 @signin_required_for_post
 def remove(product_id: int):
     CartActionForm().validate_on_submit()  # CSRF is checked globally; nothing else to validate
-    removed = cart_service.remove_from_cart(current_user.id, product_id)
+    removed = cart_service.remove_from_cart(current_user.id, _existing_id(product_id))
     db.session.commit()
     return _back_to_cart("Removed from your cart." if removed else None, "info")
 
@@ -153,7 +163,7 @@ def orders():
 @bp.route("/orders/<int:order_id>")
 @login_required
 def order_detail(order_id: int):
-    order = cart_service.order_for(current_user.id, order_id)
+    order = cart_service.order_for(current_user.id, _existing_id(order_id))
     if order is None:
         abort(404)
     return render_template("cart/order.html", order=order)

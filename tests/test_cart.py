@@ -74,7 +74,11 @@ def test_add_keeps_a_known_impression_and_ignores_an_unknown_one(post, signed_in
     db.session.commit()
     post("/cart/add", {"product_id": kettle.id, "imp": str(impression.id)})
     post("/cart/add", {"product_id": mug.id, "imp": "987654"})
-    kettle_event, mug_event = _events("add_to_cart")
+    post("/cart/add", {"product_id": mug.id, "imp": str(10**30)})
+    post("/cart/add", {"product_id": mug.id, "imp": "not-a-number"})
+    kettle_event, mug_event, *more_mug_events = _events("add_to_cart")
+    assert len(more_mug_events) == 2
+    assert all(e.impression_id is None for e in more_mug_events)
     assert kettle_event.impression_id == impression.id
     assert kettle_event.source == "home:for-you"
     assert mug_event.impression_id is None

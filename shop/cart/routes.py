@@ -17,9 +17,6 @@ from shop.models import Product
 from shop.services import orders as cart_service
 
 ORDERS_PER_PAGE = 10
-# Ids are 32-bit integers on PostgreSQL; a larger number cannot name a row, and passing it to the
-# database would fail (overflow) instead of simply finding nothing.
-MAX_ID = 2**31 - 1
 SIGN_IN_MESSAGE = "Please sign in to use your cart."
 
 
@@ -46,7 +43,7 @@ def signin_required_for_post(view):
 
 def _existing_id(value: int) -> int:
     """The id itself, or a 404 when no row could ever have it."""
-    if not 1 <= value <= MAX_ID:
+    if not 1 <= value <= cart_service.MAX_ID:
         abort(404)
     return value
 

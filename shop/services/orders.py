@@ -18,6 +18,7 @@ from shop.models import CartItem, Impression, Order, OrderLine, Product, utcnow
 from shop.services.events import record_event
 
 MAX_QUANTITY = 99
+MAX_ID = 2**31 - 1  # ids are 32-bit on PostgreSQL: a larger number names no row
 CHECKOUT_SOURCE = "checkout"
 
 
@@ -61,7 +62,7 @@ def cart_count(user_id: int) -> int:
 
 def known_impression(impression_id: int | None) -> Impression | None:
     """The recommendation list a cart add came from, if the id names one (else it is ignored)."""
-    if not impression_id:
+    if not impression_id or not 1 <= impression_id <= MAX_ID:
         return None
     return db.session.get(Impression, impression_id)
 

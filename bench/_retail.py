@@ -130,7 +130,9 @@ def synthetic_shop(
     )
     by_category = [np.flatnonzero(category == c) for c in range(n_categories)]
     favourite = rng.integers(0, n_categories, (n_users, 3))
-    user_weight = rng.zipf(1.6, n_users).astype(float)
+    user_weight = rng.lognormal(
+        0.0, 1.0, n_users
+    )  # a long tail of activity, no one with half the log
     users = rng.choice(n_users, n_events, p=user_weight / user_weight.sum())
     pick = favourite[users, rng.integers(0, 3, n_events)]
     sizes = np.array([len(b) for b in by_category])

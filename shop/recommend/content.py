@@ -97,7 +97,7 @@ class ContentModel:
         """Cosine of each product to each shopper's weighted mean item vector (rows of ``history``).
 
         The profile is small and dense per shopper; multiplying the sparse item matrix by it touches each
-        stored TF-IDF weight once, which is what keeps a request on a big catalogue in the sub-millisecond range.
+        stored TF-IDF weight once (measured faster than keeping the profile sparse).
         """
         profile = np.asarray((history @ self.item_vectors_).todense(), dtype=np.float32)
         norms = np.linalg.norm(profile, axis=1, keepdims=True)
@@ -105,7 +105,21 @@ class ContentModel:
         return np.asarray(self.item_vectors_ @ profile.T, dtype=np.float64).T
 
     def pair_similarity(self, items_a: np.ndarray, items_b: np.ndarray) -> np.ndarray:
-        """Dense cosine block between two small item sets (for explanations and diversity)."""
-        right = self.item_vectors_[items_b]
-        block = self.item_vectors_[items_a] @ right.T.tocsr()
-        return block.toarray().astype(np.float64)
+        """Dense cosine block between two small item sets (for explanations and diversity).
+
+        The rows are densified over only the terms they use, which is much cheaper than a sparse product
+        with its format conversions for the few dozen products involved.
+        """
+        left, right = self.item_vectors_[items_a], self.item_vectors_[items_b]
+        terms, inverse = np.unique(
+            np.concatenate([left.indices, right.indices]), return_inverse=True
+        )
+        dense = []
+        offset = 0
+        for block in (left, right):
+            out = np.zeros((block.shape[0], len(terms)), dtype=np.float64)
+            rows = np.repeat(np.arange(block.shape[0]), np.diff(block.indptr))
+            out[rows, inverse[offset : offset + block.nnz]] = block.data
+            offset += block.nnz
+            dense.append(out)
+        return dense[0] @ dense[1].T

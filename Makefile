@@ -25,7 +25,7 @@ migrate: install
 
 # Seeds the demo shop only when the database has no products, then trains the engine.
 demo: migrate
-	$(FLASK) seed --if-empty --admin-email $(DEMO_ADMIN_EMAIL) --admin-password $(DEMO_ADMIN_PASSWORD)
+	$(FLASK) seed --if-empty --with-experiment --admin-email $(DEMO_ADMIN_EMAIL) --admin-password $(DEMO_ADMIN_PASSWORD)
 	$(FLASK) train --if-missing
 
 train: migrate

@@ -1,5 +1,9 @@
 """A real shop server on loopback for browser tests, and the browser to drive it.
 
+The one place that starts a live server and launches Debian's chromium, so every browser test
+module skips (or fails, with SHOP_REQUIRE_BROWSER=1 as in CI) for the same reasons and drives the
+browser with the same launch arguments.
+
 The server is the real app (werkzeug's threaded server, not the test client) over a SQLite file
 built by the migrations, so the browser sees exactly what a shopper would: CSP headers, static
 files, cookies, redirects and the JavaScript in static/js.
@@ -9,9 +13,10 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import pytest
 from flask import Flask
@@ -54,19 +59,48 @@ CATALOGUE = [
 ]
 
 
+def _skip_or_fail(reason: str) -> None:
+    """Skip a browser test that cannot run here; in CI (SHOP_REQUIRE_BROWSER=1) fail it instead."""
+    if os.environ.get("SHOP_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason} and SHOP_REQUIRE_BROWSER=1")
+    pytest.skip(reason)
+
+
 def require_chromium() -> str:
-    """The browser, or a skip (a failure when SHOP_REQUIRE_BROWSER=1, as in CI)."""
+    """The browser's path, or a skip (a failure when SHOP_REQUIRE_BROWSER=1, as in CI)."""
     path = chromium_path()
     if path is None:
-        if os.environ.get("SHOP_REQUIRE_BROWSER") == "1":
-            pytest.fail(
-                "chromium not installed and SHOP_REQUIRE_BROWSER=1: apt-get install chromium"
-            )
-        pytest.skip("chromium not installed: apt-get install chromium")
+        _skip_or_fail("chromium not installed: apt-get install chromium")
     return path
 
 
+@contextmanager
+def launch_chromium() -> Iterator[Any]:
+    """Debian's chromium driven by Playwright (never a downloaded browser); closed on exit."""
+    executable = require_chromium()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _skip_or_fail("playwright not installed: pip install playwright")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def new_page(
+    browser: Any, *, width: int = 1280, height: int = 900, timeout_ms: int = 15_000, **options: Any
+) -> tuple[Any, Any]:
+    """A fresh browser context (its own cookies) and a page in it; the caller closes the context."""
+    context = browser.new_context(viewport={"width": width, "height": height}, **options)
+    context.set_default_timeout(timeout_ms)
+    return context, context.new_page()
+
+
 def fill_catalogue() -> None:
+    """A dozen hand-written products in five categories, with clicks to rank them."""
     products = [
         factories.make_product(name, category=category, brand=brand, price=price, description=text)
         for category, name, brand, price, text in CATALOGUE
@@ -79,29 +113,45 @@ def fill_catalogue() -> None:
 
 
 @contextmanager
-def running_shop(folder: Path) -> Iterator[tuple[str, Flask]]:
-    """Migrate a fresh SQLite file, fill it, serve it on a free loopback port; stop on exit."""
-    config = {
-        "SHOP_ENV": "testing",
-        "TESTING": True,
-        "SECRET_KEY": "browser-test-secret",
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'shop.db'}",
-        "SHOP_MODEL_DIR": str(folder / "models"),
-        "RATELIMIT_STORAGE_URI": "memory://",
-    }
-    app = create_app(config)
-    with app.app_context():
-        upgrade()
-        fill_catalogue()
-        db.session.remove()
+def live_server(app: Flask) -> Iterator[str]:
+    """Serve `app` on a free port of 127.0.0.1 in a thread; yields its base URL, stops on exit."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="shop-test-server", daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}", app
+        yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
+
+
+class LiveShop(NamedTuple):
+    url: str
+    app: Flask
+    filled: Any  # what the fill function returned, e.g. the id of an experiment it created
+
+
+@contextmanager
+def running_shop(folder: Path, fill: Callable[[], Any] = fill_catalogue) -> Iterator[LiveShop]:
+    """Migrate a fresh SQLite file in `folder`, fill it, serve it on loopback; stop on exit."""
+    app = create_app(
+        {
+            "SHOP_ENV": "testing",
+            "TESTING": True,
+            "SECRET_KEY": "browser-test-secret",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'shop.db'}",
+            "SHOP_MODEL_DIR": str(folder / "models"),
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
+    )
+    with app.app_context():
+        upgrade()
+        filled = fill()
+        db.session.remove()
+    try:
+        with live_server(app) as url:
+            yield LiveShop(url, app, filled)
+    finally:
         with app.app_context():
             db.engine.dispose()

@@ -6,18 +6,9 @@ the demo A/B experiment. Screenshots land in test-artifacts/ for a person to loo
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-
 import pytest
-from flask_migrate import upgrade
-from werkzeug.serving import make_server
 
-from shop import create_app
-from shop.extensions import db
-from tests.browser_support import ARTIFACTS, CHROMIUM_ARGS, require_chromium
+from tests.browser_support import ARTIFACTS, launch_chromium, new_page, running_shop
 
 pytestmark = pytest.mark.browser
 
@@ -46,49 +37,16 @@ def _seed_small() -> int:
     return create_demo_experiment(rng_seed=0).id
 
 
-@contextmanager
-def admin_shop(folder: Path) -> Iterator[tuple[str, int]]:
-    app = create_app(
-        {
-            "SHOP_ENV": "testing",
-            "TESTING": True,
-            "SECRET_KEY": "admin-browser-secret",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'shop.db'}",
-            "SHOP_MODEL_DIR": str(folder / "models"),
-            "RATELIMIT_STORAGE_URI": "memory://",
-        }
-    )
-    with app.app_context():
-        upgrade()
-        experiment_id = _seed_small()
-        db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="admin-test-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", experiment_id
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        with app.app_context():
-            db.engine.dispose()
-
-
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory):
-    with admin_shop(tmp_path_factory.mktemp("admin-browser")) as running:
-        yield running
+    with running_shop(tmp_path_factory.mktemp("admin-browser"), fill=_seed_small) as running:
+        yield running.url, running.filled
 
 
 @pytest.fixture(scope="module")
 def browser():
-    executable = require_chromium()
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+    with launch_chromium() as browser:
         yield browser
-        browser.close()
 
 
 def sign_in(page, base: str) -> None:
@@ -103,9 +61,7 @@ def test_admin_dashboard_draws_every_chart_and_the_experiment_page(shop, browser
     base, experiment_id = shop
     ARTIFACTS.mkdir(exist_ok=True)
     problems: list[str] = []
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(20_000)
-    page = context.new_page()
+    context, page = new_page(browser, width=1400, height=1000, timeout_ms=20_000)
     page.on("pageerror", lambda exc: problems.append(str(exc)))
     page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
 
@@ -145,9 +101,7 @@ def test_admin_dashboard_draws_every_chart_and_the_experiment_page(shop, browser
 
 def test_retrain_now_trains_in_the_background_and_swaps_the_model_in(shop, browser):
     base, _ = shop
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(20_000)
-    page = context.new_page()
+    context, page = new_page(browser, width=1400, height=1000, timeout_ms=20_000)
     sign_in(page, base)
     page.goto(f"{base}/admin/model")
     assert "Serving popularity fallback" in page.content()

@@ -5,16 +5,15 @@ from __future__ import annotations
 import http.cookiejar
 import json
 import re
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
 
 import pytest
-from werkzeug.serving import make_server
 
 from shop.services.training_pipeline import train_and_publish
 from tests import factories
+from tests.browser_support import live_server
 from tests.test_training import build_small_shop
 
 ITEM_KEYS = {"product_id", "name", "score", "reason", "price", "currency", "url", "image"}
@@ -147,47 +146,29 @@ def test_malformed_n_is_a_400_with_a_message(client, auth, shopper, raw):
     assert "n must be a whole number from 1 to 100" in response.get_json()["error"]["message"]
 
 
-class LiveServer:
-    """The app served over real HTTP on 127.0.0.1, in a thread, stopped by the test."""
-
-    def __init__(self, app):
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-
 def test_recommend_over_real_http_with_a_signed_in_session(app, trained_shop):
     user = trained_shop["users"][2]
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    with LiveServer(app) as live:
+    with live_server(app) as url:
         with pytest.raises(urllib.error.HTTPError) as refused:
-            opener.open(f"{live.url}/recommend?user_id={user.id}", timeout=10)
+            opener.open(f"{url}/recommend?user_id={user.id}", timeout=10)
         assert refused.value.code == 401
         assert json.loads(refused.value.read())["error"]["status"] == 401
         refused.value.close()
 
-        login_page = opener.open(f"{live.url}/auth/login", timeout=10).read().decode()
+        login_page = opener.open(f"{url}/auth/login", timeout=10).read().decode()
         token = re.search(r'name="csrf-token" content="([^"]+)"', login_page).group(1)
         form = urllib.parse.urlencode(
             {"csrf_token": token, "email": user.email, "password": "correct-horse"}
         ).encode()
-        opener.open(f"{live.url}/auth/login", data=form, timeout=10).read()
+        opener.open(f"{url}/auth/login", data=form, timeout=10).read()
 
-        with opener.open(f"{live.url}/recommend?user_id={user.id}&n=3", timeout=10) as response:
+        with opener.open(f"{url}/recommend?user_id={user.id}&n=3", timeout=10) as response:
             assert response.status == 200
             assert response.headers["Content-Type"] == "application/json"
             data = json.loads(response.read())
     assert data["user_id"] == user.id
     assert data["model_version"] == trained_shop["run"].model_version
     assert len(data["recommendations"]) == 3
-    assert data["recommendations"][0]["url"].startswith(f"{live.url}/products/")
+    assert data["recommendations"][0]["url"].startswith(f"{url}/products/")

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from shop.extensions import db
 from shop.models import Like, Rating
-from tests.browser_support import ARTIFACTS, CHROMIUM_ARGS, require_chromium, running_shop
+from tests.browser_support import ARTIFACTS, launch_chromium, new_page, running_shop
 
 pytestmark = pytest.mark.browser
 
@@ -26,18 +26,8 @@ def shop(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    executable = require_chromium()
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+    with launch_chromium() as browser:
         yield browser
-        browser.close()
-
-
-def new_page(browser, **options):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, **options)
-    context.set_default_timeout(15_000)
-    return context, context.new_page()
 
 
 def register(page, base: str, email: str, name: str) -> None:
@@ -52,7 +42,7 @@ def register(page, base: str, email: str, name: str) -> None:
 
 
 def test_shopper_registers_searches_rates_and_likes_a_product(shop, browser):
-    base, app = shop
+    base, app, _ = shop
     ARTIFACTS.mkdir(exist_ok=True)
     errors: list[str] = []
     context, page = new_page(browser)
@@ -110,7 +100,7 @@ def test_shopper_registers_searches_rates_and_likes_a_product(shop, browser):
 
 
 def test_rating_and_liking_work_without_javascript(shop, browser):
-    base, app = shop
+    base, app, _ = shop
     ARTIFACTS.mkdir(exist_ok=True)
     context, page = new_page(browser, java_script_enabled=False)
     register(page, base, "nojs@example.com", "Nina NoScript")

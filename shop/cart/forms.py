@@ -6,28 +6,11 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField
 from wtforms.validators import InputRequired, NumberRange, Optional
 
+from shop.forms import FirstErrorMixin, WholeNumberField
 from shop.services.orders import MAX_QUANTITY
 
 QUANTITY_MESSAGE = f"Choose a quantity from 1 to {MAX_QUANTITY}."
 UPDATE_MESSAGE = f"Choose a quantity from 0 (remove) to {MAX_QUANTITY}."
-
-
-class WholeNumberField(IntegerField):
-    """An integer field whose parse error is the same plain message as its range error."""
-
-    def __init__(self, *args, message: str = QUANTITY_MESSAGE, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.message = message
-
-    def process_formdata(self, valuelist):
-        if not valuelist or valuelist[0] in ("", None):
-            self.data = None
-            return
-        try:
-            self.data = int(str(valuelist[0]).strip())
-        except ValueError as exc:
-            self.data = None
-            raise ValueError(self.message) from exc
 
 
 class LenientIdField(IntegerField):
@@ -40,14 +23,6 @@ class LenientIdField(IntegerField):
             self.data = None
 
 
-class FirstErrorMixin:
-    def first_error(self) -> str:
-        for errors in self.errors.values():
-            if errors:
-                return str(errors[0])
-        return "Please check the form."
-
-
 class AddToCartForm(FirstErrorMixin, FlaskForm):
     product_id = WholeNumberField(
         message="Choose a product to add.",
@@ -55,6 +30,7 @@ class AddToCartForm(FirstErrorMixin, FlaskForm):
     )
     quantity = WholeNumberField(
         "Quantity",
+        message=QUANTITY_MESSAGE,
         default=1,
         validators=[Optional(), NumberRange(min=1, max=MAX_QUANTITY, message=QUANTITY_MESSAGE)],
     )

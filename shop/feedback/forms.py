@@ -3,31 +3,21 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, TextAreaField
+from wtforms import TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange
 
+from shop.forms import FirstErrorMixin, WholeNumberField
 from shop.services.feedback import MAX_REVIEW_LENGTH, tidy_review
 
 STARS_MESSAGE = "Choose a rating from 1 to 5 whole stars."
 
 
-class StarsField(IntegerField):
-    """A whole number of stars; "2.5" or "abc" get the same plain message as 0 or 6."""
+class RatingForm(FirstErrorMixin, FlaskForm):
+    fallback_error = "Please check your rating."
 
-    def process_formdata(self, valuelist):
-        if not valuelist or valuelist[0] in ("", None):
-            self.data = None
-            return
-        try:
-            self.data = int(str(valuelist[0]).strip())
-        except ValueError as exc:
-            self.data = None
-            raise ValueError(STARS_MESSAGE) from exc
-
-
-class RatingForm(FlaskForm):
-    stars = StarsField(
+    stars = WholeNumberField(
         "Your rating",
+        message=STARS_MESSAGE,
         validators=[
             InputRequired(message=STARS_MESSAGE),
             NumberRange(min=1, max=5, message=STARS_MESSAGE),
@@ -43,12 +33,6 @@ class RatingForm(FlaskForm):
             )
         ],
     )
-
-    def first_error(self) -> str:
-        for errors in self.errors.values():
-            if errors:
-                return str(errors[0])
-        return "Please check your rating."
 
 
 class LikeForm(FlaskForm):

@@ -1,0 +1,42 @@
+"""Form pieces that several blueprints share: a strict whole-number field and first-error reporting.
+
+The cart's quantities and the feedback form's stars both want the same thing from a number: "2.5",
+"abc" or "1e3" are refused with the form's own plain message (the one its range check uses too),
+never WTForms' generic "Not a valid integer value.".
+"""
+
+from __future__ import annotations
+
+from wtforms import IntegerField
+
+DEFAULT_WHOLE_NUMBER_MESSAGE = "Enter a whole number."
+
+
+class WholeNumberField(IntegerField):
+    """An integer field whose parse error is ``message``, the same words as its range error."""
+
+    def __init__(self, *args, message: str = DEFAULT_WHOLE_NUMBER_MESSAGE, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.message = message
+
+    def process_formdata(self, valuelist):
+        if not valuelist or valuelist[0] in ("", None):
+            self.data = None
+            return
+        try:
+            self.data = int(str(valuelist[0]).strip())
+        except ValueError as exc:
+            self.data = None
+            raise ValueError(self.message) from exc
+
+
+class FirstErrorMixin:
+    """For forms whose errors are shown as one line (a flash, or a JSON message)."""
+
+    fallback_error = "Please check the form."
+
+    def first_error(self) -> str:
+        for errors in self.errors.values():
+            if errors:
+                return str(errors[0])
+        return self.fallback_error

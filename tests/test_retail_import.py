@@ -13,18 +13,14 @@ from sqlalchemy import func, select
 
 from shop.extensions import db
 from shop.models import Category, Event, Order, OrderLine, Product, User
-from shop.services.retail_import import category_for, import_retail, nice_title
+from shop.services.retail_import import (
+    REQUIRED_COLUMNS,
+    category_for,
+    import_retail,
+    nice_title,
+)
 
-HEADER = [
-    "InvoiceNo",
-    "StockCode",
-    "Description",
-    "Quantity",
-    "InvoiceDate",
-    "UnitPrice",
-    "CustomerID",
-    "Country",
-]
+HEADER = list(REQUIRED_COLUMNS)
 CATALOGUE = {
     "85123A": ("WHITE HANGING HEART T-LIGHT HOLDER", "2.55"),
     "71053": ("WHITE METAL LANTERN", "3.39"),

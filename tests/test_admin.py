@@ -55,21 +55,22 @@ def as_shopper(client, auth, shopper):
     return client
 
 
+def send(client, method: str, path: str):
+    """GET the path, or POST it with a valid CSRF token (so only the access rules can refuse it)."""
+    if method == "GET":
+        return client.get(path)
+    return client.post(path, data={"csrf_token": csrf_token(client, "/")})
+
+
 @pytest.mark.parametrize(("method", "path"), ADMIN_ROUTES)
 def test_shoppers_get_403_on_every_admin_route(as_shopper, method, path):
-    if method == "GET":
-        response = as_shopper.get(path)
-    else:
-        response = as_shopper.post(path, data={"csrf_token": csrf_token(as_shopper, "/")})
+    response = send(as_shopper, method, path)
     assert response.status_code == 403
 
 
 @pytest.mark.parametrize(("method", "path"), ADMIN_ROUTES)
 def test_signed_out_visitors_are_sent_to_sign_in(client, method, path):
-    if method == "GET":
-        response = client.get(path)
-    else:
-        response = client.post(path, data={"csrf_token": csrf_token(client, "/")})
+    response = send(client, method, path)
     if path.endswith((".json", ".csv")):
         assert response.status_code == 401
         assert response.get_json()["error"]["status"] == 401

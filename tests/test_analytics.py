@@ -65,15 +65,18 @@ def sql(query: str, **params):
     return db.session.execute(text(query), params).all()
 
 
+def ranked(frame) -> list[tuple]:
+    """A ranking frame as (product_id, value) rows, to compare with the same ranking in SQL."""
+    return list(zip(frame["product_id"], frame["value"], strict=True))
+
+
 def test_top_five_most_clicked_matches_sql(shop_data):
     expected = sql(
         "SELECT product_id, count(*) FROM events WHERE kind='click' "
         "GROUP BY product_id ORDER BY 2 DESC, product_id LIMIT 5"
     )
     frame = analytics.most_clicked(5)
-    assert list(zip(frame["product_id"], frame["value"], strict=True)) == [
-        tuple(row) for row in expected
-    ]
+    assert ranked(frame) == [tuple(row) for row in expected]
     assert frame["product_id"].iloc[0] == shop_data["kitchen"][0].id  # the tie goes to the lower id
 
 
@@ -83,9 +86,7 @@ def test_best_sellers_count_units_not_orders(shop_data):
         "GROUP BY product_id ORDER BY 2 DESC, product_id"
     )
     frame = analytics.best_sellers(20)
-    assert list(zip(frame["product_id"], frame["value"], strict=True)) == [
-        tuple(row) for row in expected
-    ]
+    assert ranked(frame) == [tuple(row) for row in expected]
     # One purchase of three kettles outsells two purchases of one spade.
     assert frame["product_id"].iloc[0] == shop_data["kitchen"][0].id
     assert frame["value"].iloc[0] == 3
@@ -192,9 +193,7 @@ def test_date_range_limits_every_figure(shop_data):
         "GROUP BY product_id ORDER BY 2 DESC, product_id LIMIT 5"
     )
     frame = analytics.most_clicked(5, rng)
-    assert list(zip(frame["product_id"], frame["value"], strict=True)) == [
-        tuple(row) for row in expected
-    ]
+    assert ranked(frame) == [tuple(row) for row in expected]
     assert analytics.event_counts(rng)["view"] == 2
 
 

@@ -104,22 +104,24 @@ class ContentModel:
         profile /= np.where(norms > 0, norms, 1.0)
         return np.asarray(self.item_vectors_ @ profile.T, dtype=np.float64).T
 
-    def pair_similarity(self, items_a: np.ndarray, items_b: np.ndarray) -> np.ndarray:
+    def pair_similarity(self, items_a: np.ndarray, items_b: np.ndarray | None = None) -> np.ndarray:
         """Dense cosine block between two small item sets (for explanations and diversity).
 
-        The rows are densified over only the terms they use, which is much cheaper than a sparse product
-        with its format conversions for the few dozen products involved.
+        The rows are gathered straight from the CSR arrays and densified over only the terms they use:
+        for a few dozen products that is several times cheaper than scipy's fancy indexing and a sparse
+        product with its format conversions, and this runs on every request.
         """
-        left, right = self.item_vectors_[items_a], self.item_vectors_[items_b]
-        terms, inverse = np.unique(
-            np.concatenate([left.indices, right.indices]), return_inverse=True
-        )
-        dense = []
-        offset = 0
-        for block in (left, right):
-            out = np.zeros((block.shape[0], len(terms)), dtype=np.float64)
-            rows = np.repeat(np.arange(block.shape[0]), np.diff(block.indptr))
-            out[rows, inverse[offset : offset + block.nnz]] = block.data
-            offset += block.nnz
-            dense.append(out)
-        return dense[0] @ dense[1].T
+        same = items_b is None
+        items = np.asarray(items_a) if same else np.concatenate([items_a, items_b])
+        matrix = self.item_vectors_
+        starts, stops = matrix.indptr[items], matrix.indptr[items + 1]
+        lengths = stops - starts
+        total = int(lengths.sum())
+        offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+        positions = offsets + np.arange(total)
+        terms, columns = np.unique(matrix.indices[positions], return_inverse=True)
+        dense = np.zeros((len(items), len(terms)))
+        dense[np.repeat(np.arange(len(items)), lengths), columns] = matrix.data[positions]
+        if same:
+            return dense @ dense.T
+        return dense[: len(items_a)] @ dense[len(items_a) :].T

@@ -685,7 +685,7 @@ class HybridRecommender:
         relevance = total[pool]
         span = relevance.max() - relevance.min()
         relevance = (relevance - relevance.min()) / span if span > 0 else np.ones(len(pool))
-        similarity = self.content_.pair_similarity(pool, pool)
+        similarity = self.content_.pair_similarity(pool)
         chosen = [0]
         redundancy = similarity[0].copy()
         remaining = np.ones(len(pool), dtype=bool)

@@ -18,6 +18,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, select, union
+from sqlalchemy.orm import joinedload, selectinload
 
 from shop.database import begin_write
 from shop.extensions import db
@@ -183,10 +184,12 @@ def current_engine():
 
 
 def _products_in_order(ids: list) -> dict:
-
+    """Products by id in one query, categories loaded with them (the cards show the category)."""
     if not ids:
         return {}
-    rows = db.session.scalars(select(Product).where(Product.id.in_(ids))).all()
+    rows = db.session.scalars(
+        select(Product).where(Product.id.in_(ids)).options(selectinload(Product.category))
+    ).all()
     return {p.id: p for p in rows}
 
 
@@ -213,11 +216,33 @@ def consumed_product_ids(user_id: int) -> set[int]:
     return set(db.session.scalars(query).all())
 
 
-def _popular_products(order_column, n: int, exclude: set[int] | None = None) -> list:
+def _popular_ids(order_column, limit: int) -> list[int]:
+    """Ids ranked by a counter, cached per process for SHOP_POPULAR_CACHE_SECONDS.
 
-    query = select(Product).order_by(order_column.desc(), Product.id).limit(n + len(exclude or ()))
-    products = [p for p in db.session.scalars(query) if p.id not in (exclude or set())]
-    return products[:n]
+    Every page shows these lists and they move slowly, so a few seconds of staleness buys a sort
+    over the whole catalogue on every request.
+    """
+    ttl = float(current_app.config.get("SHOP_POPULAR_CACHE_SECONDS", 0))
+    cache = current_app.extensions.setdefault("popular_cache", {})
+    key = (order_column.key, limit)
+    now = time.monotonic()
+    hit = cache.get(key)
+    if ttl > 0 and hit is not None and now - hit[0] < ttl:
+        return hit[1]
+    ids = list(
+        db.session.scalars(
+            select(Product.id).order_by(order_column.desc(), Product.id).limit(limit)
+        )
+    )
+    cache[key] = (now, ids)
+    return ids
+
+
+def _popular_products(order_column, n: int, exclude: set[int] | None = None) -> list:
+    exclude = exclude or set()
+    ids = [i for i in _popular_ids(order_column, n + len(exclude)) if i not in exclude][:n]
+    by_id = _products_in_order(ids)
+    return [by_id[i] for i in ids if i in by_id]
 
 
 def top_clicked(n: int = 5) -> list:
@@ -326,6 +351,7 @@ def similar_products(product, n: int = 6, source: str = "product:similar") -> Sh
         .where(Product.category_id == product.category_id, Product.id != product.id)
         .order_by(Product.click_count.desc(), Product.id)
         .limit(n)
+        .options(joinedload(Product.category))
     )
     category = product.category.name if product.category else "this range"
     return ShownList(
@@ -353,6 +379,7 @@ def also_bought(product, n: int = 6, source: str = "product:also-bought") -> Sho
         .group_by(Product.id)
         .order_by(func.count(OrderLine.id).desc(), Product.id)
         .limit(n)
+        .options(joinedload(Product.category))
     )
     items = [
         ShownItem(p, f"Bought together with {product.name}", float(together))

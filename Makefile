@@ -40,8 +40,9 @@ run: demo
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 # Production-style server: several gunicorn workers sharing the SQLite file (WAL) or PostgreSQL.
+# One BLAS thread per worker: the workers already use every core.
 serve: demo
-	$(VENV)/bin/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - wsgi:app
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(VENV)/bin/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
 # The whole suite on SQLite, then again on a throw-away PostgreSQL server (when one can be started).
 test: lint test-sqlite test-postgres

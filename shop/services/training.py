@@ -162,25 +162,29 @@ def _section(metrics: dict | None, name: str) -> tuple[dict, str | None]:
     return section.get("models") or {}, None
 
 
-def topn_rows(metrics: dict | None) -> tuple[list[dict], str | None]:
-    """Ranking metrics per algorithm (best NDCG first), and why they are missing if they are."""
-    models, skipped = _section(metrics, "topn")
+def _model_rows(
+    metrics: dict | None, name: str, columns: tuple[str, ...]
+) -> tuple[list[dict], str | None]:
+    """One table row per algorithm in a metrics section, with only the given columns."""
+    models, skipped = _section(metrics, name)
     rows = [
-        {"model": name, **{c: values.get(c) for c in TOPN_COLUMNS}}
-        for name, values in models.items()
+        {"model": model, **{c: values.get(c) for c in columns}}
+        for model, values in models.items()
         if isinstance(values, dict)
     ]
+    return rows, skipped
+
+
+def topn_rows(metrics: dict | None) -> tuple[list[dict], str | None]:
+    """Ranking metrics per algorithm (best NDCG first), and why they are missing if they are."""
+    rows, skipped = _model_rows(metrics, "topn", TOPN_COLUMNS)
     rows.sort(key=lambda r: -(r["ndcg"] or 0.0))
     return rows, skipped
 
 
 def rating_rows(metrics: dict | None) -> tuple[list[dict], str | None]:
-    models, skipped = _section(metrics, "ratings")
-    rows = [
-        {"model": name, **{c: values.get(c) for c in RATING_COLUMNS}}
-        for name, values in models.items()
-        if isinstance(values, dict)
-    ]
+    """Rating-prediction errors per algorithm (lowest RMSE first), and why they are missing."""
+    rows, skipped = _model_rows(metrics, "ratings", RATING_COLUMNS)
     rows.sort(key=lambda r: r["rmse"] if r["rmse"] is not None else float("inf"))
     return rows, skipped
 

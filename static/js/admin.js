@@ -42,6 +42,15 @@
     }, extra || {});
   }
 
+  // A ranking drawn as horizontal bars: one dataset, so no legend; the values run along x.
+  function horizontalBarOptions() {
+    return {
+      indexAxis: "y",
+      plugins: { legend: { display: false } },
+      scales: { x: { beginAtZero: true, grid: { color: COLORS.grid } }, y: { grid: { display: false } } },
+    };
+  }
+
   function pct(v) { return v === null || v === undefined ? "–" : v.toFixed(1) + "%"; }
 
   function dashboard(data) {
@@ -73,8 +82,7 @@
         datasets: [{ label: "Events", data: data.funnel.values, borderRadius: 4,
           backgroundColor: [COLORS.view, COLORS.click, COLORS.add_to_cart, COLORS.purchase] }],
       },
-      options: { indexAxis: "y", plugins: { legend: { display: false } },
-        scales: { x: { beginAtZero: true, grid: { color: COLORS.grid } }, y: { grid: { display: false } } } },
+      options: horizontalBarOptions(),
     });
     draw("chart-top-clicked", {
       type: "bar",
@@ -82,8 +90,7 @@
         labels: data.topClicked.labels,
         datasets: [{ label: "Clicks", data: data.topClicked.values, backgroundColor: COLORS.primary, borderRadius: 4 }],
       },
-      options: { indexAxis: "y", plugins: { legend: { display: false } },
-        scales: { x: { beginAtZero: true, grid: { color: COLORS.grid } }, y: { grid: { display: false } } } },
+      options: horizontalBarOptions(),
     });
     draw("chart-categories", {
       type: "bar",
@@ -192,7 +199,10 @@
       let run;
       try {
         const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
-        if (!response.ok) return;
+        if (!response.ok) {
+          if (response.status >= 500) setTimeout(tick, 3000); // a busy server: ask again later
+          return;
+        }
         run = await response.json();
       } catch (e) {
         setTimeout(tick, 3000);

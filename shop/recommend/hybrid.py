@@ -166,7 +166,10 @@ class HybridRecommender:
     tune_weights:
         Choose blend weights on a time-based validation split of the training data (recommended).
     validation_fraction:
-        Share of the training period (by events) held out for the weight search.
+        Share of the training events (by time) in each holdout window of the weight search.
+    validation_folds:
+        Number of consecutive holdout windows searched together; more folds give steadier weights at the
+        price of fitting the models once more per fold.
     max_validation_users:
         Cap on validation shoppers, sampled with ``random_state``, to bound fit time.
     diversity:
@@ -197,6 +200,7 @@ class HybridRecommender:
         weights: Mapping[str, Mapping[str, float]] | None = None,
         tune_weights: bool = True,
         validation_fraction: float = 0.1,
+        validation_folds: int = 1,
         max_validation_users: int = 1000,
         diversity: float = 0.1,
         random_state: int | None = None,
@@ -220,6 +224,7 @@ class HybridRecommender:
         self.weights = weights
         self.tune_weights = tune_weights
         self.validation_fraction = validation_fraction
+        self.validation_folds = validation_folds
         self.max_validation_users = max_validation_users
         self.diversity = diversity
         self.random_state = random_state
@@ -369,20 +374,68 @@ class HybridRecommender:
     # ------------------------------------------------------------------ weight tuning
 
     def _tune(self, events: Events) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
-        """Choose blend weights per history bucket by coordinate search on a time-based holdout.
+        """Choose blend weights per history bucket by coordinate search on time-based holdouts.
 
-        The last ``validation_fraction`` of training events (by time) plays the future: models are fitted on
-        the earlier part, each validation shopper's earlier events are their history, and their later
-        positive interactions with products new to them are what a good list should contain.
+        Each fold holds out one window of ``validation_fraction`` of the training events (the latest, then
+        the one before it, ...): models are fitted on everything before the window, each shopper's earlier
+        events are their history, and their positive interactions inside the window with products new to
+        them are what a good list should contain. Shoppers of all folds are searched together, so the
+        weights do not hinge on one period's quirks (a sale, a season's launches).
         """
         defaults = {b: dict(w) for b, w in DEFAULT_WEIGHTS.items()}
         finite = np.isfinite(events.days)
         if finite.sum() < 20:
             return defaults, {"skipped": "too few timestamped events"}
-        cut = float(np.quantile(events.days[finite], 1.0 - self.validation_fraction))
-        early = events.days < cut
-        if early.sum() == 0 or early.all():
-            return defaults, {"skipped": "no events on one side of the validation cut"}
+        folds = []
+        cuts = []
+        for fold in range(max(1, self.validation_folds)):
+            start = np.quantile(events.days[finite], 1.0 - self.validation_fraction * (fold + 1))
+            stop = np.quantile(events.days[finite], 1.0 - self.validation_fraction * fold)
+            prepared = self._validation_fold(events, float(start), float(stop) + (fold == 0), fold)
+            if prepared is not None:
+                folds.append(prepared)
+                cuts.append(pd.Timestamp(float(start) * 86_400, unit="s", tz="UTC").isoformat())
+        if not folds:
+            return defaults, {"skipped": "no validation shoppers with positives"}
+        components = {
+            name: np.vstack([f[0][name] for f in folds if name in f[0]])
+            for name in folds[0][0]
+            if all(name in f[0] for f in folds)
+        }
+        blocked = np.vstack([f[1] for f in folds])
+        truth = np.vstack([f[2] for f in folds])
+        sizes = np.concatenate([f[3] for f in folds])
+
+        chosen: dict[str, dict[str, float]] = {}
+        report: dict[str, Any] = {"cuts": cuts}
+        for index, (bucket, low) in enumerate(BUCKETS):
+            high = BUCKETS[index + 1][1] if index + 1 < len(BUCKETS) else np.inf
+            mask = (sizes >= low) & (sizes < high)
+            if mask.sum() < _MIN_BUCKET_USERS:  # too few shoppers to trust a search: keep defaults
+                chosen[bucket] = dict(defaults[bucket])
+                report[bucket] = {"n_users": int(mask.sum()), "tuned": False}
+                continue
+            parts = {name: matrix[mask] for name, matrix in components.items()}
+            exclude, positives = blocked[mask], truth[mask]
+            weights, score = self._coordinate_search(parts, exclude, positives, defaults[bucket])
+            baseline = self._objective(parts, exclude, positives, {"popularity": 1.0})
+            chosen[bucket] = weights
+            report[bucket] = {
+                "n_users": int(mask.sum()),
+                "tuned": True,
+                "ndcg@10": round(score, 5),
+                "popularity_ndcg@10": round(baseline, 5),
+            }
+        return chosen, report
+
+    def _validation_fold(
+        self, events: Events, start: float, stop: float, fold: int
+    ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray] | None:
+        """Component scores, blocked products, positives and history sizes for one holdout window."""
+        early = events.days < start
+        window = ~early & (events.days < stop)
+        if early.sum() == 0 or window.sum() == 0:
+            return None
         train = Events(
             users=events.users[early],
             items=events.items[early],
@@ -392,8 +445,8 @@ class HybridRecommender:
             user_ids=events.user_ids,
             n_items=events.n_items,
         )
-        late = ~early & np.isin(events.kinds, list(_POSITIVE_KINDS))
-        late |= ~early & (events.kinds == "rating") & (events.values >= 4)
+        late = window & np.isin(events.kinds, list(_POSITIVE_KINDS))
+        late |= window & (events.kinds == "rating") & (events.values >= 4)
         seen = set(zip(train.users.tolist(), train.items.tolist(), strict=True))
         has_history = np.zeros(events.n_users, dtype=bool)
         has_history[train.users] = True
@@ -403,9 +456,9 @@ class HybridRecommender:
             if has_history[u] and (u, i) not in seen
         }
         if not pairs:
-            return defaults, {"skipped": "no validation positives"}
+            return None
         users = np.array(sorted({u for u, _ in pairs}))
-        rng = np.random.default_rng(self._seeds[2])
+        rng = np.random.default_rng(self._seeds[2] + fold)
         if len(users) > self.max_validation_users:
             users = np.sort(rng.choice(users, self.max_validation_users, replace=False))
         row_of = {u: r for r, u in enumerate(users.tolist())}
@@ -428,35 +481,14 @@ class HybridRecommender:
             len(users),
         )
         components = self._component_scores(history, holder)
-        sizes = history.sizes
         # The protocol scores discoveries only, so everything in the history is excluded. Products nobody
-        # touched in the whole training period are left out too: the holdout cannot tell a product added
+        # touched before the window closed are left out too: the holdout cannot tell a product added
         # after it from one that nobody wants, and counting them as misses would teach the search that new
         # products never sell.
         blocked = (history.final + history.strength).toarray() > 0
-        blocked[:, np.bincount(events.items, minlength=events.n_items) == 0] = True
-
-        chosen: dict[str, dict[str, float]] = {}
-        report: dict[str, Any] = {"cut": pd.Timestamp(cut * 86_400, unit="s", tz="UTC").isoformat()}
-        for index, (bucket, low) in enumerate(BUCKETS):
-            high = BUCKETS[index + 1][1] if index + 1 < len(BUCKETS) else np.inf
-            mask = (sizes >= low) & (sizes < high)
-            if mask.sum() < _MIN_BUCKET_USERS:  # too few shoppers to trust a search: keep defaults
-                chosen[bucket] = dict(defaults[bucket])
-                report[bucket] = {"n_users": int(mask.sum()), "tuned": False}
-                continue
-            parts = {name: matrix[mask] for name, matrix in components.items()}
-            exclude, positives = blocked[mask], truth[mask]
-            weights, score = self._coordinate_search(parts, exclude, positives, defaults[bucket])
-            baseline = self._objective(parts, exclude, positives, {"popularity": 1.0})
-            chosen[bucket] = weights
-            report[bucket] = {
-                "n_users": int(mask.sum()),
-                "tuned": True,
-                "ndcg@10": round(score, 5),
-                "popularity_ndcg@10": round(baseline, 5),
-            }
-        return chosen, report
+        existing = np.bincount(events.items[events.days < stop], minlength=events.n_items) > 0
+        blocked[:, ~existing] = True
+        return components, blocked, truth, history.sizes
 
     def _coordinate_search(
         self,

@@ -126,7 +126,11 @@ def test_new_product_without_interactions_is_reachable_through_content():
     assert "new-1" in ids(engine.similar(tech[0], n=10))
     mine = history([(p, "like") for p in tech[:3]])
     assert "new-1" in ids(engine.recommend(mine, n=10, variant="content"))
-    assert "new-1" in ids(engine.recommend(mine, n=len(products)))
+    everything = engine.recommend(mine, n=len(products))
+    assert "new-1" in ids(everything)
+    reason = next(r.reason for r in everything if r.product_id == "new-1")
+    liked_names = set(products.set_index("product_id").loc[tech[:3], "name"])
+    assert any(name in reason for name in liked_names)  # explained by a product the shopper liked
 
 
 def test_diversity_reranking_breaks_up_near_duplicates():

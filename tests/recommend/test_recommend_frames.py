@@ -1,0 +1,93 @@
+"""Input handling: the frames the shop builds, timestamps in every flavour, minimal histories."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import history
+
+from shop.recommend import HybridRecommender, interactions_frame, products_frame
+from shop.recommend.content import ContentModel
+from shop.recommend.frames import to_epoch_days
+
+NOON = 20089.5  # 2025-01-01 12:00 UTC in days since the epoch
+
+
+@pytest.mark.parametrize(
+    "stamps",
+    [
+        pd.Series(pd.to_datetime(["2025-01-01 12:00"])),  # naive: taken as UTC
+        pd.Series(pd.to_datetime(["2025-01-01 12:00"], utc=True)),
+        pd.Series(pd.to_datetime(["2025-01-01 13:00"])).dt.tz_localize("Europe/Paris"),
+        pd.Series(pd.to_datetime(["2025-01-01 12:00"])).dt.as_unit("s"),
+        pd.Series(["2025-01-01T12:00:00Z"]),
+    ],
+)
+def test_timestamps_of_every_flavour_become_the_same_instant(stamps):
+    assert to_epoch_days(stamps, 1) == pytest.approx([NOON])
+
+
+def test_missing_timestamps_become_nan():
+    days = to_epoch_days(pd.Series(pd.to_datetime(["2025-01-01 12:00", None])), 2)
+    assert days[0] == pytest.approx(NOON)
+    assert np.isnan(days[1])
+
+
+def test_interactions_frame_fills_defaults_from_database_rows():
+    rows = [
+        {
+            "user_id": 1,
+            "product_id": 7,
+            "kind": "like",
+            "timestamp": datetime(2025, 1, 1, tzinfo=UTC),
+        },
+        {
+            "user_id": 1,
+            "product_id": 8,
+            "kind": "rating",
+            "value": 4,
+            "timestamp": datetime(2025, 1, 2),
+        },
+    ]
+    frame = interactions_frame(rows)
+    assert list(frame.columns) == ["user_id", "product_id", "kind", "value", "timestamp"]
+    assert frame["value"].tolist() == [1.0, 4.0]
+    assert str(frame["timestamp"].dt.tz) == "UTC"
+
+
+def test_products_frame_adds_missing_text_columns():
+    frame = products_frame([{"product_id": 1, "name": "Kettle"}])
+    assert {"description", "category", "brand", "price"} <= set(frame.columns)
+
+
+def test_history_without_value_or_timestamp_columns_is_accepted(engine, shop):
+    _, products = shop
+    bare = pd.DataFrame({"product_id": products["product_id"][:3], "kind": "purchase"})
+    recommended = engine.recommend(bare, n=5)
+    assert len(recommended) == 5
+    assert not {r.product_id for r in recommended} & set(bare["product_id"])
+
+
+def test_history_with_an_unknown_kind_is_rejected(engine):
+    with pytest.raises(ValueError, match="unknown interaction kinds"):
+        engine.recommend(history([(1, "stare")]))
+
+
+def test_pair_similarity_matches_the_sparse_product(shop):
+    _, products = shop
+    model = ContentModel().fit(products)
+    a, b = np.array([0, 5, 17, 33]), np.array([2, 5, 40])
+    expected = (model.item_vectors_[a] @ model.item_vectors_[b].T).toarray()
+    assert np.allclose(model.pair_similarity(a, b), expected, atol=1e-6)
+    square = (model.item_vectors_[a] @ model.item_vectors_[a].T).toarray()
+    assert np.allclose(model.pair_similarity(a), square, atol=1e-6)
+
+
+def test_several_validation_folds_are_searched_together(shop):
+    interactions, products = shop
+    engine = HybridRecommender(random_state=0, validation_folds=2).fit(interactions, products)
+    assert len(engine.metadata_["validation"]["cuts"]) == 2
+    assert engine.metadata_["validation"]["many"]["tuned"]

@@ -92,9 +92,11 @@ def register_blueprints(app: Flask) -> None:
     from shop.auth import bp as auth_bp
     from shop.cart import bp as cart_bp
     from shop.catalog import bp as catalog_bp
+    from shop.converters import IdConverter
     from shop.feedback import bp as feedback_bp
     from shop.search import bp as search_bp
 
+    app.url_map.converters["id"] = IdConverter  # before the routes that use <id:...> are added
     app.register_blueprint(catalog_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(search_bp)

@@ -15,6 +15,10 @@ from __future__ import annotations
 from flask import Flask, g, has_request_context, request
 from sqlalchemy import event
 
+#: The largest id a row can have: primary keys are 32-bit INTEGER on PostgreSQL. A larger number
+#: from a URL or a form names no row, and past 2**63 SQLite cannot even bind it (OverflowError).
+MAX_ID = 2**31 - 1
+
 
 def configure_engine_events(app: Flask) -> None:
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):

@@ -1,8 +1,9 @@
 """Form pieces that several blueprints share: a strict whole-number field and first-error reporting.
 
-The cart's quantities and the feedback form's stars both want the same thing from a number: "2.5",
-"abc" or "1e3" are refused with the form's own plain message (the one its range check uses too),
-never WTForms' generic "Not a valid integer value.".
+The cart's quantities, the feedback form's stars and the admin's traffic shares all want the same
+thing from a number: "2.5", "abc", "1e3" or a hundred nines are refused with the form's own plain
+message (the one its range check uses too), never WTForms' generic "Not a valid integer value."
+nor a server error.
 """
 
 from __future__ import annotations
@@ -10,6 +11,10 @@ from __future__ import annotations
 from wtforms import IntegerField
 
 DEFAULT_WHOLE_NUMBER_MESSAGE = "Enter a whole number."
+#: Larger numbers are refused while parsing, with the field's own message: past a float's range
+#: WTForms' NumberRange (which calls math.isnan on the value) would raise OverflowError. Smaller
+#: ones are left to the form's range check, or to the view (an id past any row's is a 404).
+LARGEST = 10**308
 
 
 class WholeNumberField(IntegerField):
@@ -24,10 +29,14 @@ class WholeNumberField(IntegerField):
             self.data = None
             return
         try:
-            self.data = int(str(valuelist[0]).strip())
+            value = int(str(valuelist[0]).strip())
         except ValueError as exc:
             self.data = None
             raise ValueError(self.message) from exc
+        if abs(value) > LARGEST:
+            self.data = None
+            raise ValueError(self.message)
+        self.data = value
 
 
 class FirstErrorMixin:

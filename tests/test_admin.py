@@ -222,6 +222,8 @@ def test_create_and_stop_an_experiment(as_admin, post):
             (("A", "hybrid", 50), ("B", "popularity", "")),
             "Give every variant a traffic percentage.",
         ),
+        ((("A", "hybrid", "9" * 400), ("B", "popularity", 50)), "Use 1 to 100."),
+        ((("A", "hybrid", "fifty"), ("B", "popularity", 50)), "Use 1 to 100."),
     ],
 )
 def test_invalid_experiments_are_refused_with_a_message(as_admin, post, rows, message):

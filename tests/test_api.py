@@ -120,6 +120,8 @@ def test_admin_reads_anyones_recommendations_and_gets_404_for_unknown_users(
     response = client.get("/recommend?user_id=987654")
     assert response.status_code == 404
     assert response.get_json()["error"]["message"] == "There is no user 987654."
+    # Past the 32-bit ids PostgreSQL stores: still no such user, never a database error.
+    assert client.get(f"/recommend?user_id={2**40}").status_code == 404
 
 
 @pytest.mark.parametrize("raw", ["abc", "-1", "0", "1.5", str(10**30), "", " ", "1e3", "0x10"])

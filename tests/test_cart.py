@@ -113,6 +113,13 @@ def test_huge_order_id_is_404(client, signed_in):
     assert client.get(f"/orders/{2**64}").status_code == 404
 
 
+@pytest.mark.parametrize("page", [str(2**63), "9" * 400, "-4", "two"])
+def test_any_orders_page_number_shows_a_page(client, signed_in, page):
+    response = client.get(f"/orders?page={page}")
+    assert response.status_code == 200
+    assert "Your orders" in response.get_data(as_text=True)
+
+
 def test_update_sets_quantity_and_zero_removes(client, post, signed_in, kettle, mug):
     post("/cart/add", {"product_id": kettle.id})
     post("/cart/add", {"product_id": mug.id})

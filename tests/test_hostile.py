@@ -45,6 +45,7 @@ nasty_text = st.one_of(
             "🛒" * 50,
             "x" * 10_000,
             str(10**30),
+            "9" * 400,  # past what a float can hold: WTForms' NumberRange alone would crash on it
             "%00",
             "../../etc/passwd",
         ]
@@ -268,6 +269,33 @@ def test_another_shoppers_order_is_not_found(client, auth, signed_in, product):
     auth.login(email="other@example.com", password="other-password")
     assert client.get(f"/orders/{order_id}").status_code == 404
     assert f"/orders/{order_id}" not in client.get("/orders").get_data(as_text=True)
+
+
+ID_PATHS = [
+    ("GET", "/products/{id}"),
+    ("GET", "/products/{id}/image.svg"),
+    ("GET", "/orders/{id}"),
+    ("GET", "/admin/experiments/{id}"),
+    ("GET", "/admin/model/runs/{id}.json"),
+    ("POST", "/admin/experiments/{id}/stop"),
+    ("POST", "/feedback/rate/{id}"),
+    ("POST", "/feedback/like/{id}"),
+    ("POST", "/cart/update/{id}"),
+    ("POST", "/cart/remove/{id}"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), ID_PATHS)
+@pytest.mark.parametrize("raw", [str(2**31), str(2**63), str(10**30), "9" * 400])
+def test_ids_no_row_can_have_are_404_on_every_page(client, auth, admin_user, method, path, raw):
+    auth.login(email="admin@example.com", password="admin-password")
+    url = path.format(id=raw)
+    if method == "GET":
+        response = client.get(url)
+    else:
+        data = {"csrf_token": csrf_token(client, "/"), "stars": "5", "quantity": "1"}
+        response = client.post(url, data=data, headers={"Accept": "application/json"})
+    assert response.status_code == 404, url
 
 
 @pytest.mark.parametrize("path", ["/", "/products", "/search?q=kettle", "/auth/login", "/nope"])

@@ -8,7 +8,6 @@ from wtforms import (
     FieldList,
     Form,
     FormField,
-    IntegerField,
     SelectField,
     StringField,
     TextAreaField,
@@ -17,6 +16,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from shop.extensions import db
+from shop.forms import WholeNumberField
 from shop.models import Experiment
 
 ALGORITHMS = ("hybrid", "popularity", "svd", "als", "itemknn", "content")
@@ -45,8 +45,9 @@ class VariantForm(Form):
         choices=[SelectChoice(a, ALGORITHM_LABELS[a]) for a in ALGORITHMS],
         default="hybrid",
     )
-    traffic_percent = IntegerField(
+    traffic_percent = WholeNumberField(
         "Traffic %",
+        message="Use 1 to 100.",
         validators=[Optional(), NumberRange(min=1, max=100, message="Use 1 to 100.")],
     )
 

@@ -144,7 +144,7 @@ def retrain():
     return redirect(url_for("admin.model"))
 
 
-@bp.route("/model/runs/<int:run_id>.json")
+@bp.route("/model/runs/<id:run_id>.json")
 def run_status(run_id: int):
     run = db.session.get(TrainingRun, run_id)
     if run is None:
@@ -196,7 +196,7 @@ def create():
     return redirect(url_for("admin.experiment", experiment_id=experiment.id))
 
 
-@bp.route("/experiments/<int:experiment_id>")
+@bp.route("/experiments/<id:experiment_id>")
 def experiment(experiment_id: int):
     item = db.get_or_404(Experiment, experiment_id)
     results = analytics.experiment_results(item, money=money)
@@ -226,7 +226,7 @@ def _experiment_chart(results: list[analytics.VariantResult]) -> dict:
     }
 
 
-@bp.route("/experiments/<int:experiment_id>/stop", methods=["POST"])
+@bp.route("/experiments/<id:experiment_id>/stop", methods=["POST"])
 def stop(experiment_id: int):
     form = ActionForm()
     if not form.validate_on_submit():

@@ -13,6 +13,7 @@ from flask import current_app, jsonify, request, url_for
 from flask_login import current_user
 
 from shop.api import bp
+from shop.database import MAX_ID
 from shop.errors import error_response
 from shop.extensions import db
 from shop.models import User
@@ -20,9 +21,10 @@ from shop.templating import product_image_url
 
 MAX_N = 100
 DEFAULT_N = 10
-#: Ids are positive 64-bit integers; anything longer is malformed, not merely unknown.
+#: A well-formed id is a positive 64-bit integer; anything longer is malformed, not merely unknown
+#: (a well-formed id past MAX_ID is simply no user's: 404).
 _ID = re.compile(r"[1-9][0-9]{0,18}")
-_MAX_ID = 2**63 - 1
+_MAX_WELL_FORMED = 2**63 - 1
 
 
 def _positive_int(raw: str | None, upper: int) -> int | None:
@@ -57,7 +59,7 @@ def recommend():
     raw_id = request.args.get("user_id")
     if raw_id is None:
         return error_response(400, "user_id is required, e.g. /recommend?user_id=42&n=10.")
-    user_id = _positive_int(raw_id, _MAX_ID)
+    user_id = _positive_int(raw_id, _MAX_WELL_FORMED)
     if user_id is None:
         return error_response(400, f"user_id must be a positive whole number, got {raw_id!r}.")
     raw_n = request.args.get("n")
@@ -66,7 +68,7 @@ def recommend():
         return error_response(400, f"n must be a whole number from 1 to {MAX_N}, got {raw_n!r}.")
     if user_id != current_user.id and not current_user.is_admin:
         return error_response(403, "You may only read your own recommendations.")
-    if db.session.get(User, user_id) is None:
+    if user_id > MAX_ID or db.session.get(User, user_id) is None:
         return error_response(404, f"There is no user {user_id}.")
 
     shown = recommended_for(user_id, n, source="api")

@@ -11,6 +11,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from shop.auth.routes import safe_next
 from shop.cart import bp
 from shop.cart.forms import AddToCartForm, CartActionForm, UpdateQuantityForm
+from shop.catalog.queries import parse_page
+from shop.database import MAX_ID
 from shop.errors import error_response, wants_json
 from shop.extensions import db
 from shop.models import Product
@@ -42,8 +44,9 @@ def signin_required_for_post(view):
 
 
 def _existing_id(value: int) -> int:
-    """The id itself, or a 404 when no row could ever have it."""
-    if not 1 <= value <= cart_service.MAX_ID:
+    """A product id from the form, or a 404 when no row could ever have it (URL ids are checked
+    by the ``<id:...>`` converter)."""
+    if not 1 <= value <= MAX_ID:
         abort(404)
     return value
 
@@ -98,24 +101,24 @@ def add():
     return redirect(target)
 
 
-@bp.route("/cart/update/<int:product_id>", methods=["POST"])
+@bp.route("/cart/update/<id:product_id>", methods=["POST"])
 @signin_required_for_post
 def update(product_id: int):
     form = UpdateQuantityForm()
     if not form.validate_on_submit():
         return error_response(400, form.first_error(), "Could not update the cart")
-    item = cart_service.set_quantity(current_user.id, _existing_id(product_id), form.quantity.data)
+    item = cart_service.set_quantity(current_user.id, product_id, form.quantity.data)
     db.session.commit()
     if item is None:
         return _back_to_cart("Removed from your cart.", "info")
     return _back_to_cart(f"Quantity updated to {item.quantity}.")
 
 
-@bp.route("/cart/remove/<int:product_id>", methods=["POST"])
+@bp.route("/cart/remove/<id:product_id>", methods=["POST"])
 @signin_required_for_post
 def remove(product_id: int):
     CartActionForm().validate_on_submit()  # CSRF is checked globally; nothing else to validate
-    removed = cart_service.remove_from_cart(current_user.id, _existing_id(product_id))
+    removed = cart_service.remove_from_cart(current_user.id, product_id)
     db.session.commit()
     return _back_to_cart("Removed from your cart." if removed else None, "info")
 
@@ -147,20 +150,19 @@ def checkout():
 @bp.route("/orders")
 @login_required
 def orders():
-    page = request.args.get("page", 1, type=int)
     pager = db.paginate(
         cart_service.orders_query(current_user.id),
-        page=max(page, 1),
+        page=parse_page(request.args.get("page")),
         per_page=ORDERS_PER_PAGE,
         error_out=False,
     )
     return render_template("cart/orders.html", pager=pager)
 
 
-@bp.route("/orders/<int:order_id>")
+@bp.route("/orders/<id:order_id>")
 @login_required
 def order_detail(order_id: int):
-    order = cart_service.order_for(current_user.id, _existing_id(order_id))
+    order = cart_service.order_for(current_user.id, order_id)
     if order is None:
         abort(404)
     return render_template("cart/order.html", order=order)

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from shop.catalog import bp, queries
 from shop.catalog.images import product_svg
 from shop.catalog.pages import render_product_page
-from shop.database import begin_write
+from shop.database import MAX_ID, begin_write
 from shop.errors import error_response
 from shop.extensions import db
 from shop.models import Impression
@@ -75,7 +75,7 @@ def products():
     )
 
 
-@bp.route("/products/<int:product_id>")
+@bp.route("/products/<id:product_id>")
 def product_detail(product_id: int):
     product = queries.product_with_category(product_id)
     if product is None:
@@ -93,7 +93,7 @@ def _impression_arg() -> int | None:
         value = int(request.args.get("imp", ""))
     except ValueError:
         return None
-    if not 0 < value < 2**63:
+    if not 1 <= value <= MAX_ID:
         return None
     return value if db.session.get(Impression, value) is not None else None
 
@@ -118,7 +118,7 @@ def _record_visit(product_id: int, source: str | None, impression_id: int | None
         log.warning("Could not record a visit to product %s", product_id, exc_info=True)
 
 
-@bp.route("/products/<int:product_id>/image.svg")
+@bp.route("/products/<id:product_id>/image.svg")
 def product_image(product_id: int):
     product = queries.product_with_category(product_id)
     if product is None:

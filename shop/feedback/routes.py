@@ -44,7 +44,7 @@ def _product_url(product_id: int, anchor: str) -> str:
     return url_for("catalog.product_detail", product_id=product_id) + anchor
 
 
-@bp.post("/rate/<int:product_id>")
+@bp.post("/rate/<id:product_id>")
 @signin_required
 def rate(product_id: int):
     product = db.get_or_404(Product, product_id)
@@ -75,7 +75,7 @@ def rate(product_id: int):
     return redirect(_product_url(product_id, "#rate"))
 
 
-@bp.post("/like/<int:product_id>")
+@bp.post("/like/<id:product_id>")
 @signin_required
 def like(product_id: int):
     db.get_or_404(Product, product_id)

@@ -13,12 +13,12 @@ from decimal import Decimal
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
+from shop.database import MAX_ID
 from shop.extensions import db
 from shop.models import CartItem, Impression, Order, OrderLine, Product, utcnow
 from shop.services.events import record_event
 
 MAX_QUANTITY = 99
-MAX_ID = 2**31 - 1  # ids are 32-bit on PostgreSQL: a larger number names no row
 CHECKOUT_SOURCE = "checkout"
 
 

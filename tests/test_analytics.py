@@ -206,6 +206,13 @@ def test_bad_date_ranges_are_refused(start, end, message):
         analytics.DateRange.parse(start, end)
 
 
+def test_a_range_ending_on_the_last_day_there_is_has_no_upper_bound():
+    rng = analytics.DateRange.parse("2024-03-05", "9999-12-31")
+    lo, hi = rng.bounds()
+    assert lo.isoformat() == "2024-03-05T00:00:00+00:00"
+    assert hi is None
+
+
 @pytest.fixture
 def admin_client(client, auth, admin_user):
     auth.login(email="admin@example.com", password="admin-password")
@@ -245,6 +252,9 @@ def test_dashboard_date_filter_and_bad_date_notice(admin_client, shop_data):
     assert "is not a date like" in bad.get_data(as_text=True)
     csv_bad = admin_client.get("/admin/analytics/funnel.csv?end=31/12/2024")
     assert csv_bad.status_code == 400
+    far = admin_client.get("/admin/?start=9999-12-31&end=9999-12-31")
+    assert far.status_code == 200
+    assert admin_client.get("/admin/analytics/funnel.csv?end=9999-12-31").status_code == 200
 
 
 def test_csv_download_matches_sql(admin_client, shop_data):

@@ -84,8 +84,8 @@ class DateRange:
         lo = datetime.combine(self.start, time.min, tzinfo=UTC) if self.start else None
         hi = (
             datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=UTC)
-            if self.end
-            else None
+            if self.end and self.end < date.max
+            else None  # open, or the last day there is: nothing comes after it
         )
         return lo, hi
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from urllib.parse import urlencode
 
 from flask import Flask, current_app, request, url_for
 
@@ -52,10 +53,15 @@ def percent(value: float | None, digits: int = 1) -> str:
 
 
 def url_with_page(page: int) -> str:
-    """The current URL with another ``page`` argument, keeping filters and sort."""
+    """The current URL with another ``page`` argument, keeping filters and sort.
+
+    The query string is encoded here, not handed to ``url_for`` as keywords: a visitor's
+    ``?endpoint=`` would clash with its first argument (a 500), and ``?_external=1&_anchor=...``
+    would steer the links it builds.
+    """
     args = request.args.to_dict()
     args["page"] = page
-    return url_for(request.endpoint, **(request.view_args or {}), **args)
+    return f"{url_for(request.endpoint, **(request.view_args or {}))}?{urlencode(args)}"
 
 
 def product_image_url(product) -> str:

@@ -179,6 +179,21 @@ def test_products_paginates_with_the_configured_page_size(app, client):
 
 
 @pytest.mark.parametrize(
+    "extra", ["endpoint=catalog.index", "_external=1&_anchor=%0Aalert(1)", "_scheme=javascript"]
+)
+def test_page_links_keep_unknown_arguments_as_plain_query_text(app, client, extra):
+    app.config["SHOP_PAGE_SIZE"] = 2
+    for i in range(5):
+        factories.make_product(f"Item {i}")
+
+    response = client.get(f"/products?{extra}&page=2")
+
+    assert response.status_code == 200
+    links = re.findall(r'class="page-link" href="([^"]*)"', response.get_data(as_text=True))
+    assert links and all(link.startswith("/products?") and "#" not in link for link in links)
+
+
+@pytest.mark.parametrize(
     "page", ["-1", "0", "abc", "1.5", "", "99999999999999999999", "9" * 400, "%00"]
 )
 def test_products_survives_hostile_page_values(app, client, page):

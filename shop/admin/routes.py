@@ -162,7 +162,6 @@ def _experiments_page(form: ExperimentForm, status: int = 200):
             experiments=all_experiments(),
             running=running_experiment(),
             form=form,
-            action_form=ActionForm(),
         ),
         status,
     )

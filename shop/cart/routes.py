@@ -61,12 +61,7 @@ def _back_to_cart(message: str | None = None, category: str = "success"):
 @login_required
 def view_cart():
     cart = cart_service.cart_for(current_user.id)
-    return render_template(
-        "cart/cart.html",
-        cart=cart,
-        update_form=UpdateQuantityForm(formdata=None),
-        action_form=CartActionForm(formdata=None),
-    )
+    return render_template("cart/cart.html", cart=cart)
 
 
 @bp.route("/cart/add", methods=["POST"])

@@ -106,7 +106,7 @@ def start_retrain(app: Flask, requested_by_id: int | None) -> int:
 
 
 def wait_for(run_id: int, timeout: float = 60.0) -> bool:
-    """Block until a background run started by this process ends (for tests and the CLI)."""
+    """Block until a background run started by this process ends (the tests wait on it)."""
     thread = _threads.get(run_id)
     if thread is None:
         return True

@@ -757,7 +757,10 @@ class HybridRecommender:
         """
         names = list(used)
         contribution = np.stack([used[name][picked] for name in names])
-        sources = [names[j] for j in np.argmax(contribution, axis=0)]
+        sources = [
+            names[j] if contribution[j, r] > 0 else "popularity"  # nothing scored it: a filler
+            for r, j in enumerate(np.argmax(contribution, axis=0))
+        ]
         history_items = np.unique(touched_items)
         strongest = np.zeros(len(history_items), dtype=np.int64)
         if len(history_items):

@@ -242,3 +242,16 @@ def test_metadata_describes_the_fit(engine, shop):
 def test_fit_rejects_unknown_kinds():
     with pytest.raises(ValueError, match="unknown interaction kinds"):
         HybridRecommender().fit(events([(1, "a", "stare")]), catalogue({"a": "A"}))
+
+
+def test_a_shop_without_any_interactions_still_answers():
+    products = catalogue({1: "Blue kettle", 2: "Red kettle", 3: None}, {1: "Kitchen", 3: "Garden"})
+    empty = events([]).astype({"timestamp": "datetime64[ns, UTC]"})
+    engine = HybridRecommender(random_state=0).fit(empty, products)
+    assert len(engine.recommend(None, n=3)) == 3
+    assert ids(engine.similar(1, n=1)) == [2]
+    assert engine.also_bought(1) == []
+    liked = engine.recommend(history([(1, "like")]), n=2)
+    assert liked[0].product_id == 2
+    assert "Blue kettle" in liked[0].reason
+    assert liked[1].reason.startswith(("Popular in", "Trending"))

@@ -84,9 +84,8 @@ def _minmax_rows(scores: np.ndarray) -> np.ndarray:
     """Scale each row to [0, 1]; a flat row (the model has nothing to say) becomes all zeros."""
     low = scores.min(axis=1, keepdims=True)
     span = scores.max(axis=1, keepdims=True) - low
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(span > 0, (scores - low) / np.where(span > 0, span, 1.0), 0.0)
-    return out
+    span[span <= 0] = np.inf  # flat row: (x - low) / inf == 0
+    return (scores - low) / span
 
 
 def _positive_share_rows(scores: np.ndarray) -> np.ndarray:
@@ -97,7 +96,8 @@ def _positive_share_rows(scores: np.ndarray) -> np.ndarray:
     split of the retail data: +3% NDCG@10 for the hybrid over min-max.
     """
     top = scores.max(axis=1, keepdims=True)
-    return np.where(top > 0, np.clip(scores, 0.0, None) / np.where(top > 0, top, 1.0), 0.0)
+    top[top <= 0] = np.inf  # nothing positive: all zeros
+    return np.maximum(scores, 0.0) / top
 
 
 def _top_n(scores: np.ndarray, n: int) -> np.ndarray:
@@ -591,12 +591,14 @@ class HybridRecommender:
             return _History(empty, empty, empty), np.zeros(0, np.int64), np.zeros(0, object)
         if "product_id" not in history.columns or "kind" not in history.columns:
             raise ValueError("a history needs product_id and kind columns")
-        items = self.product_ids_.get_indexer(history["product_id"])
+        items = self.product_ids_.get_indexer(history["product_id"].to_numpy())
         known = items >= 0
         kinds = history["kind"].to_numpy(dtype=object)[known]
         if "value" in history.columns:
-            values = pd.to_numeric(history["value"], errors="coerce").to_numpy(dtype=float)[known]
-            values = np.nan_to_num(values, nan=1.0)
+            column = history["value"]
+            if column.dtype.kind not in "fiub":  # strings or objects from a careless caller
+                column = pd.to_numeric(column, errors="coerce")
+            values = np.nan_to_num(column.to_numpy(dtype=float)[known], nan=1.0)
         else:
             values = np.ones(int(known.sum()))
         stamps = history["timestamp"] if "timestamp" in history.columns else None

@@ -1,4 +1,5 @@
-"""Form pieces that several blueprints share: a strict whole-number field and first-error reporting.
+"""Form pieces that several blueprints share: a text filter, a strict whole-number field and
+first-error reporting.
 
 The cart's quantities, the feedback form's stars and the admin's traffic shares all want the same
 thing from a number: "2.5", "abc", "1e3" or a hundred nines are refused with the form's own plain
@@ -15,6 +16,15 @@ DEFAULT_WHOLE_NUMBER_MESSAGE = "Enter a whole number."
 #: WTForms' NumberRange (which calls math.isnan on the value) would raise OverflowError. Smaller
 #: ones are left to the form's range check, or to the view (an id past any row's is a 404).
 LARGEST = 10**308
+
+
+def clean_text(value: str | None) -> str:
+    """Typed text without control characters (tabs and line breaks kept), trimmed.
+
+    Nobody types a NUL, but a script can send one, and PostgreSQL refuses it in any text
+    parameter (a 500 on the query, not a form error): a filter for every free-text field.
+    """
+    return "".join(ch for ch in (value or "") if ch.isprintable() or ch in "\n\t").strip()
 
 
 class WholeNumberField(IntegerField):

@@ -234,6 +234,14 @@ def test_invalid_experiments_are_refused_with_a_message(as_admin, post, rows, me
     assert db.session.scalar(select(func.count(ExperimentVariant.id))) == 0
 
 
+def test_control_characters_never_reach_the_experiment_tables(as_admin, post):
+    data = _experiment_form(name="Home\x00 list", rows=(("A\x00", "hybrid", 50), ("B", "svd", 50)))
+    assert post("/admin/experiments", data=data).status_code == 302
+    experiment = db.session.scalar(select(Experiment))
+    assert experiment.name == "Home list"
+    assert [v.name for v in experiment.variants] == ["A", "B"]
+
+
 def test_unknown_algorithm_is_refused(as_admin, post):
     response = post(
         "/admin/experiments", data=_experiment_form(rows=(("A", "magic", 50), ("B", "svd", 50)))

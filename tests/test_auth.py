@@ -52,6 +52,19 @@ def test_login_with_wrong_password_is_refused(client, auth, shopper):
     assert "Sign out" not in client.get("/").get_data(as_text=True)
 
 
+def test_control_characters_in_names_and_emails_are_dropped_not_stored(client, auth):
+    # PostgreSQL refuses NUL in any text parameter: it must never reach a query.
+    response = auth.register(
+        email="nul\x00@example.com", name="Nu\x00la\x07", password="long-enough"
+    )
+    assert response.status_code == 302
+    user = db.session.scalar(select(User))
+    assert (user.email, user.display_name) == ("nul@example.com", "Nula")
+    client.post("/auth/logout", data={"csrf_token": csrf_token(client, "/")})
+    assert auth.login(email="\x00", password="long-enough").status_code == 200  # "required"
+    assert auth.login(email="nul@example.com\x00", password="long-enough").status_code == 302
+
+
 def test_post_without_csrf_token_gives_400(client, shopper):
     response = client.post(
         "/auth/login", data={"email": "shopper@example.com", "password": "correct-horse"}

@@ -16,7 +16,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from shop.extensions import db
-from shop.forms import WholeNumberField
+from shop.forms import WholeNumberField, clean_text
 from shop.models import Experiment
 
 ALGORITHMS = ("hybrid", "popularity", "svd", "als", "itemknn", "content")
@@ -32,14 +32,10 @@ MAX_VARIANTS = 4
 MIN_VARIANTS = 2
 
 
-def _strip(value: str | None) -> str:
-    return (value or "").strip()
-
-
 class VariantForm(Form):
     """One row of the variants table; a row with an empty name is ignored."""
 
-    name = StringField("Variant name", filters=[_strip], validators=[Length(max=40)])
+    name = StringField("Variant name", filters=[clean_text], validators=[Length(max=40)])
     algorithm = SelectField(
         "Algorithm",
         choices=[SelectChoice(a, ALGORITHM_LABELS[a]) for a in ALGORITHMS],
@@ -58,10 +54,10 @@ class VariantForm(Form):
 
 class ExperimentForm(FlaskForm):
     name = StringField(
-        "Experiment name", filters=[_strip], validators=[DataRequired(), Length(max=120)]
+        "Experiment name", filters=[clean_text], validators=[DataRequired(), Length(max=120)]
     )
     description = TextAreaField(
-        "What are we testing?", filters=[_strip], validators=[Length(max=2000)]
+        "What are we testing?", filters=[clean_text], validators=[Length(max=2000)]
     )
     variants = FieldList(FormField(VariantForm), min_entries=MAX_VARIANTS, max_entries=MAX_VARIANTS)
 

@@ -6,11 +6,14 @@ from wtforms import BooleanField, EmailField, HiddenField, PasswordField, String
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
 from shop.extensions import db
+from shop.forms import clean_text
 from shop.models import User
 
 
 def normalise_email(value: str | None) -> str:
-    return (value or "").strip().lower()
+    """Addresses compare trimmed and lower-case; control characters are dropped, as no stored
+    address has one (and PostgreSQL refuses NUL in a query)."""
+    return clean_text(value).lower()
 
 
 class RegistrationForm(FlaskForm):
@@ -21,7 +24,7 @@ class RegistrationForm(FlaskForm):
     )
     display_name = StringField(
         "Your name",
-        filters=[lambda v: (v or "").strip()],
+        filters=[clean_text],
         validators=[DataRequired(), Length(min=2, max=80)],
     )
     password = PasswordField(

@@ -12,13 +12,7 @@ from sqlalchemy import func, select, update
 
 from shop.extensions import db
 from shop.models import Event, Like, Product, Rating
-
-EVENT_COUNTERS = {
-    "view_count": "view",
-    "click_count": "click",
-    "cart_count": "add_to_cart",
-    "purchase_count": "purchase",
-}
+from shop.services.events import COUNTER_FOR_KIND
 
 
 def _count_events(kind: str):
@@ -31,7 +25,8 @@ def _count_events(kind: str):
 
 def recompute_product_counters() -> None:
     """Set every product's counters from events, likes and ratings (the caller commits)."""
-    values = {column: _count_events(kind) for column, kind in EVENT_COUNTERS.items()}
+    # The same kind-to-counter map the live requests bump, so the two can never disagree.
+    values = {column.key: _count_events(kind) for kind, column in COUNTER_FOR_KIND.items()}
     values["like_count"] = (
         select(func.count(Like.id)).where(Like.product_id == Product.id).scalar_subquery()
     )

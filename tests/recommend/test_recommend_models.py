@@ -157,3 +157,16 @@ def test_als_fold_in_reproduces_a_trained_users_vector():
     assert np.allclose(
         folded @ model.item_factors_.T, model.user_factors_[:1] @ model.item_factors_.T, atol=0.05
     )
+
+
+@pytest.mark.parametrize("weighting", ["idf", "none", "rp3beta"])
+def test_every_item_knn_weighting_finds_the_co_purchased_group(weighting):
+    model = ItemKNN(n_neighbours=5, shrinkage=0.0, weighting=weighting).fit(two_groups())
+    scores = model.scores(sp.csr_matrix(([1.0], ([0], [4])), shape=(1, 6)))[0]
+    assert min(scores[3], scores[5]) > 0
+    assert scores[:3].max() == 0.0
+
+
+def test_item_knn_rejects_an_unknown_weighting():
+    with pytest.raises(ValueError, match="weighting"):
+        ItemKNN(weighting="magic").fit(two_groups())

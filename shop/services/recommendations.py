@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -335,17 +336,25 @@ def because_you_liked(user_id: int, n: int = 5) -> tuple[Any, ShownList] | None:
     return anchor, ShownList(source="home:because-liked", items=items)
 
 
-def similar_products(product, n: int = 6, source: str = "product:similar") -> ShownList:
-    """Products like this one (content similarity); same category by popularity without a model."""
-
+def _from_engine(ask: Callable[[Any], list], source: str) -> ShownList | None:
+    """The loaded engine's list for a product page, or None when no model is loaded or the model
+    has never seen the product (the caller then answers from SQL)."""
     from shop.recommend import UnknownProductError
 
     engine = current_engine()
-    if engine is not None:
-        try:
-            return _shown(engine.similar(product.id, n=n), source)
-        except UnknownProductError:
-            pass
+    if engine is None:
+        return None
+    try:
+        return _shown(ask(engine), source)
+    except UnknownProductError:
+        return None
+
+
+def similar_products(product, n: int = 6, source: str = "product:similar") -> ShownList:
+    """Products like this one (content similarity); same category by popularity without a model."""
+    shown = _from_engine(lambda engine: engine.similar(product.id, n=n), source)
+    if shown is not None:
+        return shown
     query = (
         select(Product)
         .where(Product.category_id == product.category_id, Product.id != product.id)
@@ -362,15 +371,9 @@ def similar_products(product, n: int = 6, source: str = "product:similar") -> Sh
 
 def also_bought(product, n: int = 6, source: str = "product:also-bought") -> ShownList:
     """Customers who bought this also bought: co-purchases, from the model or straight from orders."""
-
-    from shop.recommend import UnknownProductError
-
-    engine = current_engine()
-    if engine is not None:
-        try:
-            return _shown(engine.also_bought(product.id, n=n), source)
-        except UnknownProductError:
-            pass
+    shown = _from_engine(lambda engine: engine.also_bought(product.id, n=n), source)
+    if shown is not None:
+        return shown
     orders_with_it = select(OrderLine.order_id).where(OrderLine.product_id == product.id)
     query = (
         select(Product, func.count(OrderLine.id).label("together"))

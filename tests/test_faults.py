@@ -111,3 +111,33 @@ def test_a_database_error_during_checkout_leaves_no_half_order(client, auth, sho
     response = client.post("/checkout", data={"csrf_token": csrf_token(client, "/cart")})
     assert response.status_code == 302
     assert db.session.scalar(select(func.count(Order.id))) == 1
+
+
+def test_a_truncated_model_is_reported_on_the_admin_page_and_the_site_keeps_serving(
+    app, client, auth, admin_user, caplog
+):
+    from pathlib import Path
+
+    from shop.recommend import HybridRecommender
+    from shop.services.interactions import all_interactions, products_frame
+
+    shopper = factories.make_user(email="s@example.com")
+    products = [factories.make_product(name=f"Thing {i}") for i in range(6)]
+    for product in products[:4]:
+        factories.make_event(shopper, product, "purchase")
+    engine = HybridRecommender(random_state=0).fit(all_interactions(), products_frame())
+    store = app.extensions["recommender_store"]
+    path = Path(store.model_dir) / "model-test.joblib"
+    store.model_dir.mkdir(parents=True, exist_ok=True)
+    engine.save(path)
+    store.write_pointer(path, "test-version")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+    assert client.get("/").status_code == 200
+    assert client.get(f"/products/{products[0].id}").status_code == 200
+    assert "fall back to popularity" in caplog.text
+    auth.login(email="admin@example.com", password="admin-password")
+    html = client.get("/admin/model").get_data(as_text=True)
+    assert "Serving popularity fallback:" in html
+    assert "could not be loaded" in html

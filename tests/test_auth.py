@@ -2,6 +2,7 @@ from sqlalchemy import select
 
 from shop.extensions import db
 from shop.models import User
+from tests import factories
 from tests.conftest import csrf_token
 
 
@@ -113,3 +114,27 @@ def test_session_cookie_is_httponly_and_samesite(client, auth, shopper):
     cookie = response.headers.get("Set-Cookie", "")
     assert "HttpOnly" in cookie
     assert "SameSite=Lax" in cookie
+
+
+def test_a_sign_up_that_loses_a_race_for_its_email_gets_the_form_back(client, monkeypatch):
+    from shop.auth.forms import RegistrationForm
+
+    # The other sign-up commits between this one's check and its insert.
+    def racing_check(form, field):
+        factories.make_user(email=field.data)
+
+    monkeypatch.setattr(RegistrationForm, "validate_email", racing_check)
+    token = csrf_token(client, "/auth/register")
+    response = client.post(
+        "/auth/register",
+        data={
+            "csrf_token": token,
+            "email": "race@example.com",
+            "display_name": "Rae Racer",
+            "password": "long-enough-1",
+            "confirm": "long-enough-1",
+        },
+    )
+    assert response.status_code == 409
+    assert "already exists" in response.get_data(as_text=True)
+    assert db.session.scalar(select(db.func.count(User.id))) == 1

@@ -16,6 +16,9 @@ def normalise_email(value: str | None) -> str:
     return clean_text(value).lower()
 
 
+DUPLICATE_EMAIL_MESSAGE = "An account with this email already exists. Sign in instead?"
+
+
 class RegistrationForm(FlaskForm):
     email = EmailField(
         "Email",
@@ -43,7 +46,7 @@ class RegistrationForm(FlaskForm):
     def validate_email(self, field) -> None:
         exists = db.session.scalar(select(User.id).where(func.lower(User.email) == field.data))
         if exists:
-            raise ValidationError("An account with this email already exists. Sign in instead?")
+            raise ValidationError(DUPLICATE_EMAIL_MESSAGE)
 
 
 class LoginForm(FlaskForm):

@@ -5,9 +5,16 @@ from urllib.parse import urlsplit
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from shop.auth import bp
-from shop.auth.forms import LoginForm, LogoutForm, RegistrationForm, normalise_email
+from shop.auth.forms import (
+    DUPLICATE_EMAIL_MESSAGE,
+    LoginForm,
+    LogoutForm,
+    RegistrationForm,
+    normalise_email,
+)
 from shop.extensions import db, limiter, login_manager
 from shop.models import User
 
@@ -51,7 +58,14 @@ def register():
         user = User(email=form.email.data, display_name=form.display_name.data)
         user.set_password(form.password.data)
         db.session.add(user)
-        db.session.commit()
+        try:
+            db.session.commit()
+        except IntegrityError:
+            # Two sign-ups with one email at the same instant: the unique index decides, and the
+            # loser sees the same message validate_email gives.
+            db.session.rollback()
+            form.email.errors.append(DUPLICATE_EMAIL_MESSAGE)
+            return render_template("auth/register.html", form=form), 409
         login_user(user)
         flash(f"Welcome, {user.display_name}! Your account is ready.", "success")
         return redirect(url_for("catalog.index"))

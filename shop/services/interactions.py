@@ -99,7 +99,9 @@ def user_history(user_id: int, event_limit: int = HISTORY_EVENT_LIMIT) -> pd.Dat
     rows = db.session.execute(query).all()
     if not rows:
         return _empty()
-    return _typed(pd.DataFrame.from_records(rows, columns=COLUMNS))
+    # Column lists, not Row objects: pandas builds a frame from rows one cell at a time.
+    columns = zip(*rows, strict=True)
+    return _typed(pd.DataFrame(dict(zip(COLUMNS, map(list, columns), strict=True))))
 
 
 def products_frame() -> pd.DataFrame:

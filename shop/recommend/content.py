@@ -7,6 +7,7 @@ answers "similar products" for the whole catalogue.
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-from .neighbours import top_k_sparse
+from .neighbours import row_positions, top_k_sparse
 
 
 def _token(prefix: str, value: object) -> str:
@@ -46,6 +47,11 @@ def product_text(products: pd.DataFrame) -> list[str]:
         f"{n} {n} {d if d != n else ''} {c} {c} {b}"
         for n, d, c, b in zip(names, descriptions, categories, brands, strict=True)
     ]
+
+
+class _TermIndex(NamedTuple):
+    matrix: sp.csr_matrix  # terms x products
+    row_lengths: np.ndarray  # products per term
 
 
 class ContentModel:
@@ -104,6 +110,49 @@ class ContentModel:
         profile /= np.where(norms > 0, norms, 1.0)
         return np.asarray(self.item_vectors_ @ profile.T, dtype=np.float64).T
 
+    def profile_scores_for(self, items: np.ndarray, strengths: np.ndarray) -> np.ndarray:
+        """``profile_scores`` for one shopper given as (item, strength) pairs.
+
+        The profile is built sparsely from the shopper's few item rows. Its cosine to every product then
+        only needs the products that share one of its terms: the term-major copy of the item vectors
+        gives those directly, which on a catalogue with specific product names touches a small share of
+        the stored weights. When the profile's terms are common enough that the gather would touch more
+        than a third of them, one pass over the whole matrix is cheaper and is used instead.
+        """
+        matrix = self.item_vectors_
+        positions, lengths = row_positions(matrix.indptr, items)
+        terms, inverse = np.unique(matrix.indices[positions], return_inverse=True)
+        profile = np.bincount(
+            inverse, weights=matrix.data[positions] * np.repeat(strengths, lengths)
+        )
+        norm = float(np.sqrt(profile @ profile))
+        if norm > 0:
+            profile /= norm
+        by_term = self._by_term()
+        if 3 * int(by_term.row_lengths[terms].sum()) > matrix.nnz:
+            dense = np.zeros(matrix.shape[1], dtype=np.float32)
+            dense[terms] = profile
+            return np.asarray(matrix @ dense, dtype=np.float64)
+        positions, lengths = row_positions(by_term.matrix.indptr, terms)
+        return np.bincount(
+            by_term.matrix.indices[positions],
+            weights=by_term.matrix.data[positions] * np.repeat(profile, lengths),
+            minlength=matrix.shape[0],
+        )
+
+    def _by_term(self) -> _TermIndex:
+        """The item vectors transposed (one row per term), built once per process after fit or load."""
+        index = self.__dict__.get("_term_index")
+        if index is None:
+            by_term = self.item_vectors_.T.tocsr()
+            index = self._term_index = _TermIndex(by_term, np.diff(by_term.indptr))
+        return index
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_term_index", None)  # derived from item_vectors_: not worth its bytes on disk
+        return state
+
     def pair_similarity(self, items_a: np.ndarray, items_b: np.ndarray | None = None) -> np.ndarray:
         """Dense cosine block between two small item sets (for explanations and diversity).
 
@@ -114,11 +163,7 @@ class ContentModel:
         same = items_b is None
         items = np.asarray(items_a) if same else np.concatenate([items_a, items_b])
         matrix = self.item_vectors_
-        starts, stops = matrix.indptr[items], matrix.indptr[items + 1]
-        lengths = stops - starts
-        total = int(lengths.sum())
-        offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-        positions = offsets + np.arange(total)
+        positions, lengths = row_positions(matrix.indptr, items)
         terms, columns = np.unique(matrix.indices[positions], return_inverse=True)
         dense = np.zeros((len(items), len(terms)))
         dense[np.repeat(np.arange(len(items)), lengths), columns] = matrix.data[positions]

@@ -88,7 +88,8 @@ def to_epoch_days(timestamps: pd.Series | None, length: int) -> np.ndarray:
     """Timestamps as float days since the epoch; naive values are taken as UTC, missing ones as NaN."""
     if timestamps is None:
         return np.full(length, np.nan)
-    array = pd.Series(timestamps).array
+    # A Series is read as it is: wrapping it in a new Series costs more than the rest of this function.
+    array = (timestamps if isinstance(timestamps, pd.Series) else pd.Series(timestamps)).array
     if not isinstance(array, pd.arrays.DatetimeArray):
         array = pd.to_datetime(
             pd.Series(timestamps), utc=True

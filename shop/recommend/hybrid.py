@@ -20,7 +20,7 @@ import inspect
 import os
 from collections.abc import Hashable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,7 @@ from .content import ContentModel
 from .frames import (
     DEFAULT_KIND_WEIGHTS,
     FINAL_CODES,
+    KINDS,
     RATING,
     Events,
     check_interactions,
@@ -42,7 +43,7 @@ from .frames import (
     weights_from_codes,
 )
 from .implicit_mf import ALSModel
-from .neighbours import ItemKNN
+from .neighbours import ItemKNN, row_positions
 from .popularity import POPULAR_KINDS, PopularityModel
 from .records import NotFittedError, Recommendation, UnknownProductError
 from .svd import SVDModel
@@ -69,6 +70,8 @@ _KIND_VERBS = {
 }
 _KIND_ORDER = ("view", "click", "rating", "add_to_cart", "like", "purchase")
 _KIND_RANK = {kind: rank for rank, kind in enumerate(_KIND_ORDER)}
+#: _KIND_RANK by kind code (frames.KINDS order), so a history's kinds are ranked with one take.
+_RANK_BY_CODE = np.array([_KIND_RANK[kind] for kind in KINDS])
 _POPULAR_REASONS = {
     "click": "Most clicked",
     "purchase": "Best seller",
@@ -98,6 +101,27 @@ def _positive_share_rows(scores: np.ndarray) -> np.ndarray:
     top = scores.max(axis=1, keepdims=True)
     top[top <= 0] = np.inf  # nothing positive: all zeros
     return np.maximum(scores, 0.0) / top
+
+
+def _minmax(scores: np.ndarray) -> np.ndarray:
+    """``_minmax_rows`` for one shopper's scores (a new array: callers may edit it in place)."""
+    low = scores.min()
+    span = scores.max() - low
+    if span <= 0:  # flat: the model has nothing to say
+        return np.zeros(len(scores))
+    out = scores - low
+    out /= span
+    return out
+
+
+def _positive_share(scores: np.ndarray) -> np.ndarray:
+    """``_positive_share_rows`` for one shopper's scores (a new array)."""
+    top = scores.max()
+    if top <= 0:  # nothing positive
+        return np.zeros(len(scores))
+    out = np.maximum(scores, 0.0)
+    out /= top
+    return out
 
 
 def _top_n(scores: np.ndarray, n: int) -> np.ndarray:
@@ -149,6 +173,55 @@ class _History:
     @property
     def sizes(self) -> np.ndarray:
         return np.diff(self.strength.indptr)
+
+
+class _Shopper(NamedTuple):
+    """One shopper's history as small arrays over catalogue positions (the request path's _History)."""
+
+    items: np.ndarray  # products with some interest, sorted
+    strengths: np.ndarray  # log-damped, recency-weighted interest per product in ``items``
+    final: np.ndarray  # bought, rated or liked products, sorted: not recommended again
+    rated_items: np.ndarray  # rated products, sorted
+    ratings: np.ndarray  # latest stars per product in ``rated_items``
+    touched: np.ndarray  # catalogue position of every known event, for explanations
+    codes: np.ndarray  # kind code of every known event
+
+    @classmethod
+    def empty(cls) -> _Shopper:
+        none = np.zeros(0, dtype=np.int64)
+        return cls(none, np.zeros(0), none, none, np.zeros(0), none, none)
+
+
+class _Serving:
+    """Lookups the request path needs, derived once from the fitted state: built after fit and after load,
+    never saved (they would only make the file bigger)."""
+
+    def __init__(self, engine: HybridRecommender) -> None:
+        self.product_index = engine.product_ids_
+        self.ids = engine.product_ids_.tolist()  # plain Python values for Recommendation records
+        self.index = {product_id: position for position, product_id in enumerate(self.ids)}
+        self.n_items = len(self.ids)
+        self.cold = np.flatnonzero(~engine.known_items_)
+        self.popularity = _read_only(engine.popularity_norm_)
+        self.tiebreak = _read_only(1e-6 * engine.popularity_norm_)
+        self.zeros = _read_only(np.zeros(self.n_items))
+        self.kind_weights = engine.kind_weights or DEFAULT_KIND_WEIGHTS
+
+    def positions(self, product_ids: list[Any]) -> np.ndarray:
+        """Catalogue positions of ids (-1 if unknown): a dict lookup, cheaper than pandas for a history."""
+        index = self.index
+        try:
+            return np.fromiter(
+                (index.get(p, -1) for p in product_ids), dtype=np.int64, count=len(product_ids)
+            )
+        except TypeError:  # unhashable ids: let pandas decide what they match
+            return self.product_index.get_indexer(product_ids)
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    view = array.view()
+    view.flags.writeable = False
+    return view
 
 
 class HybridRecommender:
@@ -255,6 +328,7 @@ class HybridRecommender:
         if products.empty:
             raise ValueError("cannot fit on an empty catalogue")
         started = datetime.now(UTC)
+        self.__dict__.pop("_serving", None)
         products = products.drop_duplicates("product_id", keep="last").reset_index(drop=True)
         self.product_ids_ = pd.Index(products["product_id"])
         self.names_ = self._text_column(products, "name", fallback=self.product_ids_.astype(str))
@@ -295,6 +369,7 @@ class HybridRecommender:
             "params": {k: v for k, v in self.get_params().items() if k != "weights"},
             "fit_seconds": dict(self.timings_),
         }
+        self._serving = _Serving(self)
         return self
 
     def _tick(self, phase: str, start_ns: int) -> None:
@@ -582,32 +657,95 @@ class HybridRecommender:
         ratings = _rows_csr(rows[rated], items[rated], values[rated], shape, keep="last")
         return _History(strength, final, ratings)
 
-    def _history_from_frame(
-        self, history: pd.DataFrame | None
-    ) -> tuple[_History, np.ndarray, np.ndarray]:
-        """Code one shopper's history; unknown products are ignored, the kinds kept for explanations."""
+    def _shopper(self, history: pd.DataFrame | None, serving: _Serving) -> _Shopper:
+        """Code one shopper's history straight from the frame's columns; unknown products are ignored.
+
+        The same arithmetic as ``_histories`` for one row, on plain arrays: a sparse matrix per request costs
+        more in scipy's checks than the few dozen events it would hold.
+        """
         if history is None or len(history) == 0:
-            empty = sp.csr_matrix((1, len(self.product_ids_)))
-            return _History(empty, empty, empty), np.zeros(0, np.int64), np.zeros(0, object)
-        if "product_id" not in history.columns or "kind" not in history.columns:
+            return _Shopper.empty()
+        columns = history.columns
+        if "product_id" not in columns or "kind" not in columns:
             raise ValueError("a history needs product_id and kind columns")
-        items = self.product_ids_.get_indexer(history["product_id"].to_numpy())
+        items = serving.positions(history["product_id"].tolist())
         known = items >= 0
-        kinds = history["kind"].to_numpy(dtype=object)[known]
-        if "value" in history.columns:
+        if not known.any():
+            return _Shopper.empty()
+        items = items[known]
+        codes = kind_codes(history["kind"].to_numpy(dtype=object)[known])
+        if "value" in columns:
             column = history["value"]
             if column.dtype.kind not in "fiub":  # strings or objects from a careless caller
                 column = pd.to_numeric(column, errors="coerce")
-            values = np.nan_to_num(column.to_numpy(dtype=float)[known], nan=1.0)
+            values = column.to_numpy(dtype=float)[known]  # a copy: safe to fill in place
+            values[np.isnan(values)] = 1.0
         else:
-            values = np.ones(int(known.sum()))
-        stamps = history["timestamp"] if "timestamp" in history.columns else None
+            values = np.ones(len(items))
+        stamps = history["timestamp"] if "timestamp" in columns else None
         days = to_epoch_days(stamps, len(history))[known]
-        items = items[known]
-        parsed = self._histories(
-            np.zeros(len(items), dtype=np.int64), items, kinds, values, days, 1
+
+        weights = weights_from_codes(codes, values, serving.kind_weights)
+        finite = np.isfinite(days)
+        if self.recency_half_life_days and finite.any():
+            age = np.clip(days[finite].max() - days, 0.0, None)
+            decayed = np.power(0.5, age / self.recency_half_life_days)
+            weights = weights * np.where(finite, decayed, 1.0)
+        touched, inverse = np.unique(items, return_inverse=True)
+        strengths = np.log1p(np.bincount(inverse, weights=weights, minlength=len(touched)))
+        nonzero = strengths != 0  # a 1-star rating is no interest, but still blocks the product
+        rated = np.flatnonzero(codes == RATING)
+        rated_items = np.zeros(0, dtype=np.int64)
+        ratings = np.zeros(0)
+        if len(rated):
+            rated = rated[np.argsort(np.nan_to_num(days[rated], nan=-np.inf), kind="stable")]
+            # The latest rating of each product wins.
+            rated_items, last = np.unique(items[rated][::-1], return_index=True)
+            ratings = values[rated][::-1][last]
+        return _Shopper(
+            items=touched[nonzero],
+            strengths=strengths[nonzero],
+            final=np.unique(items[FINAL_CODES[codes]]),
+            rated_items=rated_items,
+            ratings=ratings,
+            touched=items,
+            codes=codes,
         )
-        return parsed, items, kinds
+
+    def _shopper_scores(
+        self, shopper: _Shopper, serving: _Serving, only: Iterable[str]
+    ) -> dict[str, np.ndarray]:
+        """``_component_scores`` for one shopper: normalised [0, 1] scores over the catalogue per model.
+
+        Each model gathers only the rows its history touches; models outside ``only`` (weight zero) are not
+        scored at all.
+        """
+        only = set(only)
+        out = {"popularity": serving.popularity}
+        items, strengths = shopper.items, shopper.strengths
+        if not len(items):
+            return out
+        if only & {"content", "new"}:
+            content = _minmax(self.content_.profile_scores_for(items, strengths))
+            out["content"] = content
+            # New products: only content can vouch for them (see _component_scores).
+            if len(serving.cold):
+                new = np.zeros(serving.n_items)
+                new[serving.cold] = content[serving.cold]
+                out["new"] = new
+            else:
+                out["new"] = serving.zeros
+        if "itemknn" in only:
+            knn = _minmax(self.itemknn_.scores_for(items, strengths))
+            knn[serving.cold] = 0.0  # no interactions, no collaborative evidence either way
+            out["itemknn"] = knn
+        if "als" in only:
+            als = _positive_share(self.als_.scores_for(items, strengths))
+            als[serving.cold] = 0.0
+            out["als"] = als
+        if "svd" in only and self.svd_.n_ratings_ and len(shopper.rated_items):
+            out["svd"] = _minmax(self.svd_.predict_all(shopper.rated_items, shopper.ratings))
+        return out
 
     def _component_scores(
         self, history: _History, models: Any, only: Iterable[str] = COMPONENTS
@@ -651,6 +789,17 @@ class HybridRecommender:
         self._check_fitted()
         return self.content_
 
+    def _serving_state(self) -> _Serving:
+        serving = self.__dict__.get("_serving")
+        if serving is None:  # loaded from a file: rebuilt once per process
+            serving = self._serving = _Serving(self)
+        return serving
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_serving", None)
+        return state
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "metadata_"):
             raise NotFittedError(
@@ -678,37 +827,37 @@ class HybridRecommender:
             raise ValueError(f"unknown variant {variant!r}; expected one of {list(VARIANTS)}")
         if n <= 0:
             return []
-        parsed, touched_items, touched_kinds = self._history_from_frame(history)
-        size = int(parsed.sizes[0])
-        weights = self._weights_for(size) if variant == "hybrid" else {variant: 1.0}
+        serving = self._serving_state()
+        shopper = self._shopper(history, serving)
+        weights = self._weights_for(len(shopper.items)) if variant == "hybrid" else {variant: 1.0}
         # Only the models that will be blended are scored: each costs a pass over the catalogue.
-        components = self._component_scores(parsed, self, only=[k for k, w in weights.items() if w])
-        total = np.zeros(len(self.product_ids_))
-        used: dict[str, np.ndarray] = {}
+        components = self._shopper_scores(shopper, serving, [k for k, w in weights.items() if w])
+        total = np.zeros(serving.n_items)
+        used: dict[str, tuple[float, np.ndarray]] = {}
         for name, weight in weights.items():
             if weight and name in components and components[name].any():
-                used[name] = weight * components[name][0]
-                total += used[name]
+                used[name] = (weight, components[name])
+                total += weight * components[name]
         if not used:  # nothing known about the shopper, or the model is silent: trending popularity
-            used = {"popularity": components["popularity"][0]}
-            total = used["popularity"].copy()
+            used = {"popularity": (1.0, serving.popularity)}
+            total = serving.popularity.copy()
         # Popularity breaks ties and fills lists when the other models only score a few products.
-        total += 1e-6 * components["popularity"][0]
-        blocked = np.zeros(len(total), dtype=bool)
-        blocked[parsed.final.indices] = True
+        total += serving.tiebreak
+        blocked = shopper.final
         exclude = list(exclude)
         if exclude:
-            extra = self.product_ids_.get_indexer(exclude)
-            blocked[extra[extra >= 0]] = True
+            extra = serving.positions(exclude)
+            blocked = np.union1d(blocked, extra[extra >= 0])
         total[blocked] = -np.inf
-        available = int((~blocked).sum())
+        available = serving.n_items - len(blocked)
         # Diversity is part of the hybrid's product decision; single-model variants stay pure for A/B tests.
         diversity = self.diversity if variant == "hybrid" else 0.0
         picked = self._rerank(total, min(n, available), diversity)
-        reasons = self._reasons(picked, used, touched_items, touched_kinds)
+        reasons = self._reasons(picked, used, shopper)
+        ids = serving.ids
         return [
-            Recommendation(self._id(i), float(total[i]), reason)
-            for i, reason in zip(picked, reasons, strict=True)
+            Recommendation(ids[i], float(total[i]), reason)
+            for i, reason in zip(picked.tolist(), reasons, strict=True)
         ]
 
     def _weights_for(self, size: int) -> dict[str, float]:
@@ -729,28 +878,27 @@ class HybridRecommender:
         if diversity <= 0 or len(pool) <= 1:
             return pool[:n]
         relevance = total[pool]
-        span = relevance.max() - relevance.min()
-        relevance = (relevance - relevance.min()) / span if span > 0 else np.ones(len(pool))
+        low = relevance.min()
+        span = relevance.max() - low
+        relevance = (relevance - low) / span if span > 0 else np.ones(len(pool))
+        gain = (1.0 - diversity) * relevance
         similarity = self.content_.pair_similarity(pool)
         chosen = [0]
         redundancy = similarity[0].copy()
-        remaining = np.ones(len(pool), dtype=bool)
-        remaining[0] = False
-        while len(chosen) < min(n, len(pool)):
-            mmr = (1.0 - diversity) * relevance - diversity * redundancy
-            mmr[~remaining] = -np.inf
-            best = int(np.argmax(mmr))
+        # A chosen product gets infinite redundancy, so its MMR is -inf and it is never picked again.
+        redundancy[0] = np.inf
+        mmr = np.empty(len(pool))
+        for _ in range(min(n, len(pool)) - 1):
+            np.multiply(redundancy, diversity, out=mmr)
+            np.subtract(gain, mmr, out=mmr)
+            best = int(mmr.argmax())
             chosen.append(best)
-            remaining[best] = False
-            redundancy = np.maximum(redundancy, similarity[best])
+            np.maximum(redundancy, similarity[best], out=redundancy)
+            redundancy[best] = np.inf
         return pool[chosen]
 
     def _reasons(
-        self,
-        picked: np.ndarray,
-        used: dict[str, np.ndarray],
-        touched_items: np.ndarray,
-        touched_kinds: np.ndarray,
+        self, picked: np.ndarray, used: dict[str, tuple[float, np.ndarray]], shopper: _Shopper
     ) -> list[str]:
         """Short explanations, each from the model that contributed most to that product's score.
 
@@ -758,16 +906,12 @@ class HybridRecommender:
         anchors for the whole list come from one small similarity block, not a lookup per product.
         """
         names = list(used)
-        contribution = np.stack([used[name][picked] for name in names])
-        sources = [
-            names[j] if contribution[j, r] > 0 else "popularity"  # nothing scored it: a filler
-            for r, j in enumerate(np.argmax(contribution, axis=0))
-        ]
-        history_items = np.unique(touched_items)
-        strongest = np.zeros(len(history_items), dtype=np.int64)
-        if len(history_items):
-            ranks = np.array([_KIND_RANK.get(k, 0) for k in touched_kinds])
-            np.maximum.at(strongest, np.searchsorted(history_items, touched_items), ranks)
+        contribution = np.stack([weight * scores[picked] for weight, scores in used.values()])
+        best = np.argmax(contribution, axis=0).tolist()
+        scored = (contribution.max(axis=0) > 0).tolist()
+        # Nothing scored it: a popularity filler.
+        sources = [names[j] if s else "popularity" for j, s in zip(best, scored, strict=True)]
+        history_items = np.unique(shopper.touched)
         anchors: dict[int, tuple[int, float]] = {}
         for source in ("content", "itemknn", "new"):
             rows = [r for r, s in enumerate(sources) if s == source]
@@ -776,12 +920,20 @@ class HybridRecommender:
             if source in ("content", "new"):
                 block = self.content_.pair_similarity(picked[rows], history_items)
             else:
-                block = self.itemknn_.similarity_[history_items][:, picked[rows]].toarray().T
-            best = np.argmax(block, axis=1)
-            for r, b, row in zip(rows, best, block, strict=True):
-                anchors[r] = (int(b), float(row[b]))
+                block = self._knn_block(picked[rows], history_items)
+            positions = np.argmax(block, axis=1).tolist()
+            values = block[np.arange(len(rows)), positions].tolist()
+            for r, b, value in zip(rows, positions, values, strict=True):
+                anchors[r] = (b, value)
+        strongest: list[int] = []
+        if anchors:
+            strongest = np.zeros(len(history_items), dtype=np.int64).tolist()
+            ranks = _RANK_BY_CODE[shopper.codes].tolist()
+            slots = np.searchsorted(history_items, shopper.touched).tolist()
+            for slot, rank in zip(slots, ranks, strict=True):
+                strongest[slot] = max(strongest[slot], rank)
         out = []
-        for r, (item, source) in enumerate(zip(picked, sources, strict=True)):
+        for r, (item, source) in enumerate(zip(picked.tolist(), sources, strict=True)):
             category = self.categories_[item]
             if source == "popularity" or not len(history_items):
                 out.append(f"Popular in {category}" if category else "Trending now")
@@ -804,6 +956,23 @@ class HybridRecommender:
             else:
                 out.append("Similar to items you viewed")
         return out
+
+    def _knn_block(self, targets: np.ndarray, sources: np.ndarray) -> np.ndarray:
+        """Item-kNN similarity from each history item (columns) to each target (rows), dense and small.
+
+        Gathered from the sources' neighbour rows: scipy's two-axis fancy indexing costs far more.
+        """
+        matrix = self.itemknn_.similarity_
+        positions, lengths = row_positions(matrix.indptr, sources)
+        columns = matrix.indices[positions]
+        order = np.argsort(targets)
+        ordered = targets[order]
+        slot = np.minimum(np.searchsorted(ordered, columns), len(ordered) - 1)
+        hit = ordered[slot] == columns
+        block = np.zeros((len(targets), len(sources)), dtype=matrix.dtype)
+        source_of = np.repeat(np.arange(len(sources)), lengths)
+        block[order[slot[hit]], source_of[hit]] = matrix.data[positions][hit]
+        return block
 
     def similar(self, product_id: Hashable, n: int = 10) -> list[Recommendation]:
         """Products most like this one by text (name, description, category, brand), then by co-interest."""

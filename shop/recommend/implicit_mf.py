@@ -67,21 +67,37 @@ class ALSModel:
     def fold_in(self, history: sp.csr_matrix) -> np.ndarray:
         """Solve each row's user vector against the fixed item factors (one small k x k system per shopper)."""
         history = history.tocsr()
-        k = self.item_factors_.shape[1]
-        base = self.gram_ + self.regularization * np.eye(k)
-        users = np.zeros((history.shape[0], k))
+        users = np.zeros((history.shape[0], self.item_factors_.shape[1]))
         for row in range(history.shape[0]):
             start, stop = history.indptr[row], history.indptr[row + 1]
-            if start == stop:
-                continue
-            items = history.indices[start:stop]
-            confidence = self.alpha * history.data[start:stop]
-            factors = self.item_factors_[items]
-            matrix = base + (factors.T * (confidence - 1.0)) @ factors
-            users[row] = np.linalg.solve(matrix, factors.T @ confidence)
+            if start != stop:
+                users[row] = self._solve(history.indices[start:stop], history.data[start:stop])
         return users
+
+    def _solve(self, items: np.ndarray, strengths: np.ndarray) -> np.ndarray:
+        """One shopper's least-squares step: the regularised Gram matrix plus their confidence terms."""
+        base = self.__dict__.get("_base")
+        if base is None:  # cached per process (not pickled: it is derived from the factors)
+            k = self.item_factors_.shape[1]
+            base = self._base = self.gram_ + self.regularization * np.eye(k)
+        confidence = self.alpha * strengths
+        factors = self.item_factors_[items]
+        matrix = base + (factors.T * (confidence - 1.0)) @ factors
+        return np.linalg.solve(matrix, factors.T @ confidence)
 
     def scores(self, history: sp.csr_matrix) -> np.ndarray:
         # float32 halves the memory traffic of the one catalogue-sized product on the request path.
         users = self.fold_in(history).astype(np.float32)
         return (users @ self.item_factors32_.T).astype(np.float64)
+
+    def scores_for(self, items: np.ndarray, strengths: np.ndarray) -> np.ndarray:
+        """``scores`` for one shopper given as (item, strength) pairs, without building a sparse row."""
+        if len(items) == 0:
+            return np.zeros(len(self.item_factors32_))
+        user = self._solve(items, strengths).astype(np.float32)
+        return (self.item_factors32_ @ user).astype(np.float64)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_base", None)
+        return state

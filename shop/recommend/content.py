@@ -156,17 +156,35 @@ class ContentModel:
     def pair_similarity(self, items_a: np.ndarray, items_b: np.ndarray | None = None) -> np.ndarray:
         """Dense cosine block between two small item sets (for explanations and diversity).
 
-        The rows are gathered straight from the CSR arrays and densified over only the terms they use:
-        for a few dozen products that is several times cheaper than scipy's fancy indexing and a sparse
-        product with its format conversions, and this runs on every request.
+        The rows are gathered straight from the CSR arrays, and only terms that two of the gathered rows
+        share can make an off-diagonal entry: the block is the product of a small dense matrix over those
+        shared terms (a few dozen, where the rows use hundreds), plus each row's squared norm on the
+        diagonal of a square block. This runs on every request, several times.
         """
         same = items_b is None
         items = np.asarray(items_a) if same else np.concatenate([items_a, items_b])
         matrix = self.item_vectors_
         positions, lengths = row_positions(matrix.indptr, items)
-        terms, columns = np.unique(matrix.indices[positions], return_inverse=True)
-        dense = np.zeros((len(items), len(terms)))
-        dense[np.repeat(np.arange(len(items)), lengths), columns] = matrix.data[positions]
-        if same:
-            return dense @ dense.T
-        return dense[: len(items_a)] @ dense[len(items_a) :].T
+        rows = np.repeat(np.arange(len(items)), lengths)
+        terms = matrix.indices[positions]
+        values = matrix.data[positions].astype(np.float64)
+        order = np.argsort(terms, kind="stable")
+        ordered = terms[order]
+        repeated = ordered[1:] == ordered[:-1]
+        shared = np.zeros(len(ordered), dtype=bool)
+        shared[1:] = repeated
+        shared[:-1] |= repeated
+        entries = order[shared]
+        shared_terms = ordered[shared]
+        first = np.ones(len(shared_terms), dtype=bool)
+        first[1:] = shared_terms[1:] != shared_terms[:-1]
+        columns = np.cumsum(first) - 1
+        dense = np.zeros((len(items), int(first.sum())))
+        dense[rows[entries], columns] = values[entries]
+        if not same:
+            return dense[: len(items_a)] @ dense[len(items_a) :].T
+        block = dense @ dense.T
+        block[np.diag_indices(len(items))] = np.bincount(
+            rows, weights=values * values, minlength=len(items)
+        )
+        return block

@@ -7,7 +7,7 @@ quirks (tz-aware vs naive timestamps, string ids, NaN categories).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,7 +103,7 @@ def to_epoch_days(timestamps: pd.Series | None, length: int) -> np.ndarray:
     return days
 
 
-def kind_codes(kinds: np.ndarray) -> np.ndarray:
+def kind_codes(kinds: np.ndarray | Sequence[Any]) -> np.ndarray:
     """Kinds as integer codes into KINDS (a hash lookup, cheap for big arrays); unknown kinds raise."""
     if len(kinds) < 256:  # a shopper's history: a dict lookup beats pandas' hashing set-up
         codes = np.fromiter(
@@ -124,11 +124,21 @@ def implicit_weights(
     return weights_from_codes(kind_codes(kinds), values, kind_weights)
 
 
+def kind_weight_table(kind_weights: Mapping[str, float]) -> np.ndarray:
+    """Weight per kind code (KINDS order); kinds missing from the mapping weigh nothing."""
+    return np.array([float(kind_weights.get(kind, 0.0)) for kind in KINDS])
+
+
 def weights_from_codes(
-    codes: np.ndarray, values: np.ndarray, kind_weights: Mapping[str, float]
+    codes: np.ndarray, values: np.ndarray, kind_weights: Mapping[str, float] | np.ndarray
 ) -> np.ndarray:
-    """implicit_weights for already coded kinds (the request path codes them once)."""
-    table = np.array([float(kind_weights.get(kind, 0.0)) for kind in KINDS])
+    """implicit_weights for already coded kinds (the request path codes them once).
+
+    ``kind_weights`` may be a ``kind_weight_table`` already, as the request path keeps one.
+    """
+    table = (
+        kind_weights if isinstance(kind_weights, np.ndarray) else kind_weight_table(kind_weights)
+    )
     weights = table[codes]
     rated = codes == RATING
     if rated.any():

@@ -39,6 +39,7 @@ from .frames import (
     encode_events,
     implicit_weights,
     kind_codes,
+    kind_weight_table,
     to_epoch_days,
     weights_from_codes,
 )
@@ -205,7 +206,7 @@ class _Serving:
         self.popularity = _read_only(engine.popularity_norm_)
         self.tiebreak = _read_only(1e-6 * engine.popularity_norm_)
         self.zeros = _read_only(np.zeros(self.n_items))
-        self.kind_weights = engine.kind_weights or DEFAULT_KIND_WEIGHTS
+        self.kind_weights = kind_weight_table(engine.kind_weights or DEFAULT_KIND_WEIGHTS)
 
     def positions(self, product_ids: list[Any]) -> np.ndarray:
         """Catalogue positions of ids (-1 if unknown): a dict lookup, cheaper than pandas for a history."""
@@ -672,8 +673,13 @@ class HybridRecommender:
         known = items >= 0
         if not known.any():
             return _Shopper.empty()
-        items = items[known]
-        codes = kind_codes(history["kind"].to_numpy(dtype=object)[known])
+        everything_known = bool(known.all())
+        if not everything_known:
+            items = items[known]
+        kinds = history["kind"].tolist()
+        if not everything_known:
+            kinds = [kind for kind, keep in zip(kinds, known.tolist(), strict=True) if keep]
+        codes = kind_codes(kinds)
         if "value" in columns:
             column = history["value"]
             if column.dtype.kind not in "fiub":  # strings or objects from a careless caller
@@ -683,29 +689,34 @@ class HybridRecommender:
         else:
             values = np.ones(len(items))
         stamps = history["timestamp"] if "timestamp" in columns else None
-        days = to_epoch_days(stamps, len(history))[known]
+        days = to_epoch_days(stamps, len(history))
+        if not everything_known:
+            days = days[known]
 
         weights = weights_from_codes(codes, values, serving.kind_weights)
         finite = np.isfinite(days)
         if self.recency_half_life_days and finite.any():
             age = np.clip(days[finite].max() - days, 0.0, None)
             decayed = np.power(0.5, age / self.recency_half_life_days)
-            weights = weights * np.where(finite, decayed, 1.0)
+            weights *= np.where(finite, decayed, 1.0)
         touched, inverse = np.unique(items, return_inverse=True)
         strengths = np.log1p(np.bincount(inverse, weights=weights, minlength=len(touched)))
         nonzero = strengths != 0  # a 1-star rating is no interest, but still blocks the product
+        is_final = np.zeros(len(touched), dtype=bool)
+        is_final[inverse[FINAL_CODES[codes]]] = True
         rated = np.flatnonzero(codes == RATING)
-        rated_items = np.zeros(0, dtype=np.int64)
-        ratings = np.zeros(0)
-        if len(rated):
-            rated = rated[np.argsort(np.nan_to_num(days[rated], nan=-np.inf), kind="stable")]
+        if len(rated) > 1:
+            when = days[rated]
+            rated = rated[np.argsort(np.where(np.isnan(when), -np.inf, when), kind="stable")]
             # The latest rating of each product wins.
             rated_items, last = np.unique(items[rated][::-1], return_index=True)
             ratings = values[rated][::-1][last]
+        else:
+            rated_items, ratings = items[rated], values[rated]
         return _Shopper(
-            items=touched[nonzero],
-            strengths=strengths[nonzero],
-            final=np.unique(items[FINAL_CODES[codes]]),
+            items=touched[nonzero] if not nonzero.all() else touched,
+            strengths=strengths[nonzero] if not nonzero.all() else strengths,
+            final=touched[is_final],
             rated_items=rated_items,
             ratings=ratings,
             touched=items,

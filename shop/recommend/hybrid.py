@@ -105,24 +105,26 @@ def _positive_share_rows(scores: np.ndarray) -> np.ndarray:
 
 
 def _minmax(scores: np.ndarray) -> np.ndarray:
-    """``_minmax_rows`` for one shopper's scores (a new array: callers may edit it in place)."""
+    """``_minmax_rows`` for one shopper's scores, in place (the request path owns every such array)."""
     low = scores.min()
     span = scores.max() - low
     if span <= 0:  # flat: the model has nothing to say
-        return np.zeros(len(scores))
-    out = scores - low
-    out /= span
-    return out
+        scores[:] = 0.0
+        return scores
+    scores -= low
+    scores /= span
+    return scores
 
 
 def _positive_share(scores: np.ndarray) -> np.ndarray:
-    """``_positive_share_rows`` for one shopper's scores (a new array)."""
+    """``_positive_share_rows`` for one shopper's scores, in place."""
     top = scores.max()
     if top <= 0:  # nothing positive
-        return np.zeros(len(scores))
-    out = np.maximum(scores, 0.0)
-    out /= top
-    return out
+        scores[:] = 0.0
+        return scores
+    np.maximum(scores, 0.0, out=scores)
+    scores /= top
+    return scores
 
 
 def _top_n(scores: np.ndarray, n: int) -> np.ndarray:
@@ -186,11 +188,12 @@ class _Shopper(NamedTuple):
     ratings: np.ndarray  # latest stars per product in ``rated_items``
     touched: np.ndarray  # catalogue position of every known event, for explanations
     codes: np.ndarray  # kind code of every known event
+    history_items: np.ndarray  # np.unique(touched): the products explanations may name
 
     @classmethod
     def empty(cls) -> _Shopper:
         none = np.zeros(0, dtype=np.int64)
-        return cls(none, np.zeros(0), none, none, np.zeros(0), none, none)
+        return cls(none, np.zeros(0), none, none, np.zeros(0), none, none, none)
 
 
 class _Serving:
@@ -721,6 +724,7 @@ class HybridRecommender:
             ratings=ratings,
             touched=items,
             codes=codes,
+            history_items=touched,
         )
 
     def _shopper_scores(
@@ -843,15 +847,21 @@ class HybridRecommender:
         weights = self._weights_for(len(shopper.items)) if variant == "hybrid" else {variant: 1.0}
         # Only the models that will be blended are scored: each costs a pass over the catalogue.
         components = self._shopper_scores(shopper, serving, [k for k, w in weights.items() if w])
-        total = np.zeros(serving.n_items)
-        used: dict[str, tuple[float, np.ndarray]] = {}
+        # Each model's weighted scores, kept for the explanations; every array but popularity's is this
+        # request's own, so it is weighted in place.
+        used: dict[str, np.ndarray] = {}
         for name, weight in weights.items():
-            if weight and name in components and components[name].any():
-                used[name] = (weight, components[name])
-                total += weight * components[name]
+            scores = components.get(name)
+            if weight and scores is not None and scores.any():
+                if scores.flags.writeable:
+                    used[name] = np.multiply(scores, weight, out=scores)
+                else:
+                    used[name] = weight * scores
         if not used:  # nothing known about the shopper, or the model is silent: trending popularity
-            used = {"popularity": (1.0, serving.popularity)}
-            total = serving.popularity.copy()
+            used = {"popularity": serving.popularity}
+        total = None
+        for scores in used.values():
+            total = scores.copy() if total is None else np.add(total, scores, out=total)
         # Popularity breaks ties and fills lists when the other models only score a few products.
         total += serving.tiebreak
         blocked = shopper.final
@@ -909,7 +919,7 @@ class HybridRecommender:
         return pool[chosen]
 
     def _reasons(
-        self, picked: np.ndarray, used: dict[str, tuple[float, np.ndarray]], shopper: _Shopper
+        self, picked: np.ndarray, used: dict[str, np.ndarray], shopper: _Shopper
     ) -> list[str]:
         """Short explanations, each from the model that contributed most to that product's score.
 
@@ -917,12 +927,12 @@ class HybridRecommender:
         anchors for the whole list come from one small similarity block, not a lookup per product.
         """
         names = list(used)
-        contribution = np.stack([weight * scores[picked] for weight, scores in used.values()])
+        contribution = np.stack([scores[picked] for scores in used.values()])
         best = np.argmax(contribution, axis=0).tolist()
         scored = (contribution.max(axis=0) > 0).tolist()
         # Nothing scored it: a popularity filler.
         sources = [names[j] if s else "popularity" for j, s in zip(best, scored, strict=True)]
-        history_items = np.unique(shopper.touched)
+        history_items = shopper.history_items
         anchors: dict[int, tuple[int, float]] = {}
         for source in ("content", "itemknn", "new"):
             rows = [r for r, s in enumerate(sources) if s == source]

@@ -101,5 +101,8 @@ class SVDModel:
         """Predicted stars for every catalogue product, clipped to the rating scale like surprise does."""
         bias, factors = self.fold_in(items, ratings)
         # float32 for the one catalogue-sized product on the request path: half the memory traffic.
-        raw = self.base_scores_ + bias + self.item_factors32_ @ factors.astype(np.float32)
-        return np.clip(raw, *self.rating_scale_)
+        product = self.item_factors32_ @ factors.astype(np.float32)
+        # (base + bias) + product, then clipped, without a temporary array per step.
+        raw = np.add(self.base_scores_, bias)
+        raw += product
+        return np.clip(raw, *self.rating_scale_, out=raw)

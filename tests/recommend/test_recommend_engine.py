@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import catalogue, events, history, shop_data
@@ -13,6 +14,8 @@ from shop.recommend import (
     Recommendation,
     UnknownProductError,
 )
+from shop.recommend.frames import to_epoch_days
+from shop.recommend.hybrid import COMPONENTS
 
 
 def ids(recommendations):
@@ -255,3 +258,27 @@ def test_a_shop_without_any_interactions_still_answers():
     assert liked[0].product_id == 2
     assert "Blue kettle" in liked[0].reason
     assert liked[1].reason.startswith(("Popular in", "Trending"))
+
+
+@pytest.mark.parametrize("user", [3, 8, 21])
+def test_request_scores_match_the_batch_scores_the_weights_were_tuned_on(engine, shop, user):
+    """Weights are tuned on batch scores and applied to one-shopper scores: both paths must agree."""
+    interactions, _ = shop
+    mine = interactions.loc[interactions["user_id"] == user]
+    items = engine.product_ids_.get_indexer(mine["product_id"])
+    batch = engine._component_scores(
+        engine._histories(
+            np.zeros(len(mine), dtype=np.int64),
+            items,
+            mine["kind"].to_numpy(dtype=object),
+            mine["value"].to_numpy(dtype=float),
+            to_epoch_days(mine["timestamp"], len(mine)),
+            1,
+        ),
+        engine,
+    )
+    serving = engine._serving_state()
+    single = engine._shopper_scores(engine._shopper(mine, serving), serving, COMPONENTS)
+    assert set(single) == set(batch)
+    for name, scores in single.items():
+        assert np.allclose(scores, batch[name][0], atol=1e-6), name

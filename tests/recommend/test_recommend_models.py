@@ -170,3 +170,43 @@ def test_every_item_knn_weighting_finds_the_co_purchased_group(weighting):
 def test_item_knn_rejects_an_unknown_weighting():
     with pytest.raises(ValueError, match="weighting"):
         ItemKNN(weighting="magic").fit(two_groups())
+
+
+def one_row(items, strengths, n_items: int) -> sp.csr_matrix:
+    return sp.csr_matrix((strengths, (np.zeros(len(items), dtype=int), items)), shape=(1, n_items))
+
+
+def test_one_shopper_scoring_agrees_with_the_sparse_product_of_every_model():
+    """The request path scores one shopper from plain arrays; it must rank as the batch path does."""
+    matrix = two_groups()
+    items, strengths = np.array([0, 4]), np.array([1.5, 0.5])
+    row = one_row(items, strengths, 6)
+    knn = ItemKNN(n_neighbours=5, shrinkage=0.0).fit(matrix)
+    assert np.allclose(knn.scores_for(items, strengths), knn.scores(row)[0])
+    als = ALSModel(factors=4, iterations=10, regularization=0.1, random_state=0).fit(matrix)
+    assert np.allclose(als.scores_for(items, strengths), als.scores(row)[0], atol=1e-6)
+    assert not als.scores_for(np.zeros(0, dtype=int), np.zeros(0)).any()
+
+
+@pytest.mark.parametrize(
+    "history",
+    [["novel"], ["kettle-blue", "teapot"], list(KITCHEN["product_id"])],
+    ids=["rare terms", "some shared terms", "every term"],
+)
+def test_one_shopper_content_scores_agree_with_the_profile_product(history):
+    """Rare terms are gathered term by term, common ones use one pass over the catalogue: same scores."""
+    model = ContentModel().fit(KITCHEN)
+    items = KITCHEN.index[KITCHEN["product_id"].isin(history)].to_numpy()
+    strengths = np.linspace(1.0, 2.0, len(items))
+    expected = model.profile_scores(one_row(items, strengths, len(KITCHEN)))[0]
+    assert np.allclose(model.profile_scores_for(items, strengths), expected, atol=1e-6)
+
+
+def test_serving_requests_does_not_change_what_is_saved(tmp_path):
+    interactions = events([(u, p, "purchase") for u in range(4) for p in ("spade", "rake")])
+    engine = fixed_engine(interactions, KITCHEN)
+    engine.save(tmp_path / "before.pkl")
+    engine.recommend(events([(0, "spade", "click")]).drop(columns="user_id"), n=3)
+    engine.save(tmp_path / "after.pkl")
+    # Request-time lookups are rebuilt after loading, never written: the file does not grow.
+    assert (tmp_path / "after.pkl").stat().st_size == (tmp_path / "before.pkl").stat().st_size

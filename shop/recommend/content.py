@@ -50,7 +50,11 @@ def product_text(products: pd.DataFrame) -> list[str]:
 
 
 class _TermIndex(NamedTuple):
-    matrix: sp.csr_matrix  # terms x products
+    """The item vectors term by term, in the dtypes np.bincount works in (so it converts nothing)."""
+
+    indptr: np.ndarray  # row offsets per term
+    products: np.ndarray  # product per stored weight (intp)
+    weights: np.ndarray  # TF-IDF weight (float64)
     row_lengths: np.ndarray  # products per term
 
 
@@ -133,19 +137,22 @@ class ContentModel:
             dense = np.zeros(matrix.shape[1], dtype=np.float32)
             dense[terms] = profile
             return np.asarray(matrix @ dense, dtype=np.float64)
-        positions, lengths = row_positions(by_term.matrix.indptr, terms)
-        return np.bincount(
-            by_term.matrix.indices[positions],
-            weights=by_term.matrix.data[positions] * np.repeat(profile, lengths),
-            minlength=matrix.shape[0],
-        )
+        positions, lengths = row_positions(by_term.indptr, terms)
+        weights = by_term.weights[positions]
+        weights *= np.repeat(profile, lengths)
+        return np.bincount(by_term.products[positions], weights=weights, minlength=matrix.shape[0])
 
     def _by_term(self) -> _TermIndex:
         """The item vectors transposed (one row per term), built once per process after fit or load."""
         index = self.__dict__.get("_term_index")
         if index is None:
             by_term = self.item_vectors_.T.tocsr()
-            index = self._term_index = _TermIndex(by_term, np.diff(by_term.indptr))
+            index = self._term_index = _TermIndex(
+                by_term.indptr,
+                by_term.indices.astype(np.intp),
+                by_term.data.astype(np.float64),
+                np.diff(by_term.indptr),
+            )
         return index
 
     def __getstate__(self) -> dict:

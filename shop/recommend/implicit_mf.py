@@ -11,6 +11,8 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
+from .linalg import solve_spd
+
 
 class ALSModel:
     """Weighted ALS (Hu, Koren and Volinsky 2008) over the user-item strength matrix.
@@ -83,7 +85,7 @@ class ALSModel:
         confidence = self.alpha * strengths
         factors = self.item_factors_[items]
         matrix = base + (factors.T * (confidence - 1.0)) @ factors
-        return np.linalg.solve(matrix, factors.T @ confidence)
+        return solve_spd(matrix, factors.T @ confidence)
 
     def scores(self, history: sp.csr_matrix) -> np.ndarray:
         # float32 halves the memory traffic of the one catalogue-sized product on the request path.

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .linalg import solve_spd
+
 
 class SVDModel:
     """Biased matrix factorisation (Funk SVD as in surprise) on explicit ratings.
@@ -94,7 +96,7 @@ class SVDModel:
         residual = ratings - self.global_mean_ - self.item_bias_[items]
         design = np.hstack([np.ones((len(items), 1)), self.item_factors_[items]])
         gram = design.T @ design + self.fold_in_reg * np.eye(design.shape[1])
-        solution = np.linalg.solve(gram, design.T @ residual)
+        solution = solve_spd(gram, design.T @ residual)
         return float(solution[0]), solution[1:]
 
     def predict_all(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:

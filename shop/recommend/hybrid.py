@@ -12,6 +12,9 @@ How it decides, in one place:
   so new products can surface.
 * Bought, rated and liked products are excluded, and a light MMR re-ranking over content similarity keeps a
   list from being ten near-copies.
+* A request works on plain arrays: the history's columns are coded once, each model gathers only the rows
+  the history touches, and models with zero weight are not scored. Weight tuning scores many shoppers at
+  once with sparse history matrices; tests hold both paths to the same scores.
 """
 
 from __future__ import annotations

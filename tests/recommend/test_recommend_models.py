@@ -11,6 +11,7 @@ from conftest import catalogue, events
 from shop.recommend import HybridRecommender
 from shop.recommend.content import ContentModel
 from shop.recommend.implicit_mf import ALSModel
+from shop.recommend.linalg import solve_spd
 from shop.recommend.neighbours import ItemKNN
 from shop.recommend.svd import SVDModel
 
@@ -210,3 +211,15 @@ def test_serving_requests_does_not_change_what_is_saved(tmp_path):
     engine.save(tmp_path / "after.pkl")
     # Request-time lookups are rebuilt after loading, never written: the file does not grow.
     assert (tmp_path / "after.pkl").stat().st_size == (tmp_path / "before.pkl").stat().st_size
+
+
+def test_fold_in_solver_handles_positive_definite_and_indefinite_systems():
+    rng = np.random.default_rng(0)
+    factors = rng.normal(size=(8, 20))
+    spd = factors @ factors.T + 0.1 * np.eye(8)
+    rhs = rng.normal(size=8)
+    assert np.allclose(solve_spd(spd, rhs), np.linalg.solve(spd, rhs))
+    indefinite = np.diag([1.0, -2.0, 3.0])  # Cholesky fails: the general solver still answers
+    assert np.allclose(indefinite @ solve_spd(indefinite, np.ones(3)), np.ones(3))
+    with pytest.raises(np.linalg.LinAlgError):
+        solve_spd(np.zeros((2, 2)), np.ones(2))

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import shutil
 import sqlite3
@@ -29,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._retail import machine  # noqa: E402
 from bench.loadgen import Ledger, Shopper, Stats  # noqa: E402
 from bench.servers import gunicorn, prepare_shop, shop_env  # noqa: E402
 
@@ -54,19 +54,6 @@ done = function(summary, latency, requests)
     latency:percentile(50), latency:percentile(95), latency:percentile(99)))
 end
 """
-
-
-def machine() -> str:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores, {mem_gib:.0f} GiB, {model or platform.processor()}"
 
 
 def wrk(url: str, seconds: int, connections: int, script: Path, env_extra: dict, cookie: str):
@@ -185,7 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     base_rps = statistics.median(r["rps"] for r in results["trivial /healthz"])
     summary = {}
     print()
-    print(f"machine: {machine()}; gunicorn {args.workers} sync workers; wrk -c{args.connections}")
+    info = machine()
+    print(
+        f"machine: {info['nproc']} cores, {info['cpu']}, Python {info['python']}; "
+        f"gunicorn {args.workers} sync workers; wrk -c{args.connections}"
+    )
     print(
         f"shop: {counts['users']} users, {counts['products']} products, {counts['events']} events"
     )
@@ -205,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(
         json.dumps(
             {
-                "machine": machine(),
+                "machine": info,
                 "shop": counts,
                 "workers": args.workers,
                 "connections": args.connections,

@@ -19,7 +19,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, select, union
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from shop.database import begin_write
 from shop.extensions import db
@@ -185,11 +185,11 @@ def current_engine():
 
 
 def _products_in_order(ids: list) -> dict:
-    """Products by id in one query, categories loaded with them (the cards show the category)."""
+    """Products by id in one query, joined to their categories (the cards show the category)."""
     if not ids:
         return {}
     rows = db.session.scalars(
-        select(Product).where(Product.id.in_(ids)).options(selectinload(Product.category))
+        select(Product).where(Product.id.in_(ids)).options(joinedload(Product.category))
     ).all()
     return {p.id: p for p in rows}
 

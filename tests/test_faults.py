@@ -141,3 +141,37 @@ def test_a_truncated_model_is_reported_on_the_admin_page_and_the_site_keeps_serv
     html = client.get("/admin/model").get_data(as_text=True)
     assert "Serving popularity fallback:" in html
     assert "could not be loaded" in html
+
+
+def test_a_model_that_loads_but_fails_on_use_costs_the_list_not_the_page(
+    app, client, auth, shopper, caplog, monkeypatch
+):
+    from pathlib import Path
+
+    from shop.recommend import HybridRecommender
+    from shop.services.interactions import all_interactions, products_frame
+
+    products = [factories.make_product(name=f"Thing {i}") for i in range(6)]
+    for product in products[:3]:
+        factories.make_event(shopper, product, "purchase")
+    engine = HybridRecommender(random_state=0).fit(all_interactions(), products_frame())
+    store = app.extensions["recommender_store"]
+    store.model_dir.mkdir(parents=True, exist_ok=True)
+    path = Path(store.model_dir) / "model-test.joblib"
+    engine.save(path)
+    store.write_pointer(path, "test-version")
+
+    def broken(*args, **kwargs):
+        raise AttributeError("'SVDModel' object has no attribute 'item_factors32_'")
+
+    for method in ("recommend", "similar", "also_bought"):
+        monkeypatch.setattr(HybridRecommender, method, broken)
+    auth.login()
+
+    home = client.get("/")
+    assert home.status_code == 200
+    assert "Popular with shoppers right now" in home.get_data(as_text=True)
+    assert client.get(f"/products/{products[4].id}").status_code == 200
+    api = client.get(f"/recommend?user_id={shopper.id}&n=3")
+    assert api.status_code == 200 and api.json["recommendations"]
+    assert "The recommendation model failed" in caplog.text

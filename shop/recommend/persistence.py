@@ -19,7 +19,8 @@ from .records import ModelLoadError
 
 MAGIC = b"SHOPREC\n"
 #: Bump when the fitted state of HybridRecommender changes shape; load refuses other versions.
-FORMAT_VERSION = 1
+#: 2: the factor models keep float32 item factors for the request path.
+FORMAT_VERSION = 2
 
 
 def dump(obj: Any, path: str | os.PathLike[str], *, kind: str) -> None:

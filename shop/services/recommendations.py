@@ -269,9 +269,11 @@ def recommended_for(user_id: int | None, n: int = 10, source: str = "home:for-yo
     variant = experiments.variant_for(user_id)
     algorithm = variant.algorithm if variant is not None else "hybrid"
     version = store().status().version if engine is not None else None
+    recs = None
     if engine is not None:
         history = user_history(user_id) if user_id is not None else None
-        recs = engine.recommend(history, n=n, variant=algorithm)
+        recs = _ask_engine(lambda: engine.recommend(history, n=n, variant=algorithm))
+    if recs is not None:
         shown = _shown(
             recs,
             source,
@@ -345,8 +347,26 @@ def _from_engine(ask: Callable[[Any], list], source: str) -> ShownList | None:
     if engine is None:
         return None
     try:
-        return _shown(ask(engine), source)
+        recs = _ask_engine(lambda: ask(engine))
     except UnknownProductError:
+        return None
+    return None if recs is None else _shown(recs, source)
+
+
+def _ask_engine(ask: Callable[[], list]) -> list | None:
+    """The engine's answer, or None (the caller falls back to SQL) if the loaded model breaks.
+
+    A model that loaded but fails on use (a file from another engine build, a bug) must cost the
+    shopper a personalised list, never the page. UnknownProductError is an answer, not a failure.
+    """
+    from shop.recommend import UnknownProductError
+
+    try:
+        return ask()
+    except UnknownProductError:
+        raise
+    except Exception:
+        log.exception("The recommendation model failed; serving the popularity fallback")
         return None
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from shop.extensions import db
+from shop.forms import clean_text
 from shop.models import Like, Product, Rating
 from shop.services.events import bump_counters
 
@@ -34,8 +35,7 @@ class LikeOutcome:
 
 def tidy_review(review: str | None) -> str:
     """Line breaks kept, other control characters (NUL, which PostgreSQL refuses) dropped."""
-    text = (review or "").replace("\r\n", "\n").replace("\r", "\n")
-    return "".join(ch for ch in text if ch.isprintable() or ch in "\n\t").strip()
+    return clean_text((review or "").replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def clean_review(review: str | None) -> str | None:

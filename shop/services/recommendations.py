@@ -86,6 +86,11 @@ class RecommenderStore:
             self._refresh()
             return self._engine
 
+    @property
+    def version(self) -> str | None:
+        """The version of the engine the last get() returned (no refresh, no copying)."""
+        return self._version
+
     def _refresh(self) -> None:
         from shop.recommend import HybridRecommender, ModelLoadError
 
@@ -268,7 +273,7 @@ def recommended_for(user_id: int | None, n: int = 10, source: str = "home:for-yo
     engine = current_engine()
     variant = experiments.variant_for(user_id)
     algorithm = variant.algorithm if variant is not None else "hybrid"
-    version = store().status().version if engine is not None else None
+    version = store().version if engine is not None else None
     recs = None
     if engine is not None:
         history = user_history(user_id) if user_id is not None else None

@@ -12,12 +12,11 @@ Everything is drawn from one seeded ``numpy`` generator and written with bulk in
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import insert, select
 
 from shop.extensions import db
 from shop.models import (
@@ -31,6 +30,7 @@ from shop.models import (
     User,
 )
 from shop.services.experiments import pick_variant
+from shop.services.stats import recompute_product_counters
 
 DEMO_SOURCE = "home:for-you"
 LIST_LENGTH = 10
@@ -127,11 +127,6 @@ def create_demo_experiment(rng_seed: int = 0, shoppers: int | None = None) -> Ex
     ).all()
 
     events, orders, lines = [], [], []
-    bumps: dict[str, Counter] = {
-        "click": Counter(),
-        "add_to_cart": Counter(),
-        "purchase": Counter(),
-    }
     for impression_id, (user_id, shown, shown_at, clicked, carted, bought) in zip(
         ids, plans, strict=True
     ):
@@ -168,7 +163,6 @@ def create_demo_experiment(rng_seed: int = 0, shoppers: int | None = None) -> Ex
                     "created_at": when,
                 }
             )
-            bumps[kind][product_id] += 1
 
     if events:
         db.session.execute(insert(Event), events)
@@ -180,25 +174,7 @@ def create_demo_experiment(rng_seed: int = 0, shoppers: int | None = None) -> Ex
         for line, order_id in zip(lines, order_ids, strict=True):
             line["order_id"] = order_id
         db.session.execute(insert(OrderLine), lines)
-    _bump_counters(bumps)
+    # The same rebuild the seeder and the importer use, so the counters match the event log.
+    recompute_product_counters()
     db.session.commit()
     return experiment
-
-
-def _bump_counters(bumps: dict[str, Counter]) -> None:
-    """Keep Product's click/cart/purchase counters in step with the events just written."""
-    table = Product.__table__
-    columns = {"click": "click_count", "add_to_cart": "cart_count", "purchase": "purchase_count"}
-    touched = set().union(*(set(c) for c in bumps.values()))
-    if not touched:
-        return
-    stmt = (
-        update(table)
-        .where(table.c.id == bindparam("pid"))
-        .values({column: table.c[column] + bindparam(f"d_{column}") for column in columns.values()})
-    )
-    rows = [
-        {"pid": pid, **{f"d_{columns[k]}": bumps[k][pid] for k in columns}}
-        for pid in sorted(touched)
-    ]
-    db.session.connection().execute(stmt, rows)

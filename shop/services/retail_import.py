@@ -28,6 +28,7 @@ from sqlalchemy import insert, select, update
 
 from shop.extensions import db
 from shop.models import Category, Event, Order, OrderLine, Product, User
+from shop.services.stats import recompute_product_counters
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +192,6 @@ class ImportSummary:
     orders_already_present: int = 0
     order_lines_created: int = 0
     events_created: int = 0
-    counters_recomputed: bool = False
     seconds: float = 0.0
 
     def lines(self) -> list[str]:
@@ -213,8 +213,6 @@ class ImportSummary:
             f"Purchase events        {self.events_created:>10,}",
             f"Seconds                {self.seconds:>10.1f}",
         ]
-        if not self.counters_recomputed:
-            out.append("Product counters were NOT recomputed (shop.services.stats is missing).")
         return out
 
 
@@ -592,16 +590,6 @@ def _orders_and_lines(
     summary.events_created = len(order_col)
 
 
-def _recompute_counters() -> bool:
-    try:
-        from shop.services.stats import recompute_product_counters
-    except ImportError:
-        log.warning("shop.services.stats is missing; product counters were not recomputed")
-        return False
-    recompute_product_counters()
-    return True
-
-
 def import_retail(
     path: str | Path,
     limit_rows: int | None = None,
@@ -631,7 +619,7 @@ def import_retail(
         db.session.rollback()
         raise
     say("Recomputing product counters")
-    summary.counters_recomputed = _recompute_counters()
+    recompute_product_counters()
     db.session.commit()
     summary.seconds = time.perf_counter() - started
     return summary

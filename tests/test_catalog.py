@@ -70,6 +70,9 @@ def test_home_shows_signed_in_shopper_picks_with_reasons_and_because_you_liked(
     liked = factories.make_product("Red Teapot", category="Kitchen")
     factories.make_product("Green Teapot", category="Kitchen")
     factories.make_product("Garden Gnome", category="Garden")
+    # Ten popular garden tools fill "Recommended for you", leaving the teapot for the other list.
+    for i in range(10):
+        clicks(factories.make_product(f"Garden Tool {i}", category="Garden"), 3)
     db.session.add(Like(user_id=shopper.id, product_id=liked.id))
     db.session.commit()
     auth.login()
@@ -82,6 +85,21 @@ def test_home_shows_signed_in_shopper_picks_with_reasons_and_because_you_liked(
     because = section(html, "because-liked")
     assert "Because you liked Red Teapot" in because
     assert "Green Teapot" in because
+
+
+def test_because_you_liked_leaves_out_what_recommended_for_you_already_shows(client, auth, shopper):
+    liked = factories.make_product("Red Teapot", category="Kitchen")
+    factories.make_product("Green Teapot", category="Kitchen")
+    factories.make_product("Blue Teapot", category="Kitchen")
+    db.session.add(Like(user_id=shopper.id, product_id=liked.id))
+    db.session.commit()
+    auth.login()
+
+    html = client.get("/").get_data(as_text=True)
+
+    # With three products the popularity list shows both other teapots: nothing is left to repeat.
+    assert "Green Teapot" in section(html, "for-you")
+    assert '<section id="because-liked"' not in html
 
 
 def test_home_links_carry_the_impression_of_an_experiment_list(client, auth, shopper):

@@ -29,7 +29,9 @@ def index():
     for_you = because = None
     if current_user.is_authenticated:
         for_you = recommendations.recommended_for(current_user.id, n=10)
-        because = recommendations.because_you_liked(current_user.id)
+        because = recommendations.because_you_liked(
+            current_user.id, shown_already=[item.product.id for item in for_you.items]
+        )
     best = [p for p in recommendations.best_sellers(5) if p.purchase_count > 0]
     return render_template(
         "catalog/index.html",

@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -314,8 +314,14 @@ def _record_impression(shown: ShownList, user_id: int, variant_id: int) -> Shown
     return replace(shown, impression_id=impression.id)
 
 
-def because_you_liked(user_id: int, n: int = 5) -> tuple[Any, ShownList] | None:
-    """Items like the shopper's most recent like (or 4-5 star rating), if any."""
+def because_you_liked(
+    user_id: int, n: int = 5, shown_already: Iterable[int] = ()
+) -> tuple[Any, ShownList] | None:
+    """Items like the shopper's most recent like (or 4-5 star rating), if any.
+
+    ``shown_already`` holds products another list on the same page shows, so a shopper does not
+    see one product twice.
+    """
 
     liked = db.session.scalar(
         select(Like.product_id)
@@ -331,8 +337,8 @@ def because_you_liked(user_id: int, n: int = 5) -> tuple[Any, ShownList] | None:
     if liked is None:
         return None
     anchor = db.session.get(Product, liked)
-    shown = similar_products(anchor, n=n + 5, source="home:because-liked")
-    exclude = consumed_product_ids(user_id)
+    exclude = consumed_product_ids(user_id) | set(shown_already)
+    shown = similar_products(anchor, n=n + len(exclude), source="home:because-liked")
     items = [
         ShownItem(i.product, f"Because you liked {anchor.name}", i.score)
         for i in shown.items

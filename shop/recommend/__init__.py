@@ -9,6 +9,7 @@ from .evaluation import (
     evaluate_ratings,
     evaluate_scorers,
     evaluate_topn,
+    random_split,
     render_table,
     time_split,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "ndcg_at_k",
     "precision_at_k",
     "products_frame",
+    "random_split",
     "recall_at_k",
     "render_table",
     "rmse",

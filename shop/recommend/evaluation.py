@@ -1,7 +1,10 @@
-"""Offline evaluation: time-based splits, top-n ranking quality and rating error.
+"""Offline evaluation: time-based and random per-shopper splits, top-n ranking quality and rating error.
 
-Splits are by time, not at random, because the shop recommends tomorrow's purchases from today's history;
-a random split leaks the future into training and flatters every model.
+The time split is the shop's main protocol, because the shop recommends tomorrow's purchases from today's
+history and a random split leaks the future into training. The random per-shopper holdout is the second
+protocol: data whose timestamps carry no order (a batch of star ratings, a log imported in one go) and the
+published results it is compared with are measured that way, and an engine that only wins under one
+protocol is tuned to its quirks.
 """
 
 from __future__ import annotations
@@ -32,11 +35,15 @@ Scorer = Callable[[Hashable, pd.DataFrame], Sequence[Hashable]]
 
 
 class Split(NamedTuple):
-    """A time split: ``train`` events, ``test`` (user_id, product_id) positives after ``cut``."""
+    """``train`` events and ``test`` (user_id, product_id) positives to find from them.
+
+    ``cut`` is the time split's cut (test positives come after it), or ``None`` for a split with no time
+    cut (``random_split``).
+    """
 
     train: pd.DataFrame
     test: pd.DataFrame
-    cut: pd.Timestamp
+    cut: pd.Timestamp | None
 
 
 def time_split(
@@ -67,9 +74,7 @@ def time_split(
     before = (stamps < cut).to_numpy()
     train = interactions.loc[before].reset_index(drop=True)
     later = interactions.loc[~before]
-    positive = np.array(later["kind"].isin(list(positive_kinds)), dtype=bool)
-    if min_rating is not None:
-        positive |= ((later["kind"] == "rating") & (later["value"] >= min_rating)).to_numpy()
+    positive = _positive_mask(later, positive_kinds, min_rating)
     test = later.loc[positive, ["user_id", "product_id"]].drop_duplicates()
     seen = train[["user_id", "product_id"]].drop_duplicates()
     test = test.merge(seen, on=["user_id", "product_id"], how="left", indicator=True)
@@ -77,6 +82,73 @@ def time_split(
     if known_users_only:
         test = test.loc[test["user_id"].isin(pd.unique(train["user_id"]))]
     return Split(train, test.reset_index(drop=True), cut)
+
+
+def _positive_mask(
+    interactions: pd.DataFrame, positive_kinds: Iterable[str], min_rating: float | None
+) -> np.ndarray:
+    positive = np.array(interactions["kind"].isin(list(positive_kinds)), dtype=bool)
+    if min_rating is not None:
+        positive |= (
+            (interactions["kind"] == "rating") & (interactions["value"] >= min_rating)
+        ).to_numpy()
+    return positive
+
+
+def random_split(
+    interactions: pd.DataFrame,
+    *,
+    test_fraction: float = 0.25,
+    min_positives: int = 4,
+    positive_kinds: Iterable[str] = DEFAULT_POSITIVE_KINDS,
+    min_rating: float | None = 4.0,
+    random_state: int | None = 0,
+) -> Split:
+    """Hold out a random ``test_fraction`` of each shopper's distinct positive products, whatever their time.
+
+    Shoppers with at least ``min_positives`` distinct positive products (events of ``positive_kinds`` or
+    ratings of at least ``min_rating`` stars) take part: ``round(test_fraction * n)`` of their ``n``
+    positive products, at least one and never all, are drawn at random and become their test items, and
+    every event of theirs on those products (the views and clicks before a purchase too) leaves the
+    training data, so a test item is always new to the shopper, as in ``time_split``. Everything else is
+    training history, including all events of shoppers who do not take part. The draw depends only on
+    ``random_state`` and the set of (shopper, product) pairs, not on the row order. ``cut`` is ``None``.
+    """
+    check_interactions(interactions)
+    if interactions.empty:
+        raise ValueError("cannot split an empty interactions frame")
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    if min_positives < 2:
+        raise ValueError(
+            f"min_positives must be at least 2 (one to train, one to test), got {min_positives}"
+        )
+    positive = _positive_mask(interactions, positive_kinds, min_rating)
+    pairs = (
+        interactions.loc[positive, ["user_id", "product_id"]]
+        .drop_duplicates()
+        .sort_values(["user_id", "product_id"], kind="stable")
+        .reset_index(drop=True)
+    )
+    counts = pairs.groupby("user_id", sort=False)["product_id"].transform("size")
+    pairs = pairs.loc[counts >= min_positives].reset_index(drop=True)
+    counts = counts.loc[counts >= min_positives].to_numpy()
+    # A random order within each shopper: sort by shopper, then by a random key, and number the rows.
+    key = np.random.default_rng(random_state).random(len(pairs))
+    rank = (
+        pairs.assign(_key=key)
+        .sort_values(["user_id", "_key"], kind="stable")
+        .groupby("user_id", sort=False)
+        .cumcount()
+        .sort_index()
+        .to_numpy()
+    )
+    n_test = np.clip(np.floor(test_fraction * counts + 0.5), 1, counts - 1)
+    test = pairs.loc[rank < n_test].reset_index(drop=True)
+    held = pd.MultiIndex.from_frame(test)
+    keys = pd.MultiIndex.from_frame(interactions[["user_id", "product_id"]])
+    train = interactions.loc[~keys.isin(held)].reset_index(drop=True)
+    return Split(train, test, None)
 
 
 def evaluate_ratings(

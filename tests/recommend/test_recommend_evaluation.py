@@ -12,6 +12,7 @@ from shop.recommend import (
     TopNScore,
     evaluate_ratings,
     evaluate_topn,
+    random_split,
     render_table,
     time_split,
 )
@@ -87,3 +88,79 @@ def test_evaluate_ratings_compares_svd_with_baselines():
 def test_evaluate_ratings_needs_ratings():
     with pytest.raises(ValueError, match="explicit ratings"):
         evaluate_ratings(events([(1, "a", "view")]))
+
+
+def _pairs(frame: pd.DataFrame) -> set[tuple]:
+    return set(map(tuple, frame[["user_id", "product_id"]].to_numpy()))
+
+
+def test_random_split_holds_out_a_quarter_of_each_shoppers_positive_products():
+    rows = [(1, f"p{i}", "purchase", 1, i) for i in range(8)]  # 8 positives: 2 held out
+    rows += [
+        (1, "p0", "view", 1, 20),
+        (1, "v", "view", 1, 21),
+    ]  # a view is history, never a test item
+    rows += [(2, f"p{i}", "like", 1, 30 + i) for i in range(3)]  # too few positives: training only
+    interactions = events(rows)
+    split = random_split(interactions, random_state=0)
+    assert split.cut is None
+    assert len(split.test) == 2 and set(split.test["user_id"]) == {1}
+    assert _pairs(split.test) <= {(1, f"p{i}") for i in range(8)}
+    # Every event on a held-out product leaves training; all else stays.
+    assert not _pairs(split.train) & _pairs(split.test)
+    held = interactions.set_index(["user_id", "product_id"]).index.isin(list(_pairs(split.test)))
+    assert len(split.train) == len(interactions) - held.sum()
+    assert {(2, "p0"), (2, "p1"), (2, "p2"), (1, "v")} <= _pairs(split.train)
+
+
+def test_random_split_is_seeded_and_ignores_row_order(shop):
+    interactions, _ = shop
+    first = random_split(interactions, random_state=3)
+    again = random_split(interactions.sample(frac=1.0, random_state=9), random_state=3)
+    other = random_split(interactions, random_state=4)
+    assert _pairs(first.test) == _pairs(again.test)
+    assert _pairs(first.test) != _pairs(other.test)
+
+
+def test_random_split_test_size_follows_the_fraction_and_leaves_training_for_everyone(shop):
+    interactions, _ = shop
+    split = random_split(interactions, test_fraction=0.25, min_positives=4, random_state=0)
+    positives = interactions.loc[
+        interactions["kind"].isin(["purchase", "add_to_cart", "like"])
+        | ((interactions["kind"] == "rating") & (interactions["value"] >= 4))
+    ]
+    per_user = positives.drop_duplicates(["user_id", "product_id"]).groupby("user_id").size()
+    taking_part = per_user[per_user >= 4]
+    expected = np.clip(np.floor(0.25 * taking_part + 0.5), 1, taking_part - 1)
+    assert split.test.groupby("user_id").size().sort_index().tolist() == expected.tolist()
+    assert set(split.test["user_id"]) <= set(split.train["user_id"])
+
+
+def test_random_split_ratings_count_as_positive_from_min_rating():
+    rows = [(1, f"p{i}", "rating", 5, i) for i in range(4)] + [(1, "low", "rating", 2, 9)]
+    split = random_split(events(rows), min_positives=4, random_state=0)
+    assert len(split.test) == 1 and split.test["product_id"].iloc[0] != "low"
+    assert (1, "low") in _pairs(split.train)
+
+
+def test_random_split_plugs_into_evaluate_topn(shop):
+    interactions, products = shop
+    split = random_split(interactions, random_state=0)
+    scores = evaluate_topn(
+        interactions, products, split=split, variants=("popularity", "hybrid"), random_state=0
+    )
+    assert [s.model for s in scores] == ["popularity", "hybrid"]
+    assert all(s.n_users == split.test["user_id"].nunique() for s in scores)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"test_fraction": 0.0}, {"test_fraction": 1.0}, {"min_positives": 1}]
+)
+def test_random_split_rejects_impossible_settings(shop, kwargs):
+    with pytest.raises(ValueError):
+        random_split(shop[0], **kwargs)
+
+
+def test_random_split_rejects_empty_input():
+    with pytest.raises(ValueError):
+        random_split(events([]).astype({"timestamp": "datetime64[ns, UTC]"}))

@@ -16,7 +16,7 @@ from shop.database import MAX_ID, begin_write
 from shop.errors import error_response
 from shop.extensions import db
 from shop.models import Impression
-from shop.services import recommendations
+from shop.services import history_lists, recommendations
 from shop.services.events import record_event
 
 log = logging.getLogger(__name__)
@@ -26,12 +26,14 @@ IMAGE_MAX_AGE = 30 * 24 * 3600
 
 @bp.route("/")
 def index():
-    for_you = because = None
+    for_you = because = buy_again = recently = None
     if current_user.is_authenticated:
         for_you = recommendations.recommended_for(current_user.id, n=10)
         because = recommendations.because_you_liked(
             current_user.id, shown_already=[item.product.id for item in for_you.items]
         )
+        buy_again = history_lists.buy_it_again(current_user.id, n=5)
+        recently = history_lists.recently_viewed(current_user.id, n=5)
     best = [p for p in recommendations.best_sellers(5) if p.purchase_count > 0]
     return render_template(
         "catalog/index.html",
@@ -40,6 +42,8 @@ def index():
         best_sellers=best,
         for_you=for_you,
         because=because,
+        buy_again=buy_again,
+        recently_viewed=recently,
     )
 
 

@@ -8,7 +8,7 @@ row-by-row ORM loop.
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import literal, select, union_all
+from sqlalchemy import literal, select, union, union_all
 
 from shop.extensions import db
 from shop.models import Category, Event, Like, Product, Rating
@@ -102,6 +102,20 @@ def user_history(user_id: int, event_limit: int = HISTORY_EVENT_LIMIT) -> pd.Dat
     # Column lists, not Row objects: pandas builds a frame from rows one cell at a time.
     columns = zip(*rows, strict=True)
     return _typed(pd.DataFrame(dict(zip(COLUMNS, map(list, columns), strict=True))))
+
+
+def touched_product_ids(user_id: int) -> set[int]:
+    """Every product the shopper viewed, clicked, carted, bought, rated or liked, however long ago.
+
+    "Recommended for you" never shows these: the evaluation counts a hit only on a product new to
+    the shopper, so a list that re-showed touched products would serve something it never measured.
+    """
+    query = union(
+        select(Event.product_id).where(Event.user_id == user_id),
+        select(Like.product_id).where(Like.user_id == user_id),
+        select(Rating.product_id).where(Rating.user_id == user_id),
+    )
+    return set(db.session.scalars(query))
 
 
 def products_frame() -> pd.DataFrame:

@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select, union
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from shop.database import begin_write
 from shop.extensions import db
-from shop.models import Event, Impression, Like, OrderLine, Product, Rating
+from shop.models import Impression, Like, OrderLine, Product, Rating
 from shop.services import experiments
-from shop.services.interactions import user_history
+from shop.services.interactions import touched_product_ids, user_history
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ def current_engine():
     return store().get()
 
 
-def _products_in_order(ids: list) -> dict:
+def products_by_id(ids: list) -> dict:
     """Products by id in one query, joined to their categories (the cards show the category)."""
     if not ids:
         return {}
@@ -202,24 +202,13 @@ def _products_in_order(ids: list) -> dict:
 def _shown(recs, source: str, **kwargs) -> ShownList:
     """Engine records -> products from the database, keeping the engine's order."""
     ids = [int(r.product_id) for r in recs]
-    by_id = _products_in_order(ids)
+    by_id = products_by_id(ids)
     items = [
         ShownItem(by_id[int(r.product_id)], r.reason, float(r.score))
         for r in recs
         if int(r.product_id) in by_id
     ]
     return ShownList(source=source, items=items, **kwargs)
-
-
-def consumed_product_ids(user_id: int) -> set[int]:
-    """Products a shopper bought, rated or liked: never recommended to them again."""
-
-    query = union(
-        select(Event.product_id).where(Event.user_id == user_id, Event.kind == "purchase"),
-        select(Rating.product_id).where(Rating.user_id == user_id),
-        select(Like.product_id).where(Like.user_id == user_id),
-    )
-    return set(db.session.scalars(query).all())
 
 
 def _popular_ids(order_column, limit: int) -> list[int]:
@@ -247,7 +236,7 @@ def _popular_ids(order_column, limit: int) -> list[int]:
 def _popular_products(order_column, n: int, exclude: set[int] | None = None) -> list:
     exclude = exclude or set()
     ids = [i for i in _popular_ids(order_column, n + len(exclude)) if i not in exclude][:n]
-    by_id = _products_in_order(ids)
+    by_id = products_by_id(ids)
     return [by_id[i] for i in ids if i in by_id]
 
 
@@ -263,7 +252,12 @@ def best_sellers(n: int = 5) -> list:
 
 
 def recommended_for(user_id: int | None, n: int = 10, source: str = "home:for-you") -> ShownList:
-    """The shopper's personal list, from their history as it is right now.
+    """The shopper's personal list of discoveries, from their history as it is right now.
+
+    Discovery means products new to the shopper: everything they ever viewed, clicked, carted,
+    bought, rated or liked is left out, exactly as ``flask evaluate`` leaves it out of the list it
+    scores (its hits are products the shopper had not touched). What is served is what is measured;
+    the familiar products have their own rows (``history_lists``).
 
     Falls back to popularity (labelled as such) when no model is loaded or the shopper is unknown
     to it. When an A/B experiment is running, the shopper's variant picks the algorithm and the
@@ -274,10 +268,13 @@ def recommended_for(user_id: int | None, n: int = 10, source: str = "home:for-yo
     variant = experiments.variant_for(user_id)
     algorithm = variant.algorithm if variant is not None else "hybrid"
     version = store().version if engine is not None else None
+    exclude = touched_product_ids(user_id) if user_id is not None else set()
     recs = None
     if engine is not None:
         history = user_history(user_id) if user_id is not None else None
-        recs = _ask_engine(lambda: engine.recommend(history, n=n, variant=algorithm))
+        recs = _ask_engine(
+            lambda: engine.recommend(history, n=n, variant=algorithm, exclude=sorted(exclude))
+        )
     if recs is not None:
         shown = _shown(
             recs,
@@ -287,7 +284,6 @@ def recommended_for(user_id: int | None, n: int = 10, source: str = "home:for-yo
             model_version=version,
         )
     else:
-        exclude = consumed_product_ids(user_id) if user_id is not None else set()
         products = _popular_products(Product.click_count, n, exclude)
         shown = ShownList(
             source=source,
@@ -317,7 +313,7 @@ def _record_impression(shown: ShownList, user_id: int, variant_id: int) -> Shown
 def because_you_liked(
     user_id: int, n: int = 5, shown_already: Iterable[int] = ()
 ) -> tuple[Any, ShownList] | None:
-    """Items like the shopper's most recent like (or 4-5 star rating), if any.
+    """Items like the shopper's most recent like (or 4-5 star rating), if any, and new to them.
 
     ``shown_already`` holds products another list on the same page shows, so a shopper does not
     see one product twice.
@@ -337,7 +333,7 @@ def because_you_liked(
     if liked is None:
         return None
     anchor = db.session.get(Product, liked)
-    exclude = consumed_product_ids(user_id) | set(shown_already)
+    exclude = touched_product_ids(user_id) | set(shown_already)
     shown = similar_products(anchor, n=n + len(exclude), source="home:because-liked")
     items = [
         ShownItem(i.product, f"Because you liked {anchor.name}", i.score)

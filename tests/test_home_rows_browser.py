@@ -1,0 +1,93 @@
+"""The signed-in home page in a real browser: discoveries, "Buy it again" and "Recently viewed".
+
+The screenshot lands in test-artifacts/home-history-rows.png so a person can look at the rows.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from flask import current_app
+
+from shop.extensions import db
+from shop.models import Event, Order, OrderLine
+from shop.services.training_pipeline import train_and_publish
+from tests.browser_support import ARTIFACTS, launch_chromium, new_page, running_shop
+from tests.test_training import START, build_small_shop
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "correct-horse"
+
+
+def fill_shop_with_a_regular_customer() -> dict:
+    """The small trained shop, and a shopper who re-orders one product and browses a few more."""
+    shop = build_small_shop()
+    user = shop["users"][0]
+    user.set_password(PASSWORD)
+    kitchen = shop["products"]["Kitchen"]
+    later = START + timedelta(days=70)
+    for days in (0, 14, 28):
+        placed = Order(user_id=user.id, total=Decimal("9.99"), created_at=later + timedelta(days))
+        placed.lines = [OrderLine(product_id=kitchen[0].id, quantity=1, unit_price=Decimal("9.99"))]
+        db.session.add(placed)
+    viewed = shop["products"]["Garden"][:3]
+    for minutes, product in enumerate(viewed):
+        db.session.add(
+            Event(
+                user_id=user.id,
+                product_id=product.id,
+                kind="view",
+                created_at=later + timedelta(days=30, minutes=minutes),
+            )
+        )
+    db.session.commit()
+    run = train_and_publish(current_app._get_current_object(), evaluate=False)
+    assert run.status == "succeeded", run.error
+    return {
+        "email": user.email,
+        "rebought": kitchen[0].name,
+        "viewed_newest_first": [p.name for p in reversed(viewed)],
+    }
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    with running_shop(
+        tmp_path_factory.mktemp("rows-shop"), fill_shop_with_a_regular_customer
+    ) as running:
+        yield running
+
+
+def names(page, row: str) -> list[str]:
+    return page.locator(f"#{row} .product-name").all_inner_texts()
+
+
+def test_signed_in_home_page_shows_discoveries_apart_from_the_shoppers_history(shop):
+    base, _, filled = shop
+    ARTIFACTS.mkdir(exist_ok=True)
+    with launch_chromium() as browser:
+        context, page = new_page(browser)
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{base}/auth/login")
+        page.fill("input[name=email]", filled["email"])
+        page.fill("input[name=password]", PASSWORD)
+        page.click("main form [type=submit]")
+        page.wait_for_url(f"{base}/")
+
+        for_you = names(page, "for-you")
+        again = names(page, "buy-again")
+        recent = names(page, "recently-viewed")
+        assert len(for_you) == 10
+        assert again[0] == filled["rebought"]
+        assert "You have bought this 3 times" in page.inner_text("#buy-again")
+        assert recent[:3] == filled["viewed_newest_first"]
+        assert not set(for_you) & (set(again) | set(recent))  # discovery: nothing already touched
+        assert page.locator("#buy-again").is_visible()
+        assert page.locator("#recently-viewed").is_visible()
+        page.screenshot(path=str(ARTIFACTS / "home-history-rows.png"), full_page=True)
+        context.close()
+        assert errors == []

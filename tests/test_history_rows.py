@@ -121,6 +121,7 @@ def test_rebuy_scores_weigh_own_repeats_shop_wide_repeats_and_recency():
         days_before_latest=[0, 0, 0, 0, 180],
         buyers=[1, 10, 10, 1, 1],
         repeat_buyers=[1, 6, 0, 1, 1],
+        half_life_days=90,
     )
     assert scores[2] == 0.0  # bought once, never re-bought by anyone: no sign of a re-buy
     assert scores[0] > scores[3] > scores[1] > 0.0  # own repeats count, then the shop's

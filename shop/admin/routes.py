@@ -111,7 +111,6 @@ def model():
     status = current_app.extensions["recommender_store"].status()
     current_run = training.run_for_version(status.version)
     metrics = current_run.metrics if current_run else None
-    topn, topn_skipped = training.topn_rows(metrics)
     ratings, ratings_skipped = training.rating_rows(metrics)
     runs = training.recent_runs()
     running = next((r for r in runs if r.status == "running"), None)
@@ -119,8 +118,8 @@ def model():
         "admin/model.html",
         status=status,
         current_run=current_run,
-        topn=topn,
-        topn_skipped=topn_skipped,
+        topn_tables=training.topn_tables(metrics),
+        ranker=training.ranker_choice(status.metadata),
         ratings=ratings,
         ratings_skipped=ratings_skipped,
         k=(metrics or {}).get("k", 10),

@@ -15,7 +15,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import select
@@ -175,11 +177,86 @@ def _model_rows(
     return rows, skipped
 
 
-def topn_rows(metrics: dict | None) -> tuple[list[dict], str | None]:
+def topn_rows(metrics: dict | None, protocol: str = "time") -> tuple[list[dict], str | None]:
     """Ranking metrics per algorithm (best NDCG first), and why they are missing if they are."""
-    rows, skipped = _model_rows(metrics, "topn", TOPN_COLUMNS)
+    from shop.services.training_pipeline import topn_key
+
+    rows, skipped = _model_rows(metrics, topn_key(protocol), TOPN_COLUMNS)
     rows.sort(key=lambda r: -(r["ndcg"] or 0.0))
     return rows, skipped
+
+
+@dataclass(frozen=True)
+class TopNTable:
+    """One evaluation protocol's table on the model page."""
+
+    protocol: str
+    caption: str
+    rows: list[dict]
+    skipped: str | None
+
+
+def topn_tables(metrics: dict | None) -> list[TopNTable]:
+    """A table per evaluation protocol, the time split first; a run from before a protocol existed
+    says it was not measured rather than showing nothing."""
+    from shop.services.training_pipeline import PROTOCOLS, protocol_caption, topn_key
+
+    k = int((metrics or {}).get("k", 10))
+    tables = []
+    for protocol in PROTOCOLS:
+        rows, skipped = topn_rows(metrics, protocol)
+        section = (metrics or {}).get(topn_key(protocol))
+        split = section.get("split", {}) if isinstance(section, dict) else {}
+        if metrics and section is None:
+            skipped = "Not measured for this model (it was trained before this protocol existed)."
+        tables.append(TopNTable(protocol, protocol_caption(protocol, split, k), rows, skipped))
+    return tables
+
+
+@dataclass(frozen=True)
+class RankerChoice:
+    """What the engine's guard chose to serve, and the validation figures behind the choice."""
+
+    chosen: str
+    details: list[tuple[str, str]]
+
+
+#: Keys of ``metadata_["ranker"]`` that may name the choice, in the order they are tried.
+_CHOICE_KEYS = ("chosen", "choice", "served", "ranker", "name", "kind")
+
+
+def _shown_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_shown_value(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_shown_value(v) for v in value)
+    return str(value)
+
+
+def ranker_choice(metadata: dict | None) -> RankerChoice | None:
+    """The guard's choice from the served model's metadata, or None when the model records none.
+
+    The engine records it as ``metadata_["ranker"]``: a name, or a mapping with the name and its
+    validation figures. Whatever else the mapping holds is listed as it is, so a new figure shows
+    up without a change here.
+    """
+    record = (metadata or {}).get("ranker")
+    if record is None or record == {}:
+        return None
+    if not isinstance(record, dict):
+        return RankerChoice(_shown_value(record), [])
+    key = next((k for k in _CHOICE_KEYS if isinstance(record.get(k), str)), None)
+    chosen = record[key] if key else "recorded"
+    details = [
+        (str(name).replace("_", " "), _shown_value(value))
+        for name, value in record.items()
+        if name != key and value is not None
+    ]
+    return RankerChoice(chosen, details)
 
 
 def rating_rows(metrics: dict | None) -> tuple[list[dict], str | None]:

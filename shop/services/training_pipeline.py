@@ -9,10 +9,13 @@ point leaves the previous model and pointer serving the site.
 ``run.metrics`` has this shape (every section may instead hold ``{"skipped": "<why>"}``)::
 
     {"k": 10,
-     "topn": {"split": {"cut": iso-time, "n_train": int, "n_test_users": int, "n_test_pairs": int},
+     "topn": {"split": {"protocol": "time", "cut": iso-time, "n_train": int, "n_test_users": int,
+                        "n_test_pairs": int},
               "models": {"popularity": {"precision": f, "recall": f, "ndcg": f, "map": f,
                                         "coverage": f, "n_users": int}, "svd": {...}, ...,
-                         "hybrid": {...}}},
+                         "ease": {...}, "hybrid": {...}}},
+     "topn_random": {"split": {"protocol": "random", "test_fraction": 0.25, "seed": int, ...},
+                     "models": {...}},
      "ratings": {"models": {"global_mean": {"rmse": f, "mae": f, "n_test": int},
                             "baseline_only": {...}, "svd": {...}}},
      "seconds": {"read": f, "fit": f, "evaluate": f, "save": f, "total": f}}
@@ -45,6 +48,10 @@ KEEP_MODELS = 5
 #: Shoppers sampled for the top-n evaluation during training; bounds its time on big logs.
 TRAIN_EVAL_USERS = 500
 TOPN_VARIANTS = ("popularity", "content", "itemknn", "als", "svd", "hybrid")
+#: How top-n lists are evaluated: "time" trains on the past and tests on each shopper's later
+#: positives; "random" holds out a seeded random quarter of each shopper's products.
+PROTOCOLS = ("time", "random")
+RANDOM_TEST_FRACTION = 0.25
 NO_INTERACTIONS = "no interactions yet: run `flask --app shop seed`"
 
 Progress = Callable[[int, str], None]
@@ -71,6 +78,79 @@ def _topn_section(scores) -> dict[str, dict[str, float]]:
     }
 
 
+def topn_variants() -> tuple[str, ...]:
+    """The models the top-n tables score: the usual ones the engine offers, and EASE when it has it.
+
+    Read from the engine at run time, so a build that adds or drops a variant changes the tables
+    without touching this module. Popularity and EASE are the yardsticks the hybrid is judged by.
+    """
+    from shop.recommend import VARIANTS
+
+    usual = tuple(v for v in TOPN_VARIANTS if v in VARIANTS)
+    return usual + (("ease",) if "ease" in VARIANTS and "ease" not in usual else ())
+
+
+def topn_key(protocol: str) -> str:
+    """The metrics section a protocol's table lives in ("topn" for the time split, as before)."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; expected one of {list(PROTOCOLS)}")
+    return "topn" if protocol == "time" else f"topn_{protocol}"
+
+
+def _protocol_split(interactions: pd.DataFrame, protocol: str, random_state: int):
+    """The split a protocol evaluates on, and how it was made (for the tables' captions)."""
+    from shop.recommend import random_split, time_split
+
+    if protocol == "time":
+        split = time_split(interactions)
+        return split, {"protocol": "time", "cut": split.cut.isoformat()}
+    split = random_split(
+        interactions, test_fraction=RANDOM_TEST_FRACTION, random_state=random_state
+    )
+    return split, {
+        "protocol": "random",
+        "test_fraction": RANDOM_TEST_FRACTION,
+        "seed": random_state,
+    }
+
+
+def _topn_protocol(
+    interactions: pd.DataFrame,
+    products: pd.DataFrame,
+    protocol: str,
+    *,
+    k: int,
+    max_users: int | None,
+    random_state: int,
+) -> dict[str, Any]:
+    from shop.recommend import evaluate_topn
+
+    try:
+        split, described = _protocol_split(interactions, protocol, random_state)
+        if split.train.empty or split.test.empty:
+            raise ValueError(f"the {protocol} split left no training events or no test positives")
+        scores = evaluate_topn(
+            interactions,
+            products,
+            k=k,
+            split=split,
+            variants=topn_variants(),
+            max_users=max_users,
+            random_state=random_state,
+        )
+    except ValueError as exc:
+        return {"skipped": str(exc)}
+    return {
+        "split": {
+            **described,
+            "n_train": len(split.train),
+            "n_test_users": int(split.test["user_id"].nunique()),
+            "n_test_pairs": len(split.test),
+        },
+        "models": _topn_section(scores),
+    }
+
+
 def evaluate_shop(
     interactions: pd.DataFrame,
     products: pd.DataFrame,
@@ -78,41 +158,29 @@ def evaluate_shop(
     k: int = 10,
     max_users: int | None = 2000,
     random_state: int = 0,
+    protocols: tuple[str, ...] = ("time",),
 ) -> dict[str, Any]:
     """Offline quality of every model on this shop's data, as a JSON-ready dict (see module doc).
 
-    Top-n metrics come from a time split (train on the past, test on each shopper's later positives of
-    products new to them); rating error from a random split of the explicit ratings, as the prototype
-    measured it. A part that the data cannot support (too few ratings, nothing after the cut) is
-    reported as skipped with the reason instead of failing the whole evaluation.
+    Top-n metrics come from each protocol in ``protocols``: the time split (train on the past, test
+    on each shopper's later positives of products new to them) and the random per-user holdout
+    (a seeded quarter of each shopper's products held out). Rating error comes from a random split
+    of the explicit ratings, as the prototype measured it. A part that the data cannot support (too
+    few ratings, nothing after the cut) is reported as skipped with the reason instead of failing
+    the whole evaluation.
     """
-    from shop.recommend import evaluate_ratings, evaluate_topn, time_split
+    from shop.recommend import evaluate_ratings
 
     out: dict[str, Any] = {"k": k}
-    try:
-        split = time_split(interactions)
-        if split.train.empty or split.test.empty:
-            raise ValueError("the time split left no training events or no test positives")
-        scores = evaluate_topn(
+    for protocol in protocols:
+        out[topn_key(protocol)] = _topn_protocol(
             interactions,
             products,
+            protocol,
             k=k,
-            split=split,
-            variants=TOPN_VARIANTS,
             max_users=max_users,
             random_state=random_state,
         )
-        out["topn"] = {
-            "split": {
-                "cut": split.cut.isoformat(),
-                "n_train": len(split.train),
-                "n_test_users": int(split.test["user_id"].nunique()),
-                "n_test_pairs": len(split.test),
-            },
-            "models": _topn_section(scores),
-        }
-    except ValueError as exc:
-        out["topn"] = {"skipped": str(exc)}
     try:
         rating_scores = evaluate_ratings(interactions, random_state=random_state)
         out["ratings"] = {
@@ -123,6 +191,19 @@ def evaluate_shop(
     except ValueError as exc:
         out["ratings"] = {"skipped": str(exc)}
     return out
+
+
+def protocol_caption(protocol: str, split: dict[str, Any], k: int = 10) -> str:
+    """How a top-n table was measured, in words (the CLI's and the model page's caption)."""
+    if protocol == "time":
+        cut = split.get("cut")
+        when = pd.Timestamp(cut).strftime("%Y-%m-%d %H:%M UTC") if cut else "?"
+        return f"Top-{k}, time split at {when}: held-out later positives"
+    share = round(100 * float(split.get("test_fraction", RANDOM_TEST_FRACTION)))
+    return (
+        f"Top-{k}, random per-user {100 - share}/{share} holdout (seed {split.get('seed', '?')}): "
+        f"held-out products of each shopper"
+    )
 
 
 def render_metrics(metrics: dict[str, Any]) -> str:
@@ -137,13 +218,14 @@ def render_metrics(metrics: dict[str, Any]) -> str:
         parts.append("Explicit ratings (random 80/20 split)\n" + render_table(scores, k))
     elif ratings:
         parts.append(f"Explicit ratings: skipped ({ratings.get('skipped')})")
-    topn = metrics.get("topn") or {}
-    if "models" in topn:
-        scores = [TopNScore(name, **values) for name, values in topn["models"].items()]
-        cut = topn.get("split", {}).get("cut", "?")
-        parts.append(f"Top-{k} (time split at {cut})\n" + render_table(scores, k))
-    elif topn:
-        parts.append(f"Top-{k}: skipped ({topn.get('skipped')})")
+    for protocol in PROTOCOLS:
+        topn = metrics.get(topn_key(protocol)) or {}
+        if "models" in topn:
+            scores = [TopNScore(name, **values) for name, values in topn["models"].items()]
+            caption = protocol_caption(protocol, topn.get("split", {}), k)
+            parts.append(caption + "\n" + render_table(scores, k))
+        elif topn:
+            parts.append(f"Top-{k}, {protocol} protocol: skipped ({topn.get('skipped')})")
     return "\n\n".join(parts)
 
 
@@ -276,9 +358,11 @@ def train_and_publish(
 
             metrics: dict[str, Any] = {"k": 10}
             if evaluate:
-                step(55, "Evaluating on a time split")
+                step(55, "Evaluating on a time split and a random per-user holdout")
                 clock = time.perf_counter()
-                metrics = evaluate_shop(interactions, products, max_users=TRAIN_EVAL_USERS)
+                metrics = evaluate_shop(
+                    interactions, products, max_users=TRAIN_EVAL_USERS, protocols=PROTOCOLS
+                )
                 seconds["evaluate"] = time.perf_counter() - clock
 
             step(85, "Saving the model")

@@ -27,14 +27,13 @@ CHART_IDS = (
 def _seed_small() -> int:
     """A small seeded shop with an admin; returns the demo experiment's id."""
     from shop.seeding import SeedOptions, seed_database
-    from shop.seeding.experiment import create_demo_experiment
 
-    seed_database(
+    return seed_database(
         SeedOptions(users=150, products=60, events=12_000, seed=11, days=60),
         admin_email=ADMIN_EMAIL,
         admin_password=ADMIN_PASSWORD,
-    )
-    return create_demo_experiment(rng_seed=0).id
+        with_experiment=True,
+    ).experiment_id
 
 
 @pytest.fixture(scope="module")

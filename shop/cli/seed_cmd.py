@@ -78,7 +78,8 @@ def _valid_password(value: str, option: str) -> str:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option(
     "--with-experiment", is_flag=True,
-    help="Also write a finished demo A/B experiment (hybrid vs popularity) for the admin pages.",
+    help="Also simulate a finished demo A/B experiment (hybrid vs popularity) from the seeded "
+    "shoppers' hidden tastes, for the admin pages.",
 )  # fmt: skip
 @with_appcontext
 def seed_command(
@@ -122,6 +123,7 @@ def seed_command(
             admin_email=admin_email,
             admin_password=admin_password,
             show_progress=show_progress,
+            with_experiment=with_experiment,
         )
     except SeedError as exc:
         raise CommandError(str(exc)) from None
@@ -150,11 +152,11 @@ def seed_command(
         f"Done in {report.seconds:.2f} s ({report.cpu_seconds:.2f} s CPU): "
         f"{report.events_per_second:,.0f} events/s (seed {seed_value})."
     )
-    if with_experiment:
-        from shop.seeding.experiment import create_demo_experiment
-
-        experiment = create_demo_experiment(rng_seed=seed_value)
-        click.echo(f"Demo experiment: {experiment.name} (see /admin/experiments/{experiment.id})")
+    if report.experiment_id is not None:
+        click.echo(
+            f"Demo experiment: {report.experiment_name} (see /admin/experiments/"
+            f"{report.experiment_id}), simulated in {report.experiment_seconds:.1f} s."
+        )
 
 
 @click.command("create-admin")

@@ -84,6 +84,9 @@ class SeedReport:
     funnel: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     cpu_seconds: float = 0.0  # this process's CPU time: honest on a busy, shared machine
+    experiment_id: int | None = None  # the demo experiment, when one was asked for
+    experiment_name: str = ""
+    experiment_seconds: float = 0.0
 
     @property
     def events_per_second(self) -> float:
@@ -132,8 +135,13 @@ def seed_database(
     admin_email: str | None = None,
     admin_password: str | None = None,
     show_progress: bool = False,
+    with_experiment: bool = False,
 ) -> SeedReport:
-    """Seed the shop; see the module docstring for the guarantees."""
+    """Seed the shop; see the module docstring for the guarantees.
+
+    ``with_experiment`` then simulates a finished demo A/B experiment from the seeded shop's hidden
+    world (:mod:`shop.seeding.experiment`), in a second transaction once the seed is committed.
+    """
     started, cpu_started = time.perf_counter(), time.process_time()
     check_schema()
     existing = db.session.scalar(select(func.count(Product.id))) or 0
@@ -168,12 +176,24 @@ def seed_database(
         for path in written:
             path.unlink(missing_ok=True)
         raise
-    return SeedReport(
+    report = SeedReport(
         counts=counts,
         funnel=data.stats,
         seconds=time.perf_counter() - started,
         cpu_seconds=time.process_time() - cpu_started,
     )
+    if with_experiment:
+        from shop.seeding.experiment import create_demo_experiment
+
+        clock = time.perf_counter()
+        try:
+            experiment = create_demo_experiment(data, rng_seed=options.seed)
+        except BaseException:
+            db.session.rollback()
+            raise
+        report.experiment_id, report.experiment_name = experiment.id, experiment.name
+        report.experiment_seconds = time.perf_counter() - clock
+    return report
 
 
 def _image_rows(data: SeedData) -> list[dict]:

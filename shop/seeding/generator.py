@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 import numpy as np
 from faker import Faker
@@ -100,6 +101,8 @@ class SeedData:
     likes: list[dict]  # user_index, product_index, created_at
     cart_items: list[dict]  # user_index, product_index, quantity, added_at
     stats: dict = field(default_factory=dict)
+    world: HiddenWorld | None = None  # what the shoppers and products are really like
+    end: datetime | None = None  # every event happened before this instant
 
     @property
     def n_events(self) -> int:
@@ -263,43 +266,192 @@ def _session_starts(rng: np.random.Generator, n: int, end: datetime, days: int) 
     return (day + 1) * 86400.0 - seconds_into_day  # seconds before end
 
 
+@dataclass(frozen=True)
+class HiddenWorld:
+    """The latent truth the events are drawn from, which the shop itself never sees.
+
+    Kept with the generated rows so that whatever is simulated later (the demo A/B experiment) or measured
+    against the truth (the ceiling benchmark) uses the same shoppers and the same behaviour model as the
+    browsing history. Indexes are the generator's: shopper ``u`` is ``SeedData.users[u]``, product ``j``
+    is ``SeedData.products[j]``.
+    """
+
+    category: np.ndarray  # product -> category index
+    quality: np.ndarray  # product, standard normal
+    appeal: np.ndarray  # product, lognormal: how much attention it draws whoever looks
+    rel_price: np.ndarray  # product, log price standardised within its category
+    tastes: np.ndarray  # shopper x category, each row a Dirichlet mix
+    sensitivity: np.ndarray  # shopper: how much a dear product puts them off
+    activity: np.ndarray  # shopper: relative number of sessions
+    match_centre: float = 0.0  # standardisation of raw_match over all (shopper, product) pairs
+    match_scale: float = 1.0
+
+    @property
+    def n_users(self) -> int:
+        return int(self.tastes.shape[0])
+
+    @property
+    def n_products(self) -> int:
+        return int(self.quality.shape[0])
+
+    def raw_match(self, users: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """Taste for the category, quality and price for the shopper, before standardisation."""
+        return (
+            np.log(self.tastes[users][:, self.category] + 0.02)
+            + 0.35 * self.quality[None, :]
+            - 0.5 * self.sensitivity[users][:, None] * self.rel_price[None, :]
+        )
+
+    def match(self, users: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """How much each shopper likes each product apart from its popularity (standardised).
+
+        What turns a view into a click, a cart and a purchase, and what ratings follow.
+        """
+        raw = self.raw_match(users)
+        raw -= self.match_centre
+        raw /= self.match_scale
+        return raw
+
+    def affinity(self, users: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """Log weight of each product in a shopper's browsing: taste x appeal x quality x price.
+
+        The shopper's personal views are drawn with probability proportional to ``exp(affinity)``: it is
+        the utility the interactions are generated from, and the oracle ranking of the ceiling benchmark.
+        """
+        affinity = (
+            np.log(self.tastes[users][:, self.category] + 0.02)
+            + np.log(self.appeal)[None, :]
+            + 0.35 * self.quality
+        )
+        affinity -= 0.5 * self.sensitivity[users][:, None] * self.rel_price[None, :]
+        return affinity
+
+    def view_cdf(self, users: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """Per shopper, the cumulative distribution their personal views are drawn from."""
+        affinity = self.affinity(users)
+        weights = np.exp(affinity - affinity.max(axis=1, keepdims=True))
+        return np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
+
+    def popular_cdf(self) -> np.ndarray:
+        """The distribution of views from lists of popular products (and of anonymous visitors)."""
+        return np.cumsum(self.appeal / self.appeal.sum())[None, :]
+
+
+def _hidden_world(category, quality, appeal, rel_price, tastes, sensitivity, activity):
+    """The world and its full standardised match matrix (computed once: the funnel needs all of it)."""
+    world = HiddenWorld(category, quality, appeal, rel_price, tastes, sensitivity, activity)
+    match = world.raw_match()
+    centre, scale = float(match.mean()), float(match.std() or 1.0)
+    match -= centre
+    match /= scale
+    return replace(world, match_centre=centre, match_scale=scale), match
+
+
+def session_lengths(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Views in each of ``n`` browsing sessions: about five, at most 30."""
+    return np.minimum(1 + rng.geometric(0.2, n), 30)
+
+
+def funnel_probabilities(
+    match: np.ndarray, quality: np.ndarray, price_push: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """P(click | view), P(add to cart | click), P(purchase | add to cart) for each viewed product.
+
+    ``match`` is the shopper's match for the product, ``price_push`` their price sensitivity times the
+    product's relative price. One behaviour model for the browsing history and the demo experiment.
+    """
+    p_click = np.clip(CLICK_RATE * 2 * _sigmoid(1.1 * match + 0.4 * quality - 0.5), 0, 0.95)
+    p_cart = np.clip(
+        CART_RATE * 2 * _sigmoid(0.9 * match + 0.8 * quality - 0.5 * price_push - 0.4), 0, 0.9
+    )
+    p_buy = np.clip(
+        PURCHASE_RATE * 2 * _sigmoid(0.6 * match + 0.6 * quality - 0.6 * price_push - 0.2),
+        0,
+        0.95,
+    )
+    return p_click, p_cart, p_buy
+
+
+def quantities(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Units on each of ``n`` cart lines: mostly one."""
+    return 1 + (rng.random(n) < 0.12) + (rng.random(n) < 0.04)
+
+
+def _view_sources_and_products(
+    rng: np.random.Generator, v_user: np.ndarray, user_cdf: np.ndarray, popular_cdf: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where each view comes from and what it shows; ``v_user`` indexes the rows of ``user_cdf``.
+
+    Views from lists of popular products and by anonymous visitors (``v_user < 0``) follow appeal alone,
+    every other view the shopper's own ``exp(affinity)`` distribution.
+    """
+    source = rng.choice(len(SOURCES), size=v_user.size, p=SOURCE_WEIGHTS)
+    popular = np.isin(source, POPULAR_SOURCES) | (v_user < 0)
+    product = np.empty(v_user.size, dtype=np.int64)
+    product[popular] = _sample_rows(rng, popular_cdf, np.zeros(int(popular.sum()), dtype=np.int64))
+    product[~popular] = _sample_rows(rng, user_cdf, v_user[~popular])
+    return source, product
+
+
+class ListVisit(NamedTuple):
+    """What a shopper did with one shown list: one entry per card they looked at, in that order."""
+
+    product: np.ndarray  # generator product indexes
+    clicked: np.ndarray
+    carted: np.ndarray
+    bought: np.ndarray
+    quantity: np.ndarray
+
+
+def browse_list(
+    rng: np.random.Generator, world: HiddenWorld, user: int, shown: np.ndarray
+) -> ListVisit:
+    """Shopper ``user`` (a generator index) visits a page that shows the products ``shown``.
+
+    They browse as they do in the history: a session's views are drawn from the same sources and
+    distributions as every browsing session (their own ``exp(affinity)``, or appeal for views from lists
+    of popular products), and the views that land on a product the list shows are taken from the list;
+    the others happen elsewhere in the shop and are not part of this visit. Each card looked at then
+    goes through the browsing funnel (``funnel_probabilities``). So a list is worth what it captures of
+    the shopper's interest and how well that converts; nothing here knows which engine made the list.
+    """
+    n_views = int(session_lengths(rng, 1)[0])
+    _, viewed = _view_sources_and_products(
+        rng, np.zeros(n_views, dtype=np.int64), world.view_cdf([user]), world.popular_cdf()
+    )
+    _, first = np.unique(viewed, return_index=True)
+    viewed = viewed[np.sort(first)]  # a product looked at twice in one visit counts once
+    product = viewed[np.isin(viewed, shown)]
+    match = world.match([user])[0, product]
+    price_push = world.sensitivity[user] * world.rel_price[product]
+    p_click, p_cart, p_buy = funnel_probabilities(match, world.quality[product], price_push)
+    clicked = rng.random(product.size) < p_click
+    carted = clicked & (rng.random(product.size) < p_cart)
+    bought = carted & (rng.random(product.size) < p_buy)
+    return ListVisit(product, clicked, carted, bought, quantities(rng, product.size))
+
+
 class _Funnel:
     """Simulates browsing sessions in vectorised batches until enough events exist."""
 
-    def __init__(self, rng, n_users, category, quality, appeal, rel_price, tastes, sensitivity):
+    def __init__(self, rng, world: HiddenWorld, match: np.ndarray):
         self.rng = rng
-        # match: how much shopper u likes product j apart from its popularity (standardised)
-        raw = (
-            np.log(tastes[:, category] + 0.02)
-            + 0.35 * quality[None, :]
-            - 0.5 * sensitivity[:, None] * rel_price[None, :]
-        )
-        self.match = (raw - raw.mean()) / (raw.std() or 1.0)
-        affinity = np.log(tastes[:, category] + 0.02) + np.log(appeal)[None, :] + 0.35 * quality
-        affinity -= 0.5 * sensitivity[:, None] * rel_price[None, :]
-        weights = np.exp(affinity - affinity.max(axis=1, keepdims=True))
-        self.user_cdf = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
-        self.popular_cdf = np.cumsum(appeal / appeal.sum())[None, :]
-        self.quality = quality
-        self.rel_price = rel_price
-        self.sensitivity = sensitivity
-        self.n_users = n_users
+        self.match = match
+        self.user_cdf = world.view_cdf()
+        self.popular_cdf = world.popular_cdf()
+        self.quality = world.quality
+        self.rel_price = world.rel_price
+        self.sensitivity = world.sensitivity
+        self.n_users = world.n_users
 
     def batch(self, n_sessions: int, activity_p: np.ndarray):
         rng = self.rng
         anonymous = rng.random(n_sessions) < ANONYMOUS_SHARE
         user = np.where(anonymous, -1, rng.choice(self.n_users, size=n_sessions, p=activity_p))
-        n_views = 1 + rng.geometric(0.2, n_sessions)  # about five views a session
-        n_views = np.minimum(n_views, 30)
+        n_views = session_lengths(rng, n_sessions)
         session = np.repeat(np.arange(n_sessions), n_views)
         v_user = user[session]
-        source = rng.choice(len(SOURCES), size=session.size, p=SOURCE_WEIGHTS)
-        popular = np.isin(source, POPULAR_SOURCES) | (v_user < 0)
-        product = np.empty(session.size, dtype=np.int64)
-        product[popular] = _sample_rows(
-            rng, self.popular_cdf, np.zeros(int(popular.sum()), dtype=np.int64)
-        )
-        product[~popular] = _sample_rows(rng, self.user_cdf, v_user[~popular])
+        source, product = _view_sources_and_products(rng, v_user, self.user_cdf, self.popular_cdf)
         # a product viewed twice in one session counts once
         _, first = np.unique(session * 1_000_000 + product, return_index=True)
         keep = np.sort(first)
@@ -309,19 +461,11 @@ class _Funnel:
         price_push = sens * self.rel_price[product]
         quality = self.quality[product]
 
-        p_click = np.clip(CLICK_RATE * 2 * _sigmoid(1.1 * match + 0.4 * quality - 0.5), 0, 0.95)
+        p_click, p_cart, p_buy = funnel_probabilities(match, quality, price_push)
         clicked = rng.random(session.size) < p_click
-        p_cart = np.clip(
-            CART_RATE * 2 * _sigmoid(0.9 * match + 0.8 * quality - 0.5 * price_push - 0.4), 0, 0.9
-        )
         carted = clicked & (v_user >= 0) & (rng.random(session.size) < p_cart)
-        p_buy = np.clip(
-            PURCHASE_RATE * 2 * _sigmoid(0.6 * match + 0.6 * quality - 0.6 * price_push - 0.2),
-            0,
-            0.95,
-        )
         bought = carted & (rng.random(session.size) < p_buy)
-        quantity = 1 + (rng.random(session.size) < 0.12) + (rng.random(session.size) < 0.04)
+        quantity = quantities(rng, session.size)
 
         # times within the session (seconds from its start)
         gaps = rng.exponential(45.0, session.size)
@@ -372,7 +516,10 @@ def generate(options: SeedOptions) -> SeedData:
     )
     favourites = list(rng.choice(len(specs), size=min(2, len(specs)), replace=False))
     users, tastes, sensitivity, activity = _users(rng, fake, options.users, len(specs), favourites)
-    funnel = _Funnel(rng, options.users, category, quality, appeal, rel_price, tastes, sensitivity)
+    world, match = _hidden_world(
+        category, quality, appeal, rel_price, tastes, sensitivity, activity
+    )
+    funnel = _Funnel(rng, world, match)
     activity_p = activity / activity.sum()
 
     # sessions in batches until there are enough events, then cut at exactly options.events
@@ -436,6 +583,8 @@ def generate(options: SeedOptions) -> SeedData:
         likes=likes,
         cart_items=cart_items,
         stats=stats,
+        world=world,
+        end=end,
     )
 
 

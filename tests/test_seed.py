@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import aliased
@@ -97,6 +98,33 @@ def test_seed_creates_what_the_options_ask_for(seed, static_dir):
         assert product.image_path.startswith(f"img/products/{product.sku}-")
         assert product.image_path.endswith(".svg")
         assert (static_dir / product.image_path).read_text().startswith("<svg")
+
+
+def test_engine_frames_in_memory_are_what_the_shop_reads_after_the_seed(seed):
+    """The benchmarks measure the generator's shops without a database: the frames must be the same."""
+    from datetime import date
+
+    from shop.seeding.generator import SeedOptions, engine_frames, generate
+    from shop.services.interactions import all_interactions
+
+    seed()
+    data = generate(SeedOptions(users=20, products=12, events=800, seed=7, as_of=date(2026, 1, 15)))
+    memory, products = engine_frames(data)
+    user_index = {row["email"]: i for i, row in enumerate(data.users)}
+    product_index = {row["sku"]: i for i, row in enumerate(data.products)}
+    users = {u.id: user_index[u.email] for u in db.session.scalars(select(User))}
+    skus = {p.id: product_index[p.sku] for p in db.session.scalars(select(Product))}
+    stored = all_interactions()
+    stored["user_id"] = stored["user_id"].map(users)
+    stored["product_id"] = stored["product_id"].map(skus)
+    columns = ["user_id", "product_id", "kind", "timestamp", "value"]
+
+    def canonical(frame):
+        frame = frame.astype({"kind": object, "timestamp": "datetime64[us, UTC]"})
+        return frame[columns].sort_values(columns, ignore_index=True)
+
+    pd.testing.assert_frame_equal(canonical(memory), canonical(stored), check_dtype=False)
+    assert products["name"].tolist() == [row["name"] for row in data.products]
 
 
 def test_prices_are_decimals_with_two_places_and_descriptions_speak_the_category(seed):

@@ -654,9 +654,7 @@ def _feedback(rng, ev, times, match, quality, specs, category, products, end):
         chance = 0.5 if purchased else 0.02
         if rng.random() >= chance:
             continue
-        latent = 2.9 + 0.9 * match[u, j] + 0.8 * quality[j] + rng.normal(0, 0.9)
-        latent -= 0.0 if purchased else 0.4
-        stars = int(np.clip(np.rint(latent), 1, 5))
+        stars = int(star_ratings(match[u, j], quality[j], rng.normal(0, 0.9), purchased))
         when = times[i].item() + timedelta(hours=float(rng.uniform(1, 24 * 14)))
         when = min(when, end_naive - timedelta(minutes=float(rng.uniform(1, 600))))
         review = None
@@ -676,6 +674,16 @@ def _feedback(rng, ev, times, match, quality, specs, category, products, end):
             liked_at = min(when + timedelta(minutes=float(rng.uniform(1, 30))), end_naive)
             likes.append({"user_index": u, "product_index": j, "created_at": _aware(liked_at)})
     return ratings, likes
+
+
+def star_ratings(match, quality, noise, purchased):
+    """Stars a shopper gives: taste match plus quality plus noise, a little lower for what they did not buy.
+
+    ``noise`` is drawn by the caller (normal, sd 0.9); works on scalars and arrays alike.
+    """
+    latent = 2.9 + 0.9 * match + 0.8 * quality + noise
+    latent = latent - np.where(purchased, 0.0, 0.4)
+    return np.clip(np.rint(latent), 1, 5)
 
 
 def _review(rng, stars: int, spec: CategorySpec, name: str) -> str:
@@ -709,3 +717,54 @@ def _open_carts(ev: dict, times: np.ndarray, end: datetime) -> list[dict]:
             "added_at": _aware(times[i].item()),
         }
     return list(items.values())
+
+
+def engine_frames(data: SeedData):
+    """The shop's interactions and products frames for ``data``, without a database.
+
+    The same columns and kinds the shop's bridge (``shop.services.interactions``) reads after a seed:
+    signed-in events with their quantity as value, likes, and ratings by their stars. Shoppers and
+    products are the generator's indexes, so the hidden world lines up with them.
+    """
+    import pandas as pd
+
+    signed_in = data.event_user >= 0
+    kinds = np.asarray(KINDS, dtype=object)
+    stamps = pd.to_datetime(data.event_time[signed_in]).tz_localize("UTC")
+    parts = [
+        pd.DataFrame(
+            {
+                "user_id": data.event_user[signed_in].astype(np.int64),
+                "product_id": data.event_product[signed_in].astype(np.int64),
+                "kind": kinds[data.event_kind[signed_in]],
+                "value": data.event_quantity[signed_in].astype(float),
+                "timestamp": stamps,
+            }
+        )
+    ]
+    for rows, kind, value in ((data.likes, "like", None), (data.ratings, "rating", "stars")):
+        if rows:
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "user_id": [r["user_index"] for r in rows],
+                        "product_id": [r["product_index"] for r in rows],
+                        "kind": kind,
+                        "value": [float(r[value]) if value else 1.0 for r in rows],
+                        "timestamp": pd.to_datetime([r["created_at"] for r in rows], utc=True),
+                    }
+                )
+            )
+    interactions = pd.concat(parts, ignore_index=True)
+    interactions["timestamp"] = interactions["timestamp"].astype("datetime64[ns, UTC]")
+    products = pd.DataFrame(
+        {
+            "product_id": np.arange(len(data.products), dtype=np.int64),
+            "name": [p["name"] for p in data.products],
+            "description": [p["description"] for p in data.products],
+            "category": [data.categories[p["category_index"]]["name"] for p in data.products],
+            "brand": [p["brand"] for p in data.products],
+            "price": [float(p["price"]) for p in data.products],
+        }
+    )
+    return interactions, products

@@ -3,8 +3,8 @@
 Nothing in it says which variant should win. The engine is trained on the history before the
 experiment, as the site would have been; each shopper is assigned with the live rule
 (``shop.services.experiments.pick_variant``); at every visit the shopper is shown the list their
-variant's engine really makes from their history up to that moment (the fitted engine folds it in,
-as a page does), and what they click, put in the cart and buy is drawn from the generator's own
+variant's engine really makes from their history up to that moment (the fitted engine folds it in and
+leaves out what the shopper already touched, as the home page does), and what they click, put in the cart and buy is drawn from the generator's own
 browsing model (``generator.browse_list``: the same view distribution and funnel as the history).
 Whatever the lists are worth to these shoppers is what the experiment page shows.
 
@@ -33,8 +33,11 @@ from shop.models import (
     Product,
     User,
 )
+from shop.recommend import HybridRecommender
+from shop.recommend.evaluation import engine_scorer
 from shop.seeding.generator import SeedData, browse_list
 from shop.services.experiments import pick_variant
+from shop.services.interactions import all_interactions, products_frame
 from shop.services.stats import recompute_product_counters
 
 DEMO_SOURCE = "home:for-you"
@@ -96,6 +99,9 @@ def create_demo_experiment(
     db.session.add(experiment)
     db.session.flush()
     variants = list(experiment.variants)
+    # The home page's "For you" list: the engine's, leaving out everything the shopper touched, which
+    # is what the offline evaluation scores (shop.services.recommendations.recommended_for).
+    lists = {v.algorithm: engine_scorer(engine, v.algorithm, LIST_LENGTH) for v in variants}
     histories = dict(tuple(interactions.groupby("user_id", sort=False)))
     product_of = {index: product_id for product_id, index in product_index.items()}
 
@@ -117,8 +123,10 @@ def create_demo_experiment(
                 before = history.iloc[: known[0]]
                 if own:
                     before = pd.concat([before, pd.DataFrame(own)], ignore_index=True)
-                recommended = engine.recommend(before, n=LIST_LENGTH, variant=variant.algorithm)
-                shown, last_known = [int(r.product_id) for r in recommended], known
+                shown, last_known = (
+                    [int(p) for p in lists[variant.algorithm](user_id, before)],
+                    known,
+                )
             if not shown:
                 continue
             visit = browse_list(
@@ -170,9 +178,6 @@ def _database_ids(data: SeedData) -> tuple[dict[int, int], dict[int, int], dict[
 
 def _engine_before(start, rng_seed: int):
     """Every shopper's interactions, time-ordered, and the engine fitted on those before ``start``."""
-    from shop.recommend import HybridRecommender
-    from shop.services.interactions import all_interactions, products_frame
-
     interactions = all_interactions().sort_values("timestamp", kind="stable", ignore_index=True)
     train = interactions.loc[interactions["timestamp"] < pd.Timestamp(start)]
     if train.empty:

@@ -4,6 +4,7 @@ training run's record and on the admin model page, with the guard's ranker choic
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -13,6 +14,20 @@ from shop.services.training_pipeline import train_and_publish
 from tests.test_training import build_small_shop
 
 TOPN_KEYS = {"precision", "recall", "ndcg", "map", "coverage", "n_users"}
+#: What the engine's guard records in ``metadata_["ranker"]``.
+GUARD_REPORT = {
+    "chosen": "lambdarank",
+    "reason": "best NDCG@10 on held-out validation shoppers",
+    "n_users": 212,
+    "ndcg@10": {"blend": 0.2311, "lambdarank": 0.2512, "source:als": 0.1804},
+    "ranker": {
+        "kind": "lambdarank",
+        "rounds": 84,
+        "top_features": {"taste": 41.5, "popularity": 7.25},
+    },
+    "protocol": "time",
+    "folds": 2,
+}
 
 
 @pytest.fixture
@@ -99,19 +114,19 @@ def test_model_page_shows_a_table_per_protocol_and_the_ranker_choice(app, as_adm
     run = train_and_publish(app)
     assert run.status == "succeeded", run.error
     engine = recommendations.store().get()
-    engine.metadata_["ranker"] = {
-        "chosen": "lambdarank",
-        "validation_ndcg": {"lambdarank": 0.2512, "blend": 0.2311},
-        "reason": "the ranker beat every source on validation",
-    }
+    engine.metadata_["ranker"] = GUARD_REPORT
 
     html = as_admin.get("/admin/model").get_data(as_text=True)
 
     assert 'id="topn-metrics"' in html and 'id="topn-metrics-random"' in html
     assert "time split at" in html and "random per-user 75/25 holdout (seed 0)" in html
     assert html.count("yardstick") >= 2
-    assert "lambdarank" in html and "blend 0.2311" in html
-    assert "the ranker beat every source on validation" in html
+    assert "Chosen on validation: <strong data-ranker-choice>lambdarank</strong>" in html
+    assert "best NDCG@10 on held-out validation shoppers" in html
+    validation = re.search(r'<table[^>]*id="ranker-validation".*?</table>', html, re.S).group(0)
+    assert re.findall(r"<td>([\w:]+)</td>", validation) == ["lambdarank", "blend", "source:als"]
+    assert "0.2512" in validation and "0.2311" in validation
+    assert "ranker: top features" in html and "taste 41.5" in html
 
 
 def test_model_page_without_a_ranker_record_or_the_random_table_still_renders(as_admin, app):
@@ -138,6 +153,18 @@ def test_model_page_without_a_ranker_record_or_the_random_table_still_renders(as
     assert "What the model serves" in html and "No model loaded." in html
 
 
+def test_ranker_choice_reads_the_guards_report():
+    choice = training.ranker_choice({"ranker": GUARD_REPORT})
+
+    assert choice.chosen == "lambdarank"
+    assert choice.reason == "best NDCG@10 on held-out validation shoppers"
+    assert choice.metric == "ndcg@10"
+    assert choice.scores == [("lambdarank", 0.2512), ("blend", 0.2311), ("source:als", 0.1804)]
+    assert ("n users", "212") in choice.details and ("folds", "2") in choice.details
+    assert ("ranker: kind", "lambdarank") in choice.details
+    assert ("ranker: top features", "taste 41.5, popularity 7.25") in choice.details
+
+
 @pytest.mark.parametrize(
     ("record", "chosen", "details"),
     [
@@ -145,7 +172,7 @@ def test_model_page_without_a_ranker_record_or_the_random_table_still_renders(as
         ({}, None, None),
         ("blend", "blend", []),
         ({"choice": "itemknn", "fallback": True}, "itemknn", [("fallback", "yes")]),
-        ({"ndcg": 0.12345}, "recorded", [("ndcg", "0.1235")]),
+        ({"seconds": 1234.5, "protocol": None}, "recorded", [("seconds", "1,234")]),
     ],
 )
 def test_ranker_choice_reads_whatever_the_engine_records(record, chosen, details):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -218,7 +218,11 @@ class RankerChoice:
     """What the engine's guard chose to serve, and the validation figures behind the choice."""
 
     chosen: str
-    details: list[tuple[str, str]]
+    reason: str | None = None
+    #: The candidates' validation scores, best first: (metric, [(candidate, score), ...]).
+    metric: str | None = None
+    scores: list[tuple[str, float]] = field(default_factory=list)
+    details: list[tuple[str, str]] = field(default_factory=list)
 
 
 #: Keys of ``metadata_["ranker"]`` that may name the choice, in the order they are tried.
@@ -229,7 +233,7 @@ def _shown_value(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        return f"{value:.4f}"
+        return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
     if isinstance(value, dict):
         return ", ".join(f"{k} {_shown_value(v)}" for k, v in value.items())
     if isinstance(value, (list, tuple)):
@@ -237,26 +241,57 @@ def _shown_value(value: Any) -> str:
     return str(value)
 
 
+def _is_score_table(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and bool(value)
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value.values())
+    )
+
+
+def _label(name: Any) -> str:
+    return str(name).replace("_", " ")
+
+
 def ranker_choice(metadata: dict | None) -> RankerChoice | None:
     """The guard's choice from the served model's metadata, or None when the model records none.
 
-    The engine records it as ``metadata_["ranker"]``: a name, or a mapping with the name and its
-    validation figures. Whatever else the mapping holds is listed as it is, so a new figure shows
-    up without a change here.
+    The engine records it as ``metadata_["ranker"]``: a name, or a mapping with the name, the reason,
+    the candidates' validation scores (a mapping of numbers, shown as a table) and whatever else it
+    keeps (listed as it is, nested mappings one level deep), so a new figure shows up without a
+    change here.
     """
     record = (metadata or {}).get("ranker")
     if record is None or record == {}:
         return None
     if not isinstance(record, dict):
-        return RankerChoice(_shown_value(record), [])
+        return RankerChoice(_shown_value(record))
     key = next((k for k in _CHOICE_KEYS if isinstance(record.get(k), str)), None)
-    chosen = record[key] if key else "recorded"
-    details = [
-        (str(name).replace("_", " "), _shown_value(value))
-        for name, value in record.items()
-        if name != key and value is not None
-    ]
-    return RankerChoice(chosen, details)
+    reason = record.get("reason")
+    metric = next((name for name, value in record.items() if _is_score_table(value)), None)
+    scores = sorted(
+        ((str(name), float(v)) for name, v in (record[metric] if metric else {}).items()),
+        key=lambda pair: -pair[1],
+    )
+    details = []
+    for name, value in record.items():
+        if name in (key, "reason", metric) or value is None:
+            continue
+        if isinstance(value, dict):
+            details += [
+                (f"{_label(name)}: {_label(sub)}", _shown_value(v))
+                for sub, v in value.items()
+                if v is not None
+            ]
+        else:
+            details.append((_label(name), _shown_value(value)))
+    return RankerChoice(
+        chosen=record[key] if key else "recorded",
+        reason=str(reason) if reason is not None else None,
+        metric=metric,
+        scores=scores,
+        details=details,
+    )
 
 
 def rating_rows(metrics: dict | None) -> tuple[list[dict], str | None]:

@@ -86,8 +86,10 @@ def topn_variants() -> tuple[str, ...]:
     """
     from shop.recommend import VARIANTS
 
-    usual = tuple(v for v in TOPN_VARIANTS if v in VARIANTS)
-    return usual + (("ease",) if "ease" in VARIANTS and "ease" not in usual else ())
+    usual = [v for v in TOPN_VARIANTS if v in VARIANTS and v != "hybrid"]
+    if "ease" in VARIANTS and "ease" not in usual:
+        usual.append("ease")
+    return (*usual, "hybrid") if "hybrid" in VARIANTS else tuple(usual)
 
 
 def topn_key(protocol: str) -> str:

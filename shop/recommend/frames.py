@@ -21,8 +21,8 @@ KINDS: tuple[str, ...] = ("view", "click", "add_to_cart", "like", "purchase", "r
 #: Kinds after which a product is not recommended to the same shopper again.
 FINAL_KINDS: frozenset[str] = frozenset({"purchase", "rating", "like"})
 
-#: How much one event says about a shopper's interest, relative to a view. Ratings are mapped per star
-#: (see implicit_weights), so a one-star rating is not read as interest.
+#: How much one event says about a shopper's interest, relative to a view. Ratings are scaled per star
+#: (see implicit_weights): even a one-star rating says the shopper tried the product.
 DEFAULT_KIND_WEIGHTS: Mapping[str, float] = {
     "view": 1.0,
     "click": 2.0,
@@ -120,7 +120,7 @@ def kind_codes(kinds: np.ndarray | Sequence[Any]) -> np.ndarray:
 def implicit_weights(
     kinds: np.ndarray, values: np.ndarray, kind_weights: Mapping[str, float]
 ) -> np.ndarray:
-    """Per-event interest weight: the kind's weight, with ratings scaled so only 3+ stars count as interest."""
+    """Per-event interest weight: the kind's weight, with ratings scaled by their stars."""
     return weights_from_codes(kind_codes(kinds), values, kind_weights)
 
 
@@ -142,8 +142,10 @@ def weights_from_codes(
     weights = table[codes]
     rated = codes == RATING
     if rated.any():
-        # 5 stars -> full weight, 4 -> 2/3, 3 -> 1/3, 1-2 -> nothing: a poor rating is not interest.
-        weights[rated] *= np.clip(np.asarray(values, dtype=float)[rated] - 2.0, 0.0, 3.0) / 3.0
+        # A rating is interest as well as taste: the shopper tried the product. 5 stars -> full weight,
+        # 3 -> 0.6, 1 -> 0.2; how much they liked it reaches the ranker as features of its own.
+        stars = np.clip(np.asarray(values, dtype=float)[rated], 1.0, 5.0)
+        weights[rated] *= 0.2 + 0.8 * (stars - 1.0) / 4.0
     return weights
 
 

@@ -20,7 +20,8 @@ from .records import ModelLoadError
 MAGIC = b"SHOPREC\n"
 #: Bump when the fitted state of HybridRecommender changes shape; load refuses other versions.
 #: 2: the factor models keep float32 item factors for the request path.
-FORMAT_VERSION = 2
+#: 3: the pipeline engine (sources, EASE, a learned ranker chosen by the guard).
+FORMAT_VERSION = 3
 
 
 def dump(obj: Any, path: str | os.PathLike[str], *, kind: str) -> None:

@@ -1,0 +1,130 @@
+"""Stage 7 of the pipeline, explanations: a reason a shopper can read, from the source that mattered most.
+
+The ranker reports how much each source's features contributed to a product's score (SHAP values for
+the learned ranker, weight x score for a blend); the biggest positive one explains the card. Reasons that
+name a product ("Because you liked X") name the history product the recommendation is closest to by that
+source's own similarity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from .frames import KINDS
+from .history import Shopper
+from .neighbours import row_positions
+from .sources import SourceSet
+
+_KIND_VERBS = {
+    "purchase": "bought",
+    "add_to_cart": "added to your cart",
+    "like": "liked",
+    "rating": "rated",
+    "click": "viewed",
+    "view": "viewed",
+}
+_KIND_ORDER = ("view", "click", "rating", "add_to_cart", "like", "purchase")
+_RANK_BY_CODE = np.array([_KIND_ORDER.index(kind) for kind in KINDS])
+_ANCHORED = ("content", "new", "itemknn", "copurchase", "ease")
+
+
+def knn_block(similarity, targets: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    """Sparse item-item similarity from each source item (columns) to each target (rows), dense and small.
+
+    Gathered from the sources' neighbour rows: scipy's two-axis fancy indexing costs far more.
+    """
+    positions, lengths = row_positions(similarity.indptr, sources)
+    columns = similarity.indices[positions]
+    order = np.argsort(targets)
+    ordered = targets[order]
+    slot = np.minimum(np.searchsorted(ordered, columns), len(ordered) - 1)
+    hit = ordered[slot] == columns
+    block = np.zeros((len(targets), len(sources)), dtype=similarity.dtype)
+    source_of = np.repeat(np.arange(len(sources)), lengths)
+    block[order[slot[hit]], source_of[hit]] = similarity.data[positions][hit]
+    return block
+
+
+def _anchor_block(name: str, sources: SourceSet, targets: np.ndarray, history: np.ndarray):
+    if name in ("content", "new"):
+        return sources.content_.pair_similarity(targets, history)
+    if name == "itemknn":
+        return knn_block(sources.itemknn_.similarity_, targets, history)
+    if name == "copurchase":
+        return knn_block(sources.copurchase_.similarity_, targets, history)
+    ease = sources.ease_
+    rows, cols = ease.slot_[history], ease.slot_[targets]
+    block = np.zeros((len(targets), len(history)))
+    ok_rows, ok_cols = rows >= 0, cols >= 0
+    if ok_rows.any() and ok_cols.any():
+        sub = ease.weights_[np.ix_(rows[ok_rows], cols[ok_cols])].T
+        block[np.ix_(np.flatnonzero(ok_cols), np.flatnonzero(ok_rows))] = sub
+    return block
+
+
+def explain(
+    picked: np.ndarray,
+    contributions: Mapping[str, np.ndarray],
+    shopper: Shopper,
+    sources: SourceSet,
+    names: np.ndarray,
+    categories: np.ndarray,
+) -> list[str]:
+    """One reason per picked product (catalogue positions), from its biggest positive contribution."""
+    labels = list(contributions)
+    if labels:
+        stacked = np.stack([np.asarray(contributions[name], dtype=float) for name in labels])
+        best = np.argmax(stacked, axis=0).tolist()
+        scored = (stacked.max(axis=0) > 0).tolist()
+        why = [labels[j] if s else "popularity" for j, s in zip(best, scored, strict=True)]
+    else:
+        why = ["popularity"] * len(picked)
+    history = shopper.history_items
+    anchors: dict[int, tuple[int, float]] = {}
+    for source in _ANCHORED:
+        rows = [r for r, s in enumerate(why) if s == source]
+        if not rows or not len(history):
+            continue
+        block = _anchor_block(source, sources, picked[rows], history)
+        positions = np.argmax(block, axis=1).tolist()
+        values = block[np.arange(len(rows)), positions].tolist()
+        for r, b, value in zip(rows, positions, values, strict=True):
+            anchors[r] = (b, value)
+    strongest: list[int] = []
+    if anchors:
+        strongest = np.zeros(len(history), dtype=np.int64).tolist()
+        ranks = _RANK_BY_CODE[shopper.codes].tolist()
+        slots = np.searchsorted(history, shopper.touched).tolist()
+        for slot, rank in zip(slots, ranks, strict=True):
+            strongest[slot] = max(strongest[slot], rank)
+    out = []
+    for r, (item, source) in enumerate(zip(picked.tolist(), why, strict=True)):
+        category = categories[item]
+        if source == "popularity" or not len(history):
+            out.append(f"Popular in {category}" if category else "Trending now")
+        elif source == "taste":
+            out.append(f"Popular in {category}, which you like" if category else "Trending now")
+        elif source == "svd":
+            out.append("Matches how you rate products")
+        elif source == "als":
+            out.append("Popular with shoppers like you")
+        elif r in anchors and anchors[r][1] > 0:
+            position = anchors[r][0]
+            name = names[history[position]]
+            kind = _KIND_ORDER[strongest[position]]
+            if source == "new":
+                out.append(f"New, and similar to {name}")
+            elif source in ("itemknn", "copurchase", "ease") and kind in (
+                "purchase",
+                "add_to_cart",
+            ):
+                out.append(f"Customers who bought {name} also bought this")
+            elif kind in ("click", "view"):
+                out.append(f"Similar to {name}, which you viewed")
+            else:
+                out.append(f"Because you {_KIND_VERBS[kind]} {name}")
+        else:
+            out.append("Similar to items you viewed")
+    return out

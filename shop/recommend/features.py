@@ -1,0 +1,125 @@
+"""Stage 4 of the pipeline, the feature builder: one row per (shopper, candidate) for the ranker.
+
+Features say what each source thinks (its score, and the candidate's rank among the candidates by that
+source), how popular and how new the product is, how well it fits the shopper's categories, brands and
+usual price, what the shopper's stars say, and how many sources agree. A source with nothing to say for
+this shopper gives NaN, which the ranker's trees treat as "unknown", not as zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from .history import Shopper
+from .sources import SOURCES, Catalog, SourceSet
+
+SCORED_SOURCES: tuple[str, ...] = tuple(name for name in SOURCES if name != "popularity")
+FEATURES: tuple[str, ...] = (
+    *(f"{name}_score" for name in SCORED_SOURCES),
+    *(f"{name}_rank" for name in SCORED_SOURCES),
+    "trending",
+    "log_interest",
+    "category_share",
+    "category_lift",
+    "share_in_category",
+    "brand_share",
+    "log_price",
+    "price_vs_usual",
+    "age_days",
+    "n_sources",
+    "history_size",
+    "n_rated",
+    "mean_stars",
+    "category_mean_stars",
+)
+#: Column of each source's score feature, for linear blends and single-source rankings.
+SCORE_COLUMN = {name: FEATURES.index(f"{name}_score") for name in SCORED_SOURCES}
+SCORE_COLUMN["popularity"] = FEATURES.index("trending")
+#: The source a feature speaks for, for explanations ("taste" features explain by category).
+FEATURE_SOURCE: dict[str, str] = {
+    **{f"{name}_score": name for name in SCORED_SOURCES},
+    **{f"{name}_rank": name for name in SCORED_SOURCES},
+    "trending": "popularity",
+    "log_interest": "popularity",
+    "category_share": "taste",
+    "category_lift": "taste",
+    "share_in_category": "taste",
+    "brand_share": "taste",
+    "category_mean_stars": "taste",
+    "mean_stars": "svd",
+}
+
+
+def build_features(
+    shopper: Shopper,
+    scores: Mapping[str, np.ndarray],
+    candidates: np.ndarray,
+    votes: np.ndarray,
+    sources: SourceSet,
+    catalog: Catalog,
+    shares: np.ndarray,
+) -> np.ndarray:
+    """Feature matrix (candidates x FEATURES), float32."""
+    n = len(candidates)
+    out = np.full((n, len(FEATURES)), np.nan, dtype=np.float32)
+    n_scored = len(SCORED_SOURCES)
+    for column, name in enumerate(SCORED_SOURCES):
+        values = scores.get(name)
+        if values is None:
+            continue
+        mine = values[candidates]
+        out[:, column] = mine
+        # Rank among the candidates (0 = this source's favourite); ties share the better rank.
+        order = np.argsort(-mine, kind="stable")
+        ranks = np.empty(n, dtype=np.float32)
+        ranks[order] = np.arange(n, dtype=np.float32)
+        out[:, n_scored + column] = np.log1p(ranks)
+    column = 2 * n_scored
+    cats = catalog.category_codes[candidates]
+    brand_mass = (
+        np.bincount(catalog.brand_codes[shopper.items], weights=shopper.strengths)
+        if len(shopper.items)
+        else np.zeros(0)
+    )
+    total = float(shopper.strengths.sum())
+    brands = catalog.brand_codes[candidates]
+    brand_share = np.zeros(n, dtype=np.float32)
+    inside = brands < len(brand_mass)
+    if total > 0:
+        brand_share[inside] = brand_mass[brands[inside]] / total
+    prices = catalog.log_price[shopper.items] if len(shopper.items) else np.zeros(0)
+    priced = np.isfinite(prices)
+    usual = (
+        float(np.average(prices[priced], weights=shopper.strengths[priced]))
+        if priced.any()
+        else np.nan
+    )
+    rated = shopper.rated_items
+    mean_stars = float(shopper.ratings.mean()) if len(rated) else np.nan
+    category_stars = np.full(n, np.nan, dtype=np.float32)
+    if len(rated):
+        rated_cats = catalog.category_codes[rated]
+        n_cats = len(shares)
+        sums = np.bincount(rated_cats, weights=shopper.ratings, minlength=n_cats)
+        counts = np.bincount(rated_cats, minlength=n_cats)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_category = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+        category_stars = per_category[cats]
+    log_price = catalog.log_price[candidates]
+    out[:, column] = sources.trending_[candidates]
+    out[:, column + 1] = np.log1p(sources.mass_[candidates])
+    out[:, column + 2] = shares[cats]
+    out[:, column + 3] = shares[cats] / sources.category_prior_[cats]
+    out[:, column + 4] = sources.share_in_category_[candidates]
+    out[:, column + 5] = brand_share
+    out[:, column + 6] = log_price
+    out[:, column + 7] = log_price - usual
+    out[:, column + 8] = sources.reference_day_ - sources.first_day_[candidates]
+    out[:, column + 9] = votes
+    out[:, column + 10] = np.log1p(shopper.size)
+    out[:, column + 11] = len(rated)
+    out[:, column + 12] = mean_stars
+    out[:, column + 13] = category_stars
+    return out

@@ -1,0 +1,239 @@
+"""Stage 2 of the pipeline, candidate sources: every model that scores the catalogue for one shopper.
+
+Each source answers one question about a product for a shopper, as a [0, 1] score over the catalogue:
+
+* ``popularity``: what sells now (time-decayed trending);
+* ``taste``: the shopper's smoothed category shares times the product's share of its category;
+* ``content``: TF-IDF likeness to the shopper's history; ``new``: the same, for products nobody touched yet;
+* ``itemknn``: item-to-item co-interest (BM25 cosine); ``copurchase``: bought together;
+* ``als``: implicit ALS with the shopper folded in; ``ease``: EASE's closed-form item weights;
+* ``svd``: surprise SVD's predicted stars, from the shopper's own ratings.
+
+The set is fitted twice per engine fit: once on the events before the validation cut (to train the
+ranker) and once on everything (to serve), always through ``SourceSet.fit``; both then answer through
+``SourceSet.score``, the function requests use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from .content import ContentModel
+from .ease import EASEModel
+from .frames import DEFAULT_KIND_WEIGHTS, Events, decay, implicit_weights
+from .history import Shopper
+from .implicit_mf import ALSModel
+from .neighbours import ItemKNN
+from .popularity import PopularityModel
+from .svd import SVDModel
+
+SOURCES: tuple[str, ...] = (
+    "popularity",
+    "taste",
+    "content",
+    "new",
+    "itemknn",
+    "copurchase",
+    "als",
+    "ease",
+    "svd",
+)
+#: Prior weight (in units of interaction strength) pulling a shopper's category shares to the shop's.
+TASTE_PRIOR = 2.0
+
+
+def minmax(scores: np.ndarray) -> np.ndarray:
+    """Scale to [0, 1] in place; a flat array (the model has nothing to say) becomes all zeros."""
+    low = scores.min()
+    span = scores.max() - low
+    if span <= 0:
+        scores[:] = 0.0
+        return scores
+    scores -= low
+    scores /= span
+    return scores
+
+
+def positive_share(scores: np.ndarray) -> np.ndarray:
+    """Scale by the maximum, negatives to zero, in place: for dot-product models.
+
+    A dot product below zero is "no evidence", not a degree of dislike worth ranking; min-max would let
+    the single most disliked product set the scale of everything else.
+    """
+    top = scores.max()
+    if top <= 0:
+        scores[:] = 0.0
+        return scores
+    np.maximum(scores, 0.0, out=scores)
+    scores /= top
+    return scores
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """What the pipeline knows about each product apart from interactions (catalogue positions)."""
+
+    names: np.ndarray  # str
+    categories: np.ndarray  # str ("" if none)
+    category_codes: np.ndarray  # int codes of ``categories``
+    brand_codes: np.ndarray  # int codes of the brand ("" is a code of its own)
+    log_price: np.ndarray  # NaN where the price is unknown
+
+
+@dataclass(frozen=True)
+class SourceParams:
+    """Hyperparameters of the source models (the engine's __init__ arguments, grouped)."""
+
+    als_factors: int = 64
+    als_regularization: float = 0.05
+    als_iterations: int = 15
+    als_alpha: float = 2.0
+    knn_neighbours: int = 20
+    knn_shrinkage: float = 10.0
+    knn_weighting: str = "bm25"
+    knn_alpha: float = 1.0
+    knn_beta: float = 0.5
+    svd_factors: int = 50
+    svd_epochs: int = 20
+    ease_l2_scale: float = 1.0
+    ease_max_items: int = 6000
+    ease_max_memory_mb: float = 1200.0
+    train_half_life_days: float | None = None
+    trending_half_life_days: float = 7.0
+    kind_weights: Mapping[str, float] | None = None
+
+
+class SourceSet:
+    """The fitted source models over one catalogue, and the per-shopper scoring that requests use."""
+
+    def __init__(self, params: SourceParams, seeds: tuple[int, int]) -> None:
+        self.params = params
+        self.seeds = seeds
+
+    def fit(self, events: Events, content: ContentModel, catalog: Catalog) -> SourceSet:
+        p = self.params
+        category_codes = catalog.category_codes
+        kind_weights = p.kind_weights or DEFAULT_KIND_WEIGHTS
+        weights = implicit_weights(events.kinds, events.values, kind_weights)
+        finite = events.days[np.isfinite(events.days)]
+        self.reference_day_ = float(finite.max()) if len(finite) else float("nan")
+        train_weights = weights * decay(events.days, self.reference_day_, p.train_half_life_days)
+        shape = (events.n_users, events.n_items)
+        strength = sp.csr_matrix((train_weights, (events.users, events.items)), shape=shape)
+        strength.sum_duplicates()
+        strength.data = np.log1p(strength.data)
+        strength.eliminate_zeros()
+        self.n_items_ = events.n_items
+        self.content_ = content
+        self.popularity_ = PopularityModel(p.trending_half_life_days, p.kind_weights).fit(events)
+        trending = self.popularity_.scores("trending")
+        self.trending_ = minmax(trending.astype(float).copy())
+        self.known_items_ = np.asarray(strength.getnnz(axis=0) > 0)
+        self.cold_ = np.flatnonzero(~self.known_items_)
+        # Interest mass per product over the whole period: the long-run popularity features use it.
+        mass = np.bincount(events.items, weights=weights, minlength=events.n_items)
+        self.mass_ = mass
+        self.category_codes_ = category_codes
+        n_categories = int(category_codes.max()) + 1 if len(category_codes) else 0
+        category_mass = np.bincount(category_codes, weights=mass + 1.0, minlength=n_categories)
+        self.category_prior_ = category_mass / max(category_mass.sum(), 1e-12)
+        # Each product's share of its category's interest (smoothed: a new product is not zero).
+        self.share_in_category_ = (mass + 1.0) / category_mass[category_codes]
+        first = np.full(events.n_items, np.inf)
+        stamped = np.isfinite(events.days)
+        np.minimum.at(first, events.items[stamped], events.days[stamped])
+        first[np.isinf(first)] = np.nan
+        self.first_day_ = first
+
+        self.itemknn_ = ItemKNN(
+            p.knn_neighbours,
+            p.knn_shrinkage,
+            p.knn_weighting,
+            rp3_alpha=p.knn_alpha,
+            rp3_beta=p.knn_beta,
+        ).fit(strength)
+        bought = np.isin(events.kinds, ["purchase", "add_to_cart"])
+        basket = sp.csr_matrix(
+            (np.ones(int(bought.sum())), (events.users[bought], events.items[bought])), shape=shape
+        )
+        basket.sum_duplicates()
+        self.copurchase_ = ItemKNN(
+            p.knn_neighbours, shrinkage=5.0, weighting="none", binary=True
+        ).fit(basket)
+        self.als_ = ALSModel(
+            factors=p.als_factors,
+            regularization=p.als_regularization,
+            iterations=p.als_iterations,
+            alpha=p.als_alpha,
+            random_state=self.seeds[0],
+        ).fit(strength)
+        self.ease_ = EASEModel(
+            l2_scale=p.ease_l2_scale, max_items=p.ease_max_items, max_memory_mb=p.ease_max_memory_mb
+        ).fit(strength)
+        rated = events.kinds == "rating"
+        self.svd_ = SVDModel(
+            n_factors=p.svd_factors, n_epochs=p.svd_epochs, random_state=self.seeds[1]
+        ).fit(events.users[rated], events.items[rated], events.values[rated], events.n_items)
+        return self
+
+    def category_shares(self, shopper: Shopper) -> np.ndarray:
+        """The shopper's interest per category, smoothed towards the shop's mix (sums to one)."""
+        codes = self.category_codes_
+        mass = np.bincount(
+            codes[shopper.items], weights=shopper.strengths, minlength=len(self.category_prior_)
+        )
+        return (mass + TASTE_PRIOR * self.category_prior_) / (mass.sum() + TASTE_PRIOR)
+
+    def score(
+        self, shopper: Shopper, only: Iterable[str] = SOURCES, shares: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """[0, 1] scores over the catalogue per source for one shopper; silent sources are left out.
+
+        Each model gathers only the rows the shopper's history touches. ``popularity`` is a shared
+        read-only array; every other array is this call's own.
+        """
+        only = set(only)
+        out: dict[str, np.ndarray] = {"popularity": self.trending_}
+        items, strengths = shopper.items, shopper.strengths
+        if not len(items):
+            return out
+        cold = self.cold_
+        if "taste" in only:
+            shares = self.category_shares(shopper) if shares is None else shares
+            out["taste"] = minmax(shares[self.category_codes_] * self.share_in_category_)
+        if only & {"content", "new"}:
+            content = minmax(self.content_.profile_scores_for(items, strengths))
+            out["content"] = content
+            if len(cold):  # new products: only content can vouch for them
+                new = np.zeros(self.n_items_)
+                new[cold] = content[cold]
+                out["new"] = new
+        for name, model, scale in (
+            ("itemknn", self.itemknn_, minmax),
+            ("copurchase", self.copurchase_, minmax),
+            ("als", self.als_, positive_share),
+            ("ease", self.ease_, positive_share),
+        ):
+            if name in only:
+                scores = scale(model.scores_for(items, strengths))
+                scores[cold] = 0.0  # no interactions, no collaborative evidence either way
+                out[name] = scores
+        if "svd" in only and self.svd_.n_ratings_ and len(shopper.rated_items):
+            out["svd"] = minmax(self.svd_.predict_all(shopper.rated_items, shopper.ratings))
+        return {
+            name: scores for name, scores in out.items() if name == "popularity" or scores.any()
+        }
+
+    def describe(self) -> dict[str, Any]:
+        """Facts about the fitted sources for the model's metadata."""
+        return {
+            "ease_items": int(len(self.ease_.items_)),
+            "ease_truncated": bool(self.ease_.truncated_),
+            "ease_l2": round(float(self.ease_.l2_), 3),
+            "n_ratings": int(self.svd_.n_ratings_),
+        }

@@ -1,0 +1,182 @@
+"""Fit-time validation: the holdout the ranker learns from and the guard judges on.
+
+A time holdout inside the training data: sources are fitted on the events before the cut, each
+shopper's earlier events are their history, and their positive interactions after the cut with
+products new to them are the labels. Without timestamps, a random quarter of each shopper's products
+is held out instead. Every row comes from ``pipeline.candidate_features``, the request path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .content import ContentModel
+from .frames import Events, kind_codes
+from .history import code_shopper
+from .pipeline import candidate_features
+from .ranker import ValidationSet
+from .sources import Catalog, SourceParams, SourceSet
+
+POSITIVE_KINDS = ("purchase", "add_to_cart", "like")
+
+
+@dataclass(frozen=True)
+class Holdout:
+    """Training events for the sources, and the held-out positives per shopper code."""
+
+    train: Events
+    truth: dict[int, set[int]]
+    existing: np.ndarray  # products that existed (were touched) before the holdout ended
+    protocol: str
+    cut_day: float
+
+
+def _subset(events: Events, keep: np.ndarray) -> Events:
+    return Events(
+        users=events.users[keep],
+        items=events.items[keep],
+        kinds=events.kinds[keep],
+        values=events.values[keep],
+        days=events.days[keep],
+        user_ids=events.user_ids,
+        n_items=events.n_items,
+    )
+
+
+def _positive(events: Events) -> np.ndarray:
+    positive = np.isin(events.kinds, POSITIVE_KINDS)
+    return positive | ((events.kinds == "rating") & (events.values >= 4))
+
+
+#: A holdout with fewer shoppers than this is widened (up to ``MAX_FRACTION`` of the events).
+ENOUGH_USERS = 300
+MAX_FRACTION = 0.3
+
+
+def time_holdout(events: Events, fraction: float) -> Holdout | None:
+    """The latest ``fraction`` of the timestamped events are held out, widened on small shops.
+
+    A ranker learns little from a few dozen shoppers: while fewer than ``ENOUGH_USERS`` shoppers have
+    held-out positives, the window grows by half, up to ``MAX_FRACTION`` of the events.
+    """
+    best = None
+    while True:
+        holdout = _time_holdout(events, fraction)
+        if holdout is not None and (best is None or len(holdout.truth) > len(best.truth)):
+            best = holdout
+        if (best is not None and len(best.truth) >= ENOUGH_USERS) or fraction >= MAX_FRACTION:
+            return best
+        fraction = min(MAX_FRACTION, fraction * 1.5)
+
+
+def _time_holdout(events: Events, fraction: float) -> Holdout | None:
+    finite = np.isfinite(events.days)
+    if finite.sum() < 20:
+        return None
+    cut = float(np.quantile(events.days[finite], 1.0 - fraction))
+    early = events.days < cut
+    window = ~early & finite
+    if not early.any() or not window.any():
+        return None
+    train = _subset(events, early)
+    seen = set(zip(train.users.tolist(), train.items.tolist(), strict=True))
+    has_history = np.zeros(events.n_users, dtype=bool)
+    has_history[train.users] = True
+    late = window & _positive(events)
+    truth: dict[int, set[int]] = {}
+    for u, i in zip(events.users[late].tolist(), events.items[late].tolist(), strict=True):
+        if has_history[u] and (u, i) not in seen:
+            truth.setdefault(u, set()).add(i)
+    existing = np.bincount(events.items, minlength=events.n_items) > 0
+    return Holdout(train, truth, existing, "time", cut)
+
+
+def random_holdout(
+    events: Events, fraction: float, seed: int, min_items: int = 4
+) -> Holdout | None:
+    """A random ``fraction`` of each shopper's positive products (shoppers with ``min_items`` or more)."""
+    rng = np.random.default_rng(seed)
+    positive = _positive(events)
+    pairs = np.unique(np.stack([events.users[positive], events.items[positive]], axis=1), axis=0)
+    if len(pairs) == 0:
+        return None
+    held = np.zeros(len(pairs), dtype=bool)
+    starts = np.flatnonzero(np.r_[True, pairs[1:, 0] != pairs[:-1, 0]])
+    stops = np.r_[starts[1:], len(pairs)]
+    for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
+        if stop - start >= min_items:
+            n_out = max(1, int(round(fraction * (stop - start))))
+            held[start + rng.choice(stop - start, n_out, replace=False)] = True
+    if not held.any():
+        return None
+    out_keys = set(map(tuple, pairs[held].tolist()))
+    keys = list(zip(events.users.tolist(), events.items.tolist(), strict=True))
+    keep = np.fromiter((k not in out_keys for k in keys), dtype=bool, count=len(keys))
+    truth: dict[int, set[int]] = {}
+    for u, i in out_keys:
+        truth.setdefault(u, set()).add(i)
+    existing = np.bincount(events.items, minlength=events.n_items) > 0
+    return Holdout(_subset(events, keep), truth, existing, "random", float("nan"))
+
+
+def validation_set(
+    holdout: Holdout,
+    content: ContentModel,
+    catalog: Catalog,
+    params: SourceParams,
+    seeds: tuple[int, int],
+    kind_table: np.ndarray,
+    half_life_days: float | None,
+    max_users: int,
+    sample_seed: int,
+) -> tuple[ValidationSet, SourceSet]:
+    """Fit the sources on the holdout's training events and build every validation shopper's rows."""
+    train = holdout.train
+    sources = SourceSet(params, seeds).fit(train, content, catalog)
+    users = np.array(sorted(holdout.truth))
+    if len(users) > max_users:
+        rng = np.random.default_rng(sample_seed)
+        users = np.sort(rng.choice(users, max_users, replace=False))
+    order = np.argsort(train.users, kind="stable")
+    sorted_users = train.users[order]
+    starts = np.searchsorted(sorted_users, users, side="left")
+    stops = np.searchsorted(sorted_users, users, side="right")
+    codes = kind_codes(train.kinds)
+    popular_order = np.argsort(-sources.trending_, kind="stable")
+    # Products nobody touched before the holdout ended are left out: the holdout cannot tell a product
+    # added after it from one that nobody wants.
+    absent = ~holdout.existing
+    features, labels, groups, positives = [], [], [], []
+    for user, start, stop in zip(users.tolist(), starts.tolist(), stops.tolist(), strict=True):
+        rows = order[start:stop]
+        if len(rows) == 0:
+            continue
+        shopper = code_shopper(
+            train.items[rows],
+            codes[rows],
+            train.values[rows],
+            train.days[rows],
+            kind_table,
+            half_life_days,
+        )
+        if not len(shopper.items):
+            continue
+        blocked = absent.copy()
+        blocked[shopper.history_items] = True
+        picked = candidate_features(
+            shopper, sources, catalog, blocked, int(blocked.sum()), popular_order
+        )
+        truth = holdout.truth[user]
+        features.append(picked.features)
+        labels.append(np.fromiter((i in truth for i in picked.items.tolist()), dtype=float))
+        groups.append(len(picked.items))
+        positives.append(len(truth))
+    if not groups:
+        empty = np.zeros((0, 0), dtype=np.float32)
+        return ValidationSet(empty, np.zeros(0), np.zeros(0, int), np.zeros(0, int)), sources
+    data = ValidationSet(
+        np.vstack(features), np.concatenate(labels), np.array(groups), np.array(positives)
+    )
+    return data, sources

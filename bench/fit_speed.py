@@ -55,7 +55,7 @@ def main() -> None:
             "n_products": len(products),
             "fit_wall_seconds": wall,
             "phase_seconds": phases,
-            "weights": engine.metadata_["weights"],
+            "ranker": engine.metadata_["ranker"],
         },
     )
 

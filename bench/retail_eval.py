@@ -80,7 +80,7 @@ def run_once(
         "als_untuned": untuned_als_scorer(split.train, k, seed),
     }
     timings["baselines_fit_s"] = time.perf_counter() - clock
-    for variant in ("content", "itemknn", "als", "hybrid"):
+    for variant in ("content", "itemknn", "als", "ease", "hybrid"):
         scorers[variant if variant != "als" else "als_tuned"] = engine_scorer(engine, variant, k)
     clock = time.perf_counter()
     scores = evaluate_scorers(
@@ -90,8 +90,7 @@ def run_once(
     return {
         "scores": scores,
         "timings": timings,
-        "weights": engine.metadata_["weights"],
-        "validation": engine.metadata_["validation"],
+        "ranker": engine.metadata_["ranker"],
     }
 
 
@@ -172,8 +171,7 @@ def main() -> None:
                     "seed": seed,
                     "scores": [s._asdict() for s in run["scores"]],
                     "timings": run["timings"],
-                    "weights": run["weights"],
-                    "validation": run["validation"],
+                    "ranker": run["ranker"],
                 }
                 for seed, run in zip(args.seeds, runs, strict=True)
             ],

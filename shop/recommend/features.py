@@ -27,6 +27,9 @@ FEATURES: tuple[str, ...] = (
     "brand_share",
     "log_price",
     "price_vs_usual",
+    "price_in_category",
+    "usual_price_in_category",
+    "product_stars",
     "age_days",
     "n_sources",
     "history_size",
@@ -49,7 +52,19 @@ FEATURE_SOURCE: dict[str, str] = {
     "brand_share": "taste",
     "category_mean_stars": "taste",
     "mean_stars": "svd",
+    "product_stars": "svd",
 }
+#: How each feature may move the score (LightGBM monotone constraints): more evidence from a source never
+#: lowers a product, a worse rank by a source never raises it. Keeps a ranker learnt from a few hundred
+#: shoppers from fitting noise.
+MONOTONE: tuple[int, ...] = tuple(
+    1
+    if name.endswith("_score") or name in ("category_share", "category_lift", "n_sources")
+    else -1
+    if name.endswith("_rank")
+    else 0
+    for name in FEATURES
+)
 
 
 def build_features(
@@ -96,6 +111,11 @@ def build_features(
         if priced.any()
         else np.nan
     )
+    usual_rel = (
+        float(np.average(catalog.rel_price[shopper.items], weights=shopper.strengths))
+        if len(shopper.items) and total > 0
+        else np.nan
+    )
     rated = shopper.rated_items
     mean_stars = float(shopper.ratings.mean()) if len(rated) else np.nan
     category_stars = np.full(n, np.nan, dtype=np.float32)
@@ -116,10 +136,13 @@ def build_features(
     out[:, column + 5] = brand_share
     out[:, column + 6] = log_price
     out[:, column + 7] = log_price - usual
-    out[:, column + 8] = sources.reference_day_ - sources.first_day_[candidates]
-    out[:, column + 9] = votes
-    out[:, column + 10] = np.log1p(shopper.size)
-    out[:, column + 11] = len(rated)
-    out[:, column + 12] = mean_stars
-    out[:, column + 13] = category_stars
+    out[:, column + 8] = catalog.rel_price[candidates]
+    out[:, column + 9] = usual_rel
+    out[:, column + 10] = sources.item_stars_[candidates]
+    out[:, column + 11] = sources.reference_day_ - sources.first_day_[candidates]
+    out[:, column + 12] = votes
+    out[:, column + 13] = np.log1p(shopper.size)
+    out[:, column + 14] = len(rated)
+    out[:, column + 15] = mean_stars
+    out[:, column + 16] = category_stars
     return out

@@ -34,11 +34,11 @@ from .frames import DEFAULT_KIND_WEIGHTS, check_interactions, encode_events, kin
 from .history import CatalogIndex, Shopper, shopper_from_frame
 from .pipeline import candidate_features
 from .popularity import POPULAR_KINDS
-from .ranker import LearnedRanker, LinearBlend, Ranker, choose_ranker
+from .ranker import ValidationSet, choose_ranker
 from .records import NotFittedError, Recommendation, UnknownProductError
 from .rerank import mmr
 from .sources import Catalog, SourceParams, SourceSet
-from .tuning import random_holdout, time_holdout, validation_set
+from .tuning import random_holdout, time_holdouts, validation_set
 
 #: What ``recommend(variant=...)`` accepts: the hybrid, or one source on its own (for A/B tests).
 VARIANTS: tuple[str, ...] = ("hybrid", "popularity", "svd", "als", "itemknn", "content", "ease")
@@ -91,7 +91,8 @@ class HybridRecommender:
         Half-life behind ``popular(kind="trending")`` and the popularity source.
     ranker:
         ``"auto"`` (the guard picks the learned ranker, a blend or one source on validation),
-        ``"lambdarank"`` or ``"blend"`` (the guard still falls back when the data is too small).
+        ``"blend"`` (the guard without the learned ranker), or ``"fixed"`` (no validation at all: the
+        default blend, for tests and shops too small to hold anything out).
     validation_fraction:
         Share of the training events (the latest) held out to train and judge the ranker.
     max_validation_users:
@@ -173,8 +174,8 @@ class HybridRecommender:
             raise ValueError("products need a product_id column")
         if products.empty:
             raise ValueError("cannot fit on an empty catalogue")
-        if self.ranker not in ("auto", "lambdarank", "blend"):
-            raise ValueError(f"ranker must be 'auto', 'lambdarank' or 'blend', got {self.ranker!r}")
+        if self.ranker not in ("auto", "blend", "fixed"):
+            raise ValueError(f"ranker must be 'auto', 'blend' or 'fixed', got {self.ranker!r}")
         started = datetime.now(UTC)
         self.__dict__.pop("_serving", None)
         products = products.drop_duplicates("product_id", keep="last").reset_index(drop=True)
@@ -193,12 +194,15 @@ class HybridRecommender:
         source_params = self._source_params()
         seed_pair = (self._seeds[0], self._seeds[1])
         kind_table = kind_weight_table(self.kind_weights or DEFAULT_KIND_WEIGHTS)
-        holdout = time_holdout(events, self.validation_fraction) or random_holdout(
-            events, 0.25, self._seeds[2]
-        )
-        data = None
-        if holdout is not None:
-            data, _ = validation_set(
+        holdouts = []
+        if self.ranker != "fixed":
+            holdouts = time_holdouts(events, self.validation_fraction)
+            if not holdouts:
+                holdout = random_holdout(events, 0.25, self._seeds[2])
+                holdouts = [holdout] if holdout is not None else []
+        parts = []
+        for fold, holdout in enumerate(holdouts):
+            part, _ = validation_set(
                 holdout,
                 self.content_,
                 self.catalog_,
@@ -207,16 +211,18 @@ class HybridRecommender:
                 kind_table,
                 self.recency_half_life_days,
                 self.max_validation_users,
-                self._seeds[2],
+                self._seeds[2] + fold,
             )
+            if part is not None:
+                parts.append(part)
+        data = ValidationSet.concat(parts) if parts else None
         self._tick("validation", clock)
         clock = _now()
-        self.ranker_, report = choose_ranker(
-            data, self._seeds[3], learn=self.ranker in ("auto", "lambdarank")
-        )
-        if self.ranker == "blend" and isinstance(self.ranker_, LearnedRanker):
-            self.ranker_ = LinearBlend(dict(report["ranker"].get("weights", {})))
-        report["protocol"] = None if holdout is None else holdout.protocol
+        self.ranker_, report = choose_ranker(data, self._seeds[3], learn=self.ranker == "auto")
+        if self.ranker == "fixed":
+            report["reason"] = "ranker='fixed': the default blend, no validation"
+        report["protocol"] = holdouts[0].protocol if holdouts else None
+        report["folds"] = len(parts)
         self._tick("ranker", clock)
 
         clock = _now()
@@ -485,10 +491,18 @@ def _catalog(products: pd.DataFrame, product_ids: pd.Index) -> Catalog:
     )
     with np.errstate(divide="ignore", invalid="ignore"):
         log_price = np.where(price > 0, np.log(price), np.nan)
+    category_codes = pd.factorize(categories)[0].astype(np.int64)
+    frame = pd.DataFrame({"c": category_codes, "p": log_price})
+    grouped = frame.groupby("c")["p"]
+    spread = grouped.transform("std").fillna(0.0).to_numpy()
+    rel_price = (log_price - grouped.transform("mean").to_numpy()) / np.where(
+        spread > 0, spread, 1.0
+    )
     return Catalog(
         names=_text(products, "name", fallback=product_ids.astype(str)),
         categories=categories,
-        category_codes=pd.factorize(categories)[0].astype(np.int64),
+        category_codes=category_codes,
         brand_codes=pd.factorize(brands)[0].astype(np.int64),
         log_price=log_price,
+        rel_price=np.nan_to_num(rel_price),
     )

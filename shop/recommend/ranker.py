@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .features import FEATURE_SOURCE, FEATURES, SCORE_COLUMN
+from .features import FEATURE_SOURCE, FEATURES, MONOTONE, SCORE_COLUMN
 
 K = 10
 #: Fewest validation shoppers with a positive among their candidates before anything is learned.
@@ -46,9 +46,18 @@ class ValidationSet:
     """Candidates' features and labels for many shoppers (one group per shopper)."""
 
     features: np.ndarray  # rows = candidates of every group, FEATURES columns
-    labels: np.ndarray  # 1 if the candidate is one of the group's held-out positives
+    labels: np.ndarray  # 2 for a held-out positive, 1 for weaker interest, 0 otherwise
     groups: np.ndarray  # candidates per group
     positives: np.ndarray  # held-out positives per group (including ones no source proposed)
+
+    @classmethod
+    def concat(cls, parts: Sequence[ValidationSet]) -> ValidationSet:
+        return cls(
+            np.vstack([p.features for p in parts]),
+            np.concatenate([p.labels for p in parts]),
+            np.concatenate([p.groups for p in parts]),
+            np.concatenate([p.positives for p in parts]),
+        )
 
     def subset(self, groups: np.ndarray) -> ValidationSet:
         starts = np.concatenate([[0], np.cumsum(self.groups)])
@@ -69,7 +78,7 @@ def ndcg_groups(scores: np.ndarray, data: ValidationSet, k: int = K) -> float:
         if positives:
             mine = scores[start:stop]
             top = np.argsort(-mine, kind="stable")[:k]
-            gains = data.labels[start:stop][top]
+            gains = data.labels[start:stop][top] == 2.0  # the evaluation counts positives only
             total += float(gains @ discounts[: len(top)]) / ideal_of[min(positives, k)]
         start = stop
     return total / max(len(data.groups), 1)
@@ -124,6 +133,8 @@ class LearnedRanker:
             "feature_fraction": 0.8,
             "lambdarank_truncation_level": 20,
             "lambda_l2": 1.0,
+            "monotone_constraints": list(MONOTONE),
+            "monotone_constraints_method": "advanced",
             "deterministic": True,
             "force_row_wise": True,
             "num_threads": 1,

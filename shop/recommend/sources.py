@@ -83,6 +83,7 @@ class Catalog:
     category_codes: np.ndarray  # int codes of ``categories``
     brand_codes: np.ndarray  # int codes of the brand ("" is a code of its own)
     log_price: np.ndarray  # NaN where the price is unknown
+    rel_price: np.ndarray  # log price as a z-score within its category (0 if unknown)
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,15 @@ class SourceSet:
         first[np.isinf(first)] = np.nan
         self.first_day_ = first
 
+        # Each product's mean stars, shrunk towards the shop's mean by three ratings' worth.
+        rated = events.kinds == "rating"
+        stars = np.bincount(
+            events.items[rated], weights=events.values[rated], minlength=events.n_items
+        )
+        counts = np.bincount(events.items[rated], minlength=events.n_items)
+        mean = float(events.values[rated].mean()) if rated.any() else np.nan
+        self.item_stars_ = (stars + 3.0 * mean) / (counts + 3.0)
+
         self.itemknn_ = ItemKNN(
             p.knn_neighbours,
             p.knn_shrinkage,
@@ -175,7 +185,6 @@ class SourceSet:
         self.ease_ = EASEModel(
             l2_scale=p.ease_l2_scale, max_items=p.ease_max_items, max_memory_mb=p.ease_max_memory_mb
         ).fit(strength)
-        rated = events.kinds == "rating"
         self.svd_ = SVDModel(
             n_factors=p.svd_factors, n_epochs=p.svd_epochs, random_state=self.seeds[1]
         ).fit(events.users[rated], events.items[rated], events.values[rated], events.n_items)

@@ -28,6 +28,7 @@ class Holdout:
 
     train: Events
     truth: dict[int, set[int]]
+    weak: dict[int, set[int]]  # other products new to the shopper they touched in the window
     existing: np.ndarray  # products that existed (were touched) before the holdout ended
     protocol: str
     cut_day: float
@@ -50,47 +51,70 @@ def _positive(events: Events) -> np.ndarray:
     return positive | ((events.kinds == "rating") & (events.values >= 4))
 
 
-#: A holdout with fewer shoppers than this is widened (up to ``MAX_FRACTION`` of the events).
+#: A holdout with fewer shoppers than this is widened (up to ``MAX_FRACTION`` of the events), and
+#: earlier windows are added (up to ``MAX_FOLDS``) until the ranker has this many shoppers to learn from.
 ENOUGH_USERS = 300
+ENOUGH_FOLD_USERS = 1500
 MAX_FRACTION = 0.3
+MAX_FOLDS = 3
 
 
-def time_holdout(events: Events, fraction: float) -> Holdout | None:
-    """The latest ``fraction`` of the timestamped events are held out, widened on small shops.
+def time_holdouts(events: Events, fraction: float) -> list[Holdout]:
+    """Consecutive time windows, the latest first, each holding out ``fraction`` of the events.
 
     A ranker learns little from a few dozen shoppers: while fewer than ``ENOUGH_USERS`` shoppers have
-    held-out positives, the window grows by half, up to ``MAX_FRACTION`` of the events.
+    held-out positives in the latest window, it grows by half, up to ``MAX_FRACTION`` of the events;
+    while all windows together hold fewer than ``ENOUGH_FOLD_USERS`` shoppers, the window before is added
+    (each with the sources fitted on the events before it), up to ``MAX_FOLDS``.
     """
     best = None
     while True:
-        holdout = _time_holdout(events, fraction)
+        holdout = time_holdout(events, fraction)
         if holdout is not None and (best is None or len(holdout.truth) > len(best.truth)):
-            best = holdout
+            best, width = holdout, fraction
         if (best is not None and len(best.truth) >= ENOUGH_USERS) or fraction >= MAX_FRACTION:
-            return best
+            break
         fraction = min(MAX_FRACTION, fraction * 1.5)
+    if best is None:
+        return []
+    folds = [best]
+    while len(folds) < MAX_FOLDS and sum(len(f.truth) for f in folds) < ENOUGH_FOLD_USERS:
+        earlier = time_holdout(events, width, offset=width * len(folds))
+        if earlier is None or not earlier.truth:
+            break
+        folds.append(earlier)
+    return folds
 
 
-def _time_holdout(events: Events, fraction: float) -> Holdout | None:
+def time_holdout(events: Events, fraction: float, offset: float = 0.0) -> Holdout | None:
+    """Hold out the timestamped events between the ``offset + fraction`` and ``offset`` quantiles from
+    the end; the sources learn from everything before the window."""
     finite = np.isfinite(events.days)
-    if finite.sum() < 20:
+    if finite.sum() < 20 or offset + fraction >= 0.9:
         return None
-    cut = float(np.quantile(events.days[finite], 1.0 - fraction))
+    days = events.days[finite]
+    cut = float(np.quantile(days, 1.0 - offset - fraction))
+    stop = float(np.quantile(days, 1.0 - offset)) if offset > 0 else np.inf
     early = events.days < cut
-    window = ~early & finite
+    window = ~early & finite & (events.days < stop)
     if not early.any() or not window.any():
         return None
     train = _subset(events, early)
     seen = set(zip(train.users.tolist(), train.items.tolist(), strict=True))
     has_history = np.zeros(events.n_users, dtype=bool)
     has_history[train.users] = True
-    late = window & _positive(events)
+    positive = _positive(events)
     truth: dict[int, set[int]] = {}
-    for u, i in zip(events.users[late].tolist(), events.items[late].tolist(), strict=True):
-        if has_history[u] and (u, i) not in seen:
-            truth.setdefault(u, set()).add(i)
-    existing = np.bincount(events.items, minlength=events.n_items) > 0
-    return Holdout(train, truth, existing, "time", cut)
+    weak: dict[int, set[int]] = {}
+    for strong, found in ((True, truth), (False, weak)):
+        late = window & (positive if strong else ~positive)
+        for u, i in zip(events.users[late].tolist(), events.items[late].tolist(), strict=True):
+            if has_history[u] and (u, i) not in seen:
+                found.setdefault(u, set()).add(i)
+    existing = (
+        np.bincount(events.items[~finite | (events.days < stop)], minlength=events.n_items) > 0
+    )
+    return Holdout(train, truth, weak, existing, "time", cut)
 
 
 def random_holdout(
@@ -118,7 +142,7 @@ def random_holdout(
     for u, i in out_keys:
         truth.setdefault(u, set()).add(i)
     existing = np.bincount(events.items, minlength=events.n_items) > 0
-    return Holdout(_subset(events, keep), truth, existing, "random", float("nan"))
+    return Holdout(_subset(events, keep), truth, {}, existing, "random", float("nan"))
 
 
 def validation_set(
@@ -131,7 +155,7 @@ def validation_set(
     half_life_days: float | None,
     max_users: int,
     sample_seed: int,
-) -> tuple[ValidationSet, SourceSet]:
+) -> tuple[ValidationSet | None, SourceSet]:
     """Fit the sources on the holdout's training events and build every validation shopper's rows."""
     train = holdout.train
     sources = SourceSet(params, seeds).fit(train, content, catalog)
@@ -169,13 +193,20 @@ def validation_set(
             shopper, sources, catalog, blocked, int(blocked.sum()), popular_order
         )
         truth = holdout.truth[user]
+        weak = holdout.weak.get(user, set())
         features.append(picked.features)
-        labels.append(np.fromiter((i in truth for i in picked.items.tolist()), dtype=float))
+        # Graded: 2 for a held-out positive (what the evaluation counts), 1 for a product the shopper
+        # only viewed or clicked in the window (interest, and many times more of it to learn from).
+        labels.append(
+            np.fromiter(
+                (2.0 if i in truth else 1.0 if i in weak else 0.0 for i in picked.items.tolist()),
+                dtype=float,
+            )
+        )
         groups.append(len(picked.items))
         positives.append(len(truth))
     if not groups:
-        empty = np.zeros((0, 0), dtype=np.float32)
-        return ValidationSet(empty, np.zeros(0), np.zeros(0, int), np.zeros(0, int)), sources
+        return None, sources
     data = ValidationSet(
         np.vstack(features), np.concatenate(labels), np.array(groups), np.array(positives)
     )

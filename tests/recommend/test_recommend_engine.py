@@ -14,8 +14,9 @@ from shop.recommend import (
     Recommendation,
     UnknownProductError,
 )
-from shop.recommend.frames import to_epoch_days
-from shop.recommend.hybrid import COMPONENTS
+from shop.recommend.frames import kind_codes, to_epoch_days
+from shop.recommend.history import Shopper, code_shopper
+from shop.recommend.sources import SOURCES
 
 
 def ids(recommendations):
@@ -48,15 +49,17 @@ def test_personal_list_follows_the_shoppers_taste(engine, shop):
     assert all(r.reason for r in recommended)
 
 
-def test_bought_rated_and_liked_products_are_not_recommended_again(engine, shop):
+def test_recommended_for_you_only_shows_products_new_to_the_shopper(engine, shop):
+    """Discovery, as the evaluation measures it: nothing bought, rated, liked or even viewed comes back."""
     _, products = shop
     tech = products.loc[products["category"] == "Tech", "product_id"].tolist()
     mine = history(
         [(tech[0], "purchase"), (tech[1], "rating", 5), (tech[2], "like"), (tech[3], "view")]
     )
-    recommended = set(ids(engine.recommend(mine, n=len(products))))
-    assert not recommended & {tech[0], tech[1], tech[2]}
-    assert tech[3] in recommended  # a view is interest, not a reason to hide the product
+    for variant in VARIANTS:
+        recommended = ids(engine.recommend(mine, n=len(products), variant=variant))
+        assert not set(recommended) & set(tech[:4]), variant
+        assert len(recommended) == len(products) - 4, variant
 
 
 def test_explicit_exclude_removes_more_products(engine):
@@ -81,7 +84,7 @@ def test_a_new_like_changes_the_list_without_refitting(engine, shop):
 
 def test_recent_events_weigh_more_than_old_ones(shop):
     interactions, products = shop
-    engine = HybridRecommender(random_state=0, tune_weights=False, recency_half_life_days=7).fit(
+    engine = HybridRecommender(random_state=0, ranker="fixed", recency_half_life_days=7).fit(
         interactions, products
     )
     garden = products.loc[products["category"] == "Garden", "product_id"].tolist()
@@ -147,10 +150,10 @@ def test_diversity_reranking_breaks_up_near_duplicates():
     rows = [(u, f"dup-{i}", "purchase") for u in range(30) for i in range(8)]
     rows += [(u, f"other-{i}", "purchase") for u in range(20) for i in range(4)]
     interactions = events(rows)
-    plain = HybridRecommender(random_state=0, tune_weights=False, diversity=0.0).fit(
+    plain = HybridRecommender(random_state=0, ranker="fixed", diversity=0.0).fit(
         interactions, products
     )
-    diverse = HybridRecommender(random_state=0, tune_weights=False, diversity=0.7).fit(
+    diverse = HybridRecommender(random_state=0, ranker="fixed", diversity=0.7).fit(
         interactions, products
     )
     mine = history([("dup-0", "purchase")])
@@ -211,7 +214,7 @@ def test_same_random_state_gives_identical_models_and_lists(shop):
     a = HybridRecommender(random_state=3).fit(interactions, products)
     b = HybridRecommender(random_state=3).fit(interactions, products)
     mine = interactions.loc[interactions["user_id"] == 7]
-    assert a.metadata_["weights"] == b.metadata_["weights"]
+    assert a.metadata_["ranker"] == b.metadata_["ranker"]
     assert a.recommend(mine, n=10) == b.recommend(mine, n=10)
 
 
@@ -237,9 +240,11 @@ def test_metadata_describes_the_fit(engine, shop):
     assert meta["version"] >= 1
     assert meta["n_products"] == len(products)
     assert meta["n_interactions"] == len(interactions)
-    assert set(meta["weights"]) == {"few", "many"}
+    assert meta["ranker"]["chosen"] in {"lambdarank", "blend"} | {
+        f"source:{name}" for name in SOURCES
+    }
+    assert meta["ranker"]["reason"]
     assert pd.Timestamp(meta["trained_at"]).tzinfo is not None
-    assert "validation" in meta
 
 
 def test_fit_rejects_unknown_kinds():
@@ -261,24 +266,35 @@ def test_a_shop_without_any_interactions_still_answers():
 
 
 @pytest.mark.parametrize("user", [3, 8, 21])
-def test_request_scores_match_the_batch_scores_the_weights_were_tuned_on(engine, shop, user):
-    """Weights are tuned on batch scores and applied to one-shopper scores: both paths must agree."""
+def test_requests_code_a_history_exactly_as_the_ranker_was_trained(engine, shop, user):
+    """Validation codes shoppers from event arrays, requests from a frame; both feed one scoring path."""
     interactions, _ = shop
     mine = interactions.loc[interactions["user_id"] == user]
-    items = engine.product_ids_.get_indexer(mine["product_id"])
-    batch = engine._component_scores(
-        engine._histories(
-            np.zeros(len(mine), dtype=np.int64),
-            items,
-            mine["kind"].to_numpy(dtype=object),
-            mine["value"].to_numpy(dtype=float),
-            to_epoch_days(mine["timestamp"], len(mine)),
-            1,
-        ),
-        engine,
-    )
     serving = engine._serving_state()
-    single = engine._shopper_scores(engine._shopper(mine, serving), serving, COMPONENTS)
-    assert set(single) == set(batch)
-    for name, scores in single.items():
-        assert np.allclose(scores, batch[name][0], atol=1e-6), name
+    from_arrays = code_shopper(
+        engine.product_ids_.get_indexer(mine["product_id"]),
+        kind_codes(mine["kind"].to_numpy(dtype=object)),
+        mine["value"].to_numpy(dtype=float),
+        to_epoch_days(mine["timestamp"], len(mine)),
+        serving.kind_weights,
+        engine.recency_half_life_days,
+    )
+    from_frame = engine.shopper(mine)
+    for field in Shopper._fields:
+        assert np.allclose(getattr(from_frame, field), getattr(from_arrays, field)), field
+
+
+def test_the_guard_never_serves_worse_than_the_best_single_source_on_validation(engine):
+    report = engine.metadata_["ranker"]
+    scores = report["ndcg@10"]
+    chosen = report["chosen"]
+    assert scores[chosen] == max(scores.values())
+    assert chosen == "lambdarank" or "lambdarank" in scores  # the learned ranker was tried
+
+
+def test_too_little_data_keeps_a_fixed_blend_and_says_why():
+    interactions, products = shop_data(n_users=8, n_products=20, n_events=200)
+    engine = HybridRecommender(random_state=0).fit(interactions, products)
+    assert engine.metadata_["ranker"]["chosen"] == "blend"
+    assert "too little validation data" in engine.metadata_["ranker"]["reason"]
+    assert len(engine.recommend(interactions.loc[interactions["user_id"] == 1], n=5)) == 5

@@ -86,8 +86,16 @@ def test_pair_similarity_matches_the_sparse_product(shop):
     assert np.allclose(model.pair_similarity(a), square, atol=1e-6)
 
 
-def test_several_validation_folds_are_searched_together(shop):
+def test_without_timestamps_the_ranker_learns_from_a_random_holdout(shop):
     interactions, products = shop
-    engine = HybridRecommender(random_state=0, validation_folds=2).fit(interactions, products)
-    assert len(engine.metadata_["validation"]["cuts"]) == 2
-    assert engine.metadata_["validation"]["many"]["tuned"]
+    undated = interactions.assign(timestamp=pd.NaT)
+    engine = HybridRecommender(random_state=0).fit(undated, products)
+    assert engine.metadata_["ranker"]["protocol"] == "random"
+    assert engine.metadata_["ranker"]["n_users"] > 0
+
+
+def test_a_small_shop_widens_its_time_holdout_until_enough_shoppers_are_in_it(shop):
+    interactions, products = shop
+    engine = HybridRecommender(random_state=0, validation_fraction=0.02).fit(interactions, products)
+    assert engine.metadata_["ranker"]["protocol"] == "time"
+    assert engine.metadata_["ranker"]["n_users"] >= 40

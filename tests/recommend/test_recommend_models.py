@@ -10,6 +10,7 @@ from conftest import catalogue, events
 
 from shop.recommend import HybridRecommender
 from shop.recommend.content import ContentModel
+from shop.recommend.ease import EASEModel, ease_item_limit
 from shop.recommend.implicit_mf import ALSModel
 from shop.recommend.linalg import solve_spd
 from shop.recommend.neighbours import ItemKNN
@@ -35,9 +36,7 @@ KITCHEN = catalogue(
 
 
 def fixed_engine(interactions, products, **params):
-    return HybridRecommender(random_state=0, tune_weights=False, **params).fit(
-        interactions, products
-    )
+    return HybridRecommender(random_state=0, ranker="fixed", **params).fit(interactions, products)
 
 
 def test_popular_ranks_by_event_count_of_the_requested_kind():
@@ -223,3 +222,30 @@ def test_fold_in_solver_handles_positive_definite_and_indefinite_systems():
     assert np.allclose(indefinite @ solve_spd(indefinite, np.ones(3)), np.ones(3))
     with pytest.raises(np.linalg.LinAlgError):
         solve_spd(np.zeros((2, 2)), np.ones(2))
+
+
+def test_ease_closed_form_matches_the_textbook_solution_and_the_request_path():
+    matrix = two_groups()
+    model = EASEModel(l2=2.0).fit(matrix)
+    x = (matrix.toarray() > 0).astype(float)
+    inverse = np.linalg.inv(x.T @ x + 2.0 * np.eye(x.shape[1]))
+    expected = np.eye(x.shape[1]) - inverse / np.diag(inverse)[None, :]
+    assert np.allclose(model.weights_, expected, atol=1e-5)
+    assert not np.diag(model.weights_).any()
+    items = np.array([0, 1])
+    row = one_row(items, np.ones(2), 6)
+    assert np.allclose(model.scores_for(items, np.ones(2)), model.scores(row)[0], atol=1e-5)
+    scores = model.scores_for(items, np.ones(2))
+    assert scores[2] > scores[3:].max()  # the rest of the first group comes first
+
+
+def test_ease_beyond_its_size_cap_covers_the_most_used_products_and_scores_the_rest_zero():
+    matrix = two_groups()
+    model = EASEModel(l2=1.0, max_items=3).fit(matrix)
+    assert model.truncated_ and len(model.items_) == 3
+    support = np.diff(matrix.tocsc().indptr)
+    assert set(model.items_) == set(np.argsort(-support, kind="stable")[:3])
+    scores = model.scores_for(np.array([0]), np.ones(1))
+    uncovered = np.setdiff1d(np.arange(6), model.items_)
+    assert not scores[uncovered].any()
+    assert ease_item_limit(10_000, 1.0) < 10_000  # the memory cap binds too

@@ -82,6 +82,10 @@ def explain(
     else:
         why = ["popularity"] * len(picked)
     history = shopper.history_items
+    if len(history) and len(sources.cold_):
+        # A product nobody has touched yet can only have been found through its text: say it is new.
+        cold = np.isin(picked, sources.cold_)
+        why = ["new" if c else w for c, w in zip(cold.tolist(), why, strict=True)]
     anchors: dict[int, tuple[int, float]] = {}
     for source in _ANCHORED:
         rows = [r for r, s in enumerate(why) if s == source]
@@ -125,6 +129,8 @@ def explain(
                 out.append(f"Similar to {name}, which you viewed")
             else:
                 out.append(f"Because you {_KIND_VERBS[kind]} {name}")
+        elif source == "new":  # new, and nothing like the shopper's history: a filler
+            out.append(f"Popular in {category}" if category else "Trending now")
         else:
             out.append("Similar to items you viewed")
     return out

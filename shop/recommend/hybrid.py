@@ -196,10 +196,12 @@ class HybridRecommender:
         kind_table = kind_weight_table(self.kind_weights or DEFAULT_KIND_WEIGHTS)
         holdouts = []
         if self.ranker != "fixed":
+            # The shopper's future (time windows) and random gaps in their past: a ranker that only
+            # ever saw one of them learns that protocol's quirks (recency, or co-occurrence).
             holdouts = time_holdouts(events, self.validation_fraction)
-            if not holdouts:
-                holdout = random_holdout(events, 0.25, self._seeds[2])
-                holdouts = [holdout] if holdout is not None else []
+            holdout = random_holdout(events, 0.25, self._seeds[2])
+            if holdout is not None:
+                holdouts.append(holdout)
         parts = []
         for fold, holdout in enumerate(holdouts):
             part, _ = validation_set(
@@ -221,8 +223,7 @@ class HybridRecommender:
         self.ranker_, report = choose_ranker(data, self._seeds[3], learn=self.ranker == "auto")
         if self.ranker == "fixed":
             report["reason"] = "ranker='fixed': the default blend, no validation"
-        report["protocol"] = holdouts[0].protocol if holdouts else None
-        report["folds"] = len(parts)
+        report["folds"] = [h.protocol for h in holdouts]
         self._tick("ranker", clock)
 
         clock = _now()

@@ -16,7 +16,7 @@ from .content import ContentModel
 from .frames import Events, kind_codes
 from .history import code_shopper
 from .pipeline import candidate_features
-from .ranker import ValidationSet
+from .ranker import PROTOCOLS, ValidationSet
 from .sources import Catalog, SourceParams, SourceSet
 
 POSITIVE_KINDS = ("purchase", "add_to_cart", "like")
@@ -30,7 +30,7 @@ class Holdout:
     truth: dict[int, set[int]]
     weak: dict[int, set[int]]  # other products new to the shopper they touched in the window
     existing: np.ndarray  # products that existed (were touched) before the holdout ended
-    protocol: str
+    protocol: str  # ranker.PROTOCOLS
     cut_day: float
 
 
@@ -208,6 +208,10 @@ def validation_set(
     if not groups:
         return None, sources
     data = ValidationSet(
-        np.vstack(features), np.concatenate(labels), np.array(groups), np.array(positives)
+        np.vstack(features),
+        np.concatenate(labels),
+        np.array(groups),
+        np.array(positives),
+        np.full(len(groups), PROTOCOLS.index(holdout.protocol)),
     )
     return data, sources

@@ -90,12 +90,13 @@ def test_without_timestamps_the_ranker_learns_from_a_random_holdout(shop):
     interactions, products = shop
     undated = interactions.assign(timestamp=pd.NaT)
     engine = HybridRecommender(random_state=0).fit(undated, products)
-    assert engine.metadata_["ranker"]["protocol"] == "random"
+    assert engine.metadata_["ranker"]["folds"] == ["random"]
     assert engine.metadata_["ranker"]["n_users"] > 0
 
 
 def test_a_small_shop_widens_its_time_holdout_until_enough_shoppers_are_in_it(shop):
     interactions, products = shop
     engine = HybridRecommender(random_state=0, validation_fraction=0.02).fit(interactions, products)
-    assert engine.metadata_["ranker"]["protocol"] == "time"
+    folds = engine.metadata_["ranker"]["folds"]
+    assert folds[0] == "time" and folds[-1] == "random"
     assert engine.metadata_["ranker"]["n_users"] >= 40

@@ -209,6 +209,7 @@ def test_plurals_and_singulars_find_the_product(client, name, query):
         ("kettel", "kettle"),  # a transposition is one edit
         ("kwttle", "kettle"),  # a substitution
         ("mugg", "mug"),  # a four-letter word: one letter too many
+        ("plnt", "plant"),  # a four-letter word: one letter missing
         ("binokulers", "binoculars"),  # two edits in a long word
     ],
 )
@@ -256,6 +257,15 @@ def test_only_the_word_that_matches_nothing_is_corrected(client):
 
     assert result_names(response) == ["Blue Kettle"]
     assert ">blue kettle</a>" in response.get_data(as_text=True)
+
+
+def test_of_equally_near_corrections_the_one_that_fits_the_other_words_wins(client):
+    factories.make_product("Art Print", description="Nothing to see.")
+    factories.make_product("Art Easel", description="Nothing to see.")
+    factories.make_product("Smart Watch", description="Nothing to see.")
+
+    assert sorted(result_names(client.get("/search?q=mart"))) == ["Art Easel", "Art Print"]
+    assert result_names(client.get("/search?q=mart+watch")) == ["Smart Watch"]
 
 
 def test_a_search_that_finds_nothing_offers_near_words_and_popular_products(client):

@@ -12,7 +12,8 @@ column filters and the like cannot reach either parser as syntax, so no input ca
 
 How a query is read (``interpret``), before any filter applies so that the reading never depends
 on a facet: every word must match; if that finds nothing, each word that matches nothing alone is
-corrected against the shop's vocabulary (shop.search.vocabulary) and every word must match again;
+corrected against the shop's vocabulary (shop.search.vocabulary) and every word must match again
+(when a word has several equally near corrections, the first under which every word matches);
 if that still finds nothing, any word may match. A query that finds nothing even then gets the
 nearest words and popular products from the categories they point to, never a blank page.
 """
@@ -55,6 +56,7 @@ __all__ = [
 # bm25 column weights, in product_fts column order: name, description, category, brand.
 BM25_WEIGHTS = (10.0, 1.0, 3.0, 5.0)
 FALLBACK_PRODUCTS = 8
+MAX_CORRECTION_TRIALS = 8
 
 _sqlite_fts = table("product_fts", column("rowid"))
 _pg_fts = table("product_fts", column("product_id"), column("document"))
@@ -157,12 +159,21 @@ def interpret(tokens: list[str], *, allow_correction: bool = True) -> Reading:
     terms = tokens
     if allow_correction:
         vocabulary = current_vocabulary()
-        terms = []
-        for token in tokens:
-            unmatched = len(tokens) == 1 or not _any_match([token])
-            terms.append((vocabulary.correct(token) if unmatched else None) or token)
-        if terms != tokens and _any_match(terms):
-            return Reading(tokens, terms)
+        options = [
+            vocabulary.candidates(token) if len(tokens) == 1 or not _any_match([token]) else []
+            for token in tokens
+        ]
+        terms = [found[0] if found else token for token, found in zip(tokens, options, strict=True)]
+        # The likeliest correction of each word first; then, one word at a time, its other
+        # candidates, keeping the first reading under which every word matches.
+        trials = [terms] + [
+            terms[:i] + [other] + terms[i + 1 :]
+            for i, found in enumerate(options)
+            for other in found[1:]
+        ]
+        for trial in trials[:MAX_CORRECTION_TRIALS]:
+            if trial != tokens and _any_match(trial):
+                return Reading(tokens, trial)
     if len(terms) > 1 and _any_match(terms, "OR"):
         return Reading(tokens, terms, "OR")
     return Reading(tokens, tokens, found=False)

@@ -10,9 +10,10 @@ run in other processes, so the fingerprint is what catches them).
 Typos are measured with the optimal string alignment distance (Levenshtein plus adjacent
 transposition, so "ktetle" is one edit from "kettle"), as the big shop search engines do, with
 their budget: one edit for words of five to eight letters, two for longer words. Four-letter words
-get one edit only when it removes a letter ("mugg" -> "mug", "bagss" is not four letters): a
+get one edit only when it adds or removes a letter ("mugg" -> "mug", "plnt" -> "plant"): a
 substitution in a word that short turns too many real words into other real words (lamp, camp,
-ramp).
+ramp). Several words can be equally near ("travl": trail or travel); ``candidates`` gives them
+best first and the engine keeps the first that makes sense with the query's other words.
 """
 
 from __future__ import annotations
@@ -56,23 +57,28 @@ class Vocabulary:
         return word in self.frequency
 
     def correct(self, token: str) -> str | None:
-        """The shop's word the shopper most likely meant, or None when nothing is close enough.
+        """The shop's word the shopper most likely meant, or None when nothing is close enough."""
+        found = self.candidates(token, 1)
+        return found[0] if found else None
 
-        A whole word within the edit budget wins; failing that, a word whose beginning is within
-        the budget (the shopper is still typing: "ketel" -> "kettle"); failing that, the same
-        for the word without a plural ``s`` ("muggs" -> "mug").
+    def candidates(self, token: str, n: int = 3) -> list[str]:
+        """The shop's words the shopper may have meant, likeliest first (empty: nothing is close).
+
+        Whole words within the edit budget come first; failing those, words whose beginning is
+        within the budget (the shopper is still typing: "ketel" -> "kettle"); failing those, the
+        same for the word without a plural ``s`` ("muggs" -> "mug").
         """
         if token in self.frequency or len(token) < 4:
-            return None
+            return []
         for candidate in (token, token[:-1] if token.endswith("s") else None):
             if candidate is None or len(candidate) < 4:
                 continue
             if candidate in self.frequency:
-                return candidate
-            found = self._closest_word(candidate) or self._closest_prefix(candidate)
+                return [candidate]
+            found = self._closest_words(candidate, n) or self._closest_prefixes(candidate, n)
             if found:
                 return found
-        return None
+        return []
 
     def nearest(self, token: str, n: int = 3) -> list[str]:
         """The shop's words most like ``token`` however far off, for a search that found nothing."""
@@ -91,19 +97,19 @@ class Vocabulary:
             counts.update(self.categories.get(word, {}))
         return [category_id for category_id, _ in counts.most_common()]
 
-    def _closest_word(self, token: str) -> str | None:
+    def _closest_words(self, token: str, n: int) -> list[str]:
         budget = edit_budget(len(token))
         if budget == 0:
-            return None
+            return []
         pool = self.words
-        if len(token) == 4:  # only a deletion: the candidate is one letter shorter
-            pool = [w for w in self.words if len(w) == 3]
-        return self._best(token, pool, budget)
+        if len(token) == 4:  # a letter added or missed, never swapped for another
+            pool = [w for w in self.words if len(w) in (3, 5)]
+        return self._ranked(token, pool, budget, n)
 
-    def _closest_prefix(self, token: str) -> str | None:
+    def _closest_prefixes(self, token: str, n: int) -> list[str]:
         budget = edit_budget(len(token))
         if budget == 0 or len(token) < 5:
-            return None
+            return []
         prefixes = self._prefixes.get(len(token))
         if prefixes is None:
             prefixes = {}
@@ -114,19 +120,15 @@ class Vocabulary:
                     if best is None or self.frequency[word] > self.frequency[best]:
                         prefixes[head] = word
             self._prefixes[len(token)] = prefixes
-        head = self._best(token, list(prefixes), budget)
-        return prefixes[head] if head else None
+        heads = self._ranked(token, list(prefixes), budget, n)
+        return list(dict.fromkeys(prefixes[head] for head in heads))
 
-    def _best(self, token: str, pool: list[str], budget: int) -> str | None:
+    def _ranked(self, token: str, pool: list[str], budget: int, n: int) -> list[str]:
         matches = process.extract(token, pool, scorer=OSA.distance, score_cutoff=budget, limit=None)
-        if not matches:
-            return None
         # Fewest edits; then a word that starts like the token (first letters are rarely
         # mistyped); then the commoner word; then alphabetical, so the answer is stable.
-        return min(
-            matches,
-            key=lambda m: (m[1], m[0][0] != token[0], -self.frequency.get(m[0], 0), m[0]),
-        )[0]
+        matches.sort(key=lambda m: (m[1], m[0][0] != token[0], -self.frequency.get(m[0], 0), m[0]))
+        return [word for word, _distance, _index in matches[:n]]
 
 
 def edit_budget(length: int) -> int:

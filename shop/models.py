@@ -339,3 +339,20 @@ class TrainingRun(db.Model):
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class SearchQuery(db.Model):
+    """One search a signed-in shopper ran: what they typed and how many products it found.
+
+    Kept so that the words of a shopper's recent searches can feed recommendations (see
+    shop.services.search_history.recent_search_terms); visitors' searches are not stored.
+    """
+
+    __tablename__ = "search_queries"
+    __table_args__ = (Index("ix_search_queries_user_created", "user_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(String(200))
+    result_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -59,9 +59,9 @@ def url_with_page(page: int) -> str:
     ``?endpoint=`` would clash with its first argument (a 500), and ``?_external=1&_anchor=...``
     would steer the links it builds.
     """
-    args = request.args.to_dict()
-    args["page"] = page
-    return f"{url_for(request.endpoint, **(request.view_args or {}))}?{urlencode(args)}"
+    args = request.args.to_dict(flat=False)  # every value of a repeated argument (search facets)
+    args["page"] = [page]
+    return f"{url_for(request.endpoint, **(request.view_args or {}))}?{urlencode(args, doseq=True)}"
 
 
 def product_image_url(product) -> str:

@@ -183,6 +183,33 @@ def test_search_answers_any_query(client, product, q, page):
     assert response.status_code in (200, 400, 404), (q, response.status_code)
 
 
+@given(q=nasty_text, category=nasty_text, brand=nasty_text, price=nasty_text, exact=nasty_text)
+@HOSTILE
+def test_search_facets_take_any_value(client, product, q, category, brand, price, exact):
+    response = client.get(
+        "/search",
+        query_string={
+            "q": [q, "kettle"],
+            "category": [category, "kitchen"],
+            "brand": [brand, brand],
+            "price": [price, "10-25"],
+            "exact": exact,
+        },
+    )
+    assert response.status_code == 200, (q, category, brand, price, response.status_code)
+
+
+@given(q=nasty_text)
+@HOSTILE
+def test_search_suggestions_answer_json_for_any_query(client, product, q):
+    response = client.get("/search/suggest", query_string={"q": q})
+    assert response.status_code == 200, (q, response.status_code)
+    assert response.is_json
+    body = response.get_json()
+    assert len(body["suggestions"]) <= 8
+    assert "<script>" not in response.get_data(as_text=True)
+
+
 @given(user_id=numbers, n=numbers)
 @HOSTILE
 def test_recommend_api_answers_json_4xx_for_bad_parameters(client, signed_in, user_id, n):

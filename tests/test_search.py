@@ -180,3 +180,291 @@ def test_tokens_are_capped_and_quoted():
     assert fts_match_expression(["blue", "kett"]) == '"blue"* AND "kett"*'
     assert fts_match_expression(["blue", "kett"], "OR") == '"blue"* OR "kett"*'
     assert tokenize('"café" ☕ near( x_y') == ["café", "near", "x", "y"]
+
+
+# --- stemming, typos, no dead ends ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "query"),
+    [
+        ("Travel Mug", "mugs"),
+        ("Brass Lantern", "lanterns"),
+        ("Water Bottle", "water bottles"),
+        ("Gift Box", "boxes"),
+        ("Fairy Lights", "light"),
+    ],
+)
+def test_plurals_and_singulars_find_the_product(client, name, query):
+    factories.make_product(name, description="Nothing to see.")
+    factories.make_product("Oak Chopping Board", description="End grain.")
+
+    assert result_names(client.get("/search", query_string={"q": query})) == [name]
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("ketle", "kettle"),  # a deletion in a six-letter word
+        ("kettel", "kettle"),  # a transposition is one edit
+        ("kwttle", "kettle"),  # a substitution
+        ("mugg", "mug"),  # a four-letter word: one letter too many
+        ("plnt", "plant"),  # a four-letter word: one letter missing
+        ("binokulers", "binoculars"),  # two edits in a long word
+    ],
+)
+def test_a_typo_is_corrected_and_says_so(client, typed, meant):
+    product = factories.make_product(meant.title(), description="Nothing to see.")
+
+    response = client.get("/search", query_string={"q": typed})
+
+    assert result_names(response) == [product.name]
+    html = response.get_data(as_text=True)
+    assert "Showing results for" in html and f">{meant}</a>" in html
+    assert f'href="/search?q={typed}&amp;exact=1"' in html
+
+
+def test_search_instead_for_the_typed_words_does_not_correct(client):
+    factories.make_product("Kettle")
+
+    html = client.get("/search?q=ketle&exact=1").get_data(as_text=True)
+
+    assert "Nothing matched “ketle”" in html
+    assert "Showing results for" not in html
+
+
+@pytest.mark.parametrize(
+    ("name", "typed"),
+    [
+        ("Lamp", "lamb"),  # a substitution in a four-letter word could be another real word
+        ("Kettle", "kxttxe"),  # two edits in a six-letter word is too many
+        ("Mug", "mu"),  # too short to guess at (and not a prefix of anything else)
+    ],
+)
+def test_words_too_far_from_the_shop_are_not_corrected(client, name, typed):
+    factories.make_product(name, description="Nothing to see.", brand="")
+
+    html = client.get("/search", query_string={"q": typed}).get_data(as_text=True)
+
+    assert "Showing results for" not in html
+
+
+def test_only_the_word_that_matches_nothing_is_corrected(client):
+    factories.make_product("Blue Kettle")
+    factories.make_product("Red Kettle")
+
+    response = client.get("/search?q=blue+ketle")
+
+    assert result_names(response) == ["Blue Kettle"]
+    assert ">blue kettle</a>" in response.get_data(as_text=True)
+
+
+def test_of_equally_near_corrections_the_one_that_fits_the_other_words_wins(client):
+    factories.make_product("Art Print", description="Nothing to see.")
+    factories.make_product("Art Easel", description="Nothing to see.")
+    factories.make_product("Smart Watch", description="Nothing to see.")
+
+    assert sorted(result_names(client.get("/search?q=mart"))) == ["Art Easel", "Art Print"]
+    assert result_names(client.get("/search?q=mart+watch")) == ["Smart Watch"]
+
+
+def test_a_search_that_finds_nothing_offers_near_words_and_popular_products(client):
+    lantern = factories.make_product("Brass Lantern", category="Garden")
+    factories.make_product("Oak Chopping Board", category="Kitchen")
+    lantern.click_count = 10
+    db.session.commit()
+
+    response = client.get("/search?q=lanxxxrn")
+
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Nothing matched" in html
+    assert 'href="/search?q=lantern"' in html  # the nearest word, one click away
+    assert "Popular in Garden" in html
+    assert f"/products/{lantern.id}?src=search:no-results" in html
+
+
+def test_a_search_with_no_near_word_still_shows_popular_products(client):
+    factories.make_product("Oak Chopping Board")
+
+    html = client.get("/search?q=zzqqxx").get_data(as_text=True)
+
+    assert "Nothing matched" in html
+    assert "Popular in the shop" in html
+    assert "Oak Chopping Board" in html
+
+
+def test_the_home_page_suggests_words_that_find_at_least_three_products(client):
+    for name in ("Cast Iron Kettle", "Copper Kettle", "Travel Kettle", "Travel Kettle Classic"):
+        factories.make_product(name)
+    factories.make_product("Blue Mug")
+
+    html = client.get("/").get_data(as_text=True)
+
+    assert "Try “kettle”" in html
+    assert "mug" not in re.search(r'placeholder="(Try[^"]*)"', html).group(1)
+    assert len(result_names(client.get("/search?q=kettle"))) >= 3
+
+
+# --- facets --------------------------------------------------------------------------------------
+
+
+def _facet_links(html: str) -> dict[str, str]:
+    """Facet label -> its link, from the results page."""
+    links = re.findall(
+        r'<a class="facet-option[^"]*" href="([^"]+)"[^>]*>.*?facet-label">([^<]+)</span>\s*'
+        r'<span class="facet-count">(\d+)',
+        html,
+        re.S,
+    )
+    return {label: (href.replace("&amp;", "&"), int(count)) for href, label, count in links}
+
+
+def _facet_catalogue():
+    factories.make_product("Cheap Lamp", category="Lighting", brand="Glowco", price="5.00")
+    factories.make_product("Desk Lamp", category="Lighting", brand="Brightly", price="30.00")
+    factories.make_product("Grand Lamp", category="Lighting", brand="Glowco", price="150.00")
+    factories.make_product("Lamp Oil", category="Kitchen", brand="Glowco", price="4.00")
+    factories.make_product("Oak Board", category="Kitchen", brand="Timber", price="20.00")
+
+
+def test_facets_count_the_matches_of_the_query(client):
+    _facet_catalogue()
+
+    facets = _facet_links(client.get("/search?q=lamp").get_data(as_text=True))
+
+    assert facets["Lighting"][1] == 3 and facets["Kitchen"][1] == 1
+    assert facets["Glowco"][1] == 3 and facets["Brightly"][1] == 1
+    assert "Timber" not in facets  # not among the matches
+    assert facets["Under £10.00"][1] == 2
+    assert facets["£100.00 and over"][1] == 1
+
+
+def test_facets_combine_and_each_combination_has_its_own_url(client):
+    _facet_catalogue()
+    first = _facet_links(client.get("/search?q=lamp").get_data(as_text=True))
+
+    lighting_url = first["Lighting"][0]
+    lighting = client.get(lighting_url)
+    assert sorted(result_names(lighting)) == ["Cheap Lamp", "Desk Lamp", "Grand Lamp"]
+    second = _facet_links(lighting.get_data(as_text=True))
+    # other categories still count what they would add; brands count within Lighting
+    assert second["Kitchen"][1] == 1
+    assert second["Glowco"][1] == 2
+
+    both = second["Glowco"][0]
+    assert "category=lighting" in both and "brand=Glowco" in both
+    assert sorted(result_names(client.get(both))) == ["Cheap Lamp", "Grand Lamp"]
+
+    widened = _facet_links(client.get(both).get_data(as_text=True))["Kitchen"][0]
+    assert sorted(result_names(client.get(widened))) == ["Cheap Lamp", "Grand Lamp", "Lamp Oil"]
+
+    cheap = _facet_links(client.get(both).get_data(as_text=True))["Under £10.00"][0]
+    assert result_names(client.get(cheap)) == ["Cheap Lamp"]
+
+
+def test_a_ticked_facet_links_to_its_removal(client):
+    _facet_catalogue()
+
+    html = client.get("/search?q=lamp&category=lighting").get_data(as_text=True)
+
+    facets = _facet_links(html)
+    assert facets["Lighting"][0] == "/search?q=lamp"
+    assert "Remove the filter" in html
+    assert 'href="/search?q=lamp">Clear the filters' in html
+
+
+def test_facet_values_that_find_nothing_are_not_links(client):
+    _facet_catalogue()
+
+    html = client.get("/search?q=lamp").get_data(as_text=True)
+
+    assert "£50.00 to £100.00" not in _facet_links(html)
+    assert re.search(r'facet-option disabled">.*?£50.00 to £100.00', html, re.S)
+
+
+def test_pagination_keeps_every_facet_value(app, client):
+    app.config["SHOP_PAGE_SIZE"] = 1
+    _facet_catalogue()
+
+    html = client.get("/search?q=lamp&category=lighting&category=kitchen").get_data(as_text=True)
+
+    assert "category=lighting&amp;category=kitchen&amp;page=2" in html
+
+
+def test_unknown_brands_and_price_bands_are_ignored(client):
+    _facet_catalogue()
+
+    response = client.get("/search?q=lamp&brand=Nobody&price=1-2&price=")
+
+    assert len(result_names(response)) == 4
+
+
+# --- suggestions ---------------------------------------------------------------------------------
+
+
+def test_suggestions_correct_a_typo_and_link_with_their_source(client):
+    mug = factories.make_product("Trail Insulated Mug", category="Outdoor", price="12.00")
+
+    body = client.get("/search/suggest?q=mugg").get_json()
+
+    assert body["corrected"] == "mug"
+    assert body["suggestions"] == [
+        {
+            "type": "product",
+            "label": "Trail Insulated Mug",
+            "detail": "Outdoor · £12.00",
+            "url": f"/products/{mug.id}?src=search-suggest",
+        }
+    ]
+
+
+def test_suggestions_match_prefixes_and_offer_categories_with_counts(client):
+    for i in range(12):
+        factories.make_product(f"Kettle {i}", category="Kitchen")
+
+    body = client.get("/search/suggest?q=ket").get_json()
+
+    kinds = [item["type"] for item in body["suggestions"]]
+    assert len(kinds) == 8
+    assert kinds[0] == "category"
+    assert body["suggestions"][0] == {
+        "type": "category",
+        "label": "Kitchen",
+        "count": 12,
+        "url": "/search?q=ket&category=kitchen",
+    }
+    assert all(item["label"].startswith("Kettle") for item in body["suggestions"][1:])
+
+
+def test_suggestions_follow_the_click_source_through_to_the_event(client):
+    mug = factories.make_product("Trail Insulated Mug")
+    url = client.get("/search/suggest?q=mug").get_json()["suggestions"][0]["url"]
+
+    client.get(url)
+
+    from shop.models import Event
+
+    sources = db.session.scalars(
+        db.select(Event.source).where(Event.product_id == mug.id, Event.kind == "click")
+    ).all()
+    assert sources == ["search-suggest"]
+
+
+def test_suggestions_for_nothing_are_empty(client):
+    factories.make_product("Kettle")
+
+    for query in ("", "   ", "zzqqxx", "'\""):
+        body = client.get("/search/suggest", query_string={"q": query}).get_json()
+        assert body["suggestions"] == []
+
+
+@pytest.mark.parametrize("query", HOSTILE)
+def test_any_input_gives_suggestions_json_not_an_error(client, query):
+    factories.make_product("Kettle", description="A kettle for tea.")
+
+    response = client.get("/search/suggest", query_string={"q": query})
+
+    assert response.status_code == 200
+    assert response.is_json
+    assert len(response.get_json()["suggestions"]) <= 8

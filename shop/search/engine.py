@@ -1,47 +1,83 @@
-"""Product search: full-text, ranked, prefix-matching, and safe for any input.
+"""Product search: stemmed, typo-forgiving, prefix-matching, faceted, and safe for any input.
 
-On SQLite the FTS5 table ``product_fts`` (kept in step by triggers, see migration 0002) answers the
-query and ``bm25`` ranks it, with a match in the name worth most. Shoppers never write FTS5 syntax:
-their words are cut into word-character tokens, each token becomes a quoted string with a ``*``
-prefix marker, and the tokens are joined with AND (falling back to OR when nothing has every word).
-Quotes, ``NEAR(``, ``-``, column filters and the like therefore cannot reach the FTS parser as
-syntax, so no search box input can raise an error.
+The index: on SQLite the FTS5 table ``product_fts`` (porter stemming over unicode61, kept in step
+by triggers, see migrations 0002 and 0003) answers the query and ``bm25`` ranks it with a match in
+the name worth most; on PostgreSQL a ``product_fts`` table of weighted ``english`` tsvectors does
+the same with ``ts_rank`` (name weighted A). Either way "mugs" finds "Mug" and "kett" finds
+"Kettle".
 
-On PostgreSQL the same tokens become a prefix ``to_tsquery`` over the expression the GIN index of
-migration 0002 covers, ranked with ``ts_rank``, plus an ``ILIKE`` prefix match on name, brand and
-category so that words the English stemmer mangles still find something.
+Shoppers never write index syntax: their words are cut into word-character tokens (shop.search.text),
+each becomes a quoted prefix term, and the terms are joined with AND. Quotes, ``NEAR(``, ``-``,
+column filters and the like cannot reach either parser as syntax, so no input can raise an error.
+
+How a query is read (``interpret``), before any filter applies so that the reading never depends
+on a facet: every word must match; if that finds nothing, each word that matches nothing alone is
+corrected against the shop's vocabulary (shop.search.vocabulary) and every word must match again
+(when a word has several equally near corrections, the first under which every word matches);
+if that still finds nothing, any word may match. A query that finds nothing even then gets the
+nearest words and popular products from the categories they point to, never a blank page.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from decimal import Decimal
+from dataclasses import dataclass, field
 
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import Select, and_, case, column, func, literal_column, or_, select, table, text
+from sqlalchemy import (
+    Select,
+    String,
+    Subquery,
+    bindparam,
+    column,
+    func,
+    literal_column,
+    select,
+    table,
+)
 from sqlalchemy.orm import joinedload
 
 from shop.extensions import db
-from shop.models import Category, Product
+from shop.models import Product
+from shop.search import facets
+from shop.search.text import MAX_TOKENS, display_text, tokenize
+from shop.search.vocabulary import current_vocabulary
 
-# Word characters in any script, without the underscore (FTS5's unicode61 splits on it anyway).
-TOKEN_RE = re.compile(r"[^\W_]+")
-MAX_TOKENS = 12
-MAX_TOKEN_LENGTH = 40
-# Only this much of a pasted essay is looked at: twelve words never need more.
-MAX_QUERY_CHARS = 1000
-MAX_DISPLAY_CHARS = 200
+__all__ = [
+    "MAX_TOKENS",
+    "Reading",
+    "SearchResults",
+    "fts_match_expression",
+    "interpret",
+    "match_subquery",
+    "search_products",
+    "tokenize",
+]
 
 # bm25 column weights, in product_fts column order: name, description, category, brand.
 BM25_WEIGHTS = (10.0, 1.0, 3.0, 5.0)
+FALLBACK_PRODUCTS = 8
+MAX_CORRECTION_TRIALS = 8
 
-_fts = table("product_fts", column("rowid"))
+_sqlite_fts = table("product_fts", column("rowid"))
+_pg_fts = table("product_fts", column("product_id"), column("document"))
 
-PG_DOCUMENT = literal_column(
-    "to_tsvector('english', coalesce(products.name, '') || ' ' || coalesce(products.brand, '') "
-    "|| ' ' || coalesce(products.description, ''))"
-)
+
+@dataclass(frozen=True)
+class Reading:
+    """How the shop reads a query: the words searched for, and how they were arrived at."""
+
+    tokens: list[str]  # the shopper's words
+    terms: list[str]  # the words searched for (corrected where a word matched nothing)
+    operator: str = "AND"
+    found: bool = True  # whether any product matches at all, before filters
+
+    @property
+    def corrected(self) -> bool:
+        return self.terms != self.tokens
+
+    @property
+    def corrected_text(self) -> str:
+        return " ".join(self.terms)
 
 
 @dataclass(frozen=True)
@@ -49,29 +85,24 @@ class SearchResults:
     text: str  # what the shopper typed, tidied for showing back
     tokens: list[str]
     pager: Pagination | None
-    matched_all_words: bool = True
+    reading: Reading | None = None
+    facets: facets.FacetCounts | None = None
+    nearest: list[str] = field(default_factory=list)  # other words to try, when nothing matched
+    fallback: list[Product] = field(default_factory=list)  # popular products, when nothing matched
 
     @property
     def total(self) -> int:
         return self.pager.total if self.pager is not None else 0
 
+    @property
+    def matched_all_words(self) -> bool:
+        return self.reading is None or self.reading.operator == "AND"
 
-def display_text(raw: str | None) -> str:
-    """The query as shown back on the page: printable characters only, and not a whole essay."""
-    cleaned = "".join(ch for ch in (raw or "") if ch.isprintable())
-    return cleaned.strip()[:MAX_DISPLAY_CHARS]
-
-
-def tokenize(raw: str | None) -> list[str]:
-    """Distinct lower-case word tokens of a query, at most ``MAX_TOKENS`` of them."""
-    tokens: list[str] = []
-    for word in TOKEN_RE.findall((raw or "")[:MAX_QUERY_CHARS]):
-        token = word.lower()[:MAX_TOKEN_LENGTH]
-        if token not in tokens:
-            tokens.append(token)
-        if len(tokens) == MAX_TOKENS:
-            break
-    return tokens
+    @property
+    def corrected_text(self) -> str | None:
+        if self.reading is not None and self.reading.corrected and self.reading.found:
+            return self.reading.corrected_text
+        return None
 
 
 def fts_match_expression(tokens: list[str], operator: str = "AND") -> str:
@@ -86,87 +117,139 @@ def fts_match_expression(tokens: list[str], operator: str = "AND") -> str:
     return f" {operator} ".join(quoted)
 
 
-def pg_tsquery_text(tokens: list[str], operator: str = "&") -> str:
+def pg_tsquery_text(tokens: list[str], operator: str = "AND") -> str:
     """``["blue", "kett"]`` -> ``'blue':* & 'kett':*`` for ``to_tsquery`` (prefix matching)."""
-    return f" {operator} ".join("'" + token.replace("'", "''") + "':*" for token in tokens)
+    joiner = {"AND": " & ", "OR": " | "}[operator]
+    return joiner.join("'" + token.replace("'", "''") + "':*" for token in tokens)
+
+
+def match_subquery(terms: list[str], operator: str = "AND") -> Subquery:
+    """Every product the terms match: ``product_id`` and ``score`` (higher is better)."""
+    if db.engine.dialect.name == "postgresql":
+        tsquery = func.to_tsquery(
+            literal_column("'english'"),
+            bindparam(None, pg_tsquery_text(terms, operator), type_=String),
+        )
+        statement = select(
+            _pg_fts.c.product_id.label("product_id"),
+            func.ts_rank(_pg_fts.c.document, tsquery).label("score"),
+        ).where(_pg_fts.c.document.op("@@")(tsquery))
+    else:
+        weights = ", ".join(str(w) for w in BM25_WEIGHTS)
+        statement = select(
+            _sqlite_fts.c.rowid.label("product_id"),
+            (-literal_column(f"bm25(product_fts, {weights})")).label("score"),
+        ).where(
+            literal_column("product_fts").op("MATCH")(
+                bindparam(None, fts_match_expression(terms, operator), type_=String)
+            )
+        )
+    return statement.subquery("matches")
+
+
+def _any_match(terms: list[str], operator: str = "AND") -> bool:
+    matches = match_subquery(terms, operator)
+    return db.session.scalar(select(matches.c.product_id).limit(1)) is not None
+
+
+def interpret(tokens: list[str], *, allow_correction: bool = True) -> Reading:
+    """Decide which words to search for (see the module docstring)."""
+    if _any_match(tokens):
+        return Reading(tokens, tokens)
+    terms = tokens
+    if allow_correction:
+        vocabulary = current_vocabulary()
+        options = [
+            vocabulary.candidates(token) if len(tokens) == 1 or not _any_match([token]) else []
+            for token in tokens
+        ]
+        terms = [found[0] if found else token for token, found in zip(tokens, options, strict=True)]
+        # The likeliest correction of each word first; then, one word at a time, its other
+        # candidates, keeping the first reading under which every word matches.
+        trials = [terms] + [
+            terms[:i] + [other] + terms[i + 1 :]
+            for i, found in enumerate(options)
+            for other in found[1:]
+        ]
+        for trial in trials[:MAX_CORRECTION_TRIALS]:
+            if trial != tokens and _any_match(trial):
+                return Reading(tokens, trial)
+    if len(terms) > 1 and _any_match(terms, "OR"):
+        return Reading(tokens, terms, "OR")
+    return Reading(tokens, tokens, found=False)
+
+
+def ranked_statement(matches: Subquery, conditions: list) -> Select:
+    """The matching products, best first, narrowed by the filters' conditions."""
+    return (
+        select(Product)
+        .join(matches, matches.c.product_id == Product.id)
+        .options(joinedload(Product.category))
+        .where(*conditions)
+        .order_by(matches.c.score.desc(), Product.id)
+    )
 
 
 def search_products(
     raw: str | None,
     *,
-    category_id: int | None = None,
-    price_max: Decimal | None = None,
+    filters: facets.Filters | None = None,
     page: int = 1,
     per_page: int = 24,
+    allow_correction: bool = True,
 ) -> SearchResults:
-    """One page of products matching the shopper's words, best match first."""
+    """One page of products matching the shopper's words, best match first, with facet counts."""
+    filters = filters or facets.Filters()
     tokens = tokenize(raw)
     text_shown = display_text(raw)
     if not tokens:
         return SearchResults(text=text_shown, tokens=[], pager=None)
-    pager = _paginate(_statement(tokens, "AND", category_id, price_max), page, per_page)
-    if pager.total == 0 and len(tokens) > 1:
-        pager = _paginate(_statement(tokens, "OR", category_id, price_max), page, per_page)
-        return SearchResults(text_shown, tokens, pager, matched_all_words=False)
-    return SearchResults(text_shown, tokens, pager)
-
-
-def _paginate(statement: Select, page: int, per_page: int) -> Pagination:
-    return db.paginate(statement, page=page, per_page=per_page, error_out=False, count=True)
-
-
-def _statement(
-    tokens: list[str], operator: str, category_id: int | None, price_max: Decimal | None
-) -> Select:
-    if db.engine.dialect.name == "postgresql":
-        statement = _postgres_statement(tokens, operator)
-    else:
-        statement = _sqlite_statement(tokens, operator)
-    statement = statement.options(joinedload(Product.category))
-    if category_id is not None:
-        statement = statement.where(Product.category_id == category_id)
-    if price_max is not None:
-        statement = statement.where(Product.price <= price_max)
-    return statement
-
-
-def _sqlite_statement(tokens: list[str], operator: str) -> Select:
-    weights = ", ".join(str(w) for w in BM25_WEIGHTS)
-    rank = literal_column(f"bm25(product_fts, {weights})")
-    return (
-        select(Product)
-        .join(_fts, _fts.c.rowid == Product.id)
-        .where(
-            text("product_fts MATCH :fts_query").bindparams(
-                fts_query=fts_match_expression(tokens, operator)
-            )
+    reading = interpret(tokens, allow_correction=allow_correction)
+    if not reading.found:
+        nearest, fallback = _dead_end_help(tokens)
+        return SearchResults(
+            text_shown, tokens, pager=None, reading=reading, nearest=nearest, fallback=fallback
         )
-        .order_by(rank, Product.id)
+    matches = match_subquery(reading.terms, reading.operator)
+    pager = db.paginate(
+        ranked_statement(matches, filters.conditions()),
+        page=page,
+        per_page=per_page,
+        error_out=False,
+        count=True,
+    )
+    return SearchResults(
+        text_shown,
+        tokens,
+        pager,
+        reading=reading,
+        facets=facets.count_facets(matches, filters),
     )
 
 
-def _postgres_statement(tokens: list[str], operator: str) -> Select:
-    tsquery = func.to_tsquery(
-        literal_column("'english'"), pg_tsquery_text(tokens, "&" if operator == "AND" else "|")
-    )
-    per_token = []
-    name_hits = []
-    for token in tokens:
-        prefix, inner = f"{token}%", f"% {token}%"
-        name_hit = or_(Product.name.ilike(prefix), Product.name.ilike(inner))
-        name_hits.append(name_hit)
-        per_token.append(
-            or_(
-                name_hit,
-                Product.brand.ilike(prefix),
-                Category.name.ilike(prefix),
-            )
-        )
-    joiner = and_ if operator == "AND" else or_
-    name_bonus = case((joiner(*name_hits), 1), else_=0)
-    return (
+def _dead_end_help(tokens: list[str]) -> tuple[list[str], list[Product]]:
+    """The nearest words to try, and popular products from the categories those words point to."""
+    vocabulary = current_vocabulary()
+    nearest: list[str] = []
+    for token in tokens[:3]:
+        for word in vocabulary.nearest(token):
+            if word not in nearest:
+                nearest.append(word)
+    category_ids = vocabulary.category_ids_for(nearest)[:3]
+    statement = (
         select(Product)
-        .outerjoin(Category, Category.id == Product.category_id)
-        .where(or_(PG_DOCUMENT.op("@@")(tsquery), joiner(*per_token)))
-        .order_by(name_bonus.desc(), func.ts_rank(PG_DOCUMENT, tsquery).desc(), Product.id)
+        .options(joinedload(Product.category))
+        .order_by(
+            Product.click_count.desc(),
+            Product.purchase_count.desc(),
+            Product.view_count.desc(),
+            Product.id,
+        )
+        .limit(FALLBACK_PRODUCTS)
     )
+    products: list[Product] = []
+    if category_ids:
+        products = list(db.session.scalars(statement.where(Product.category_id.in_(category_ids))))
+    if not products:
+        products = list(db.session.scalars(statement))
+    return nearest[:6], products

@@ -1,10 +1,21 @@
-"""The search filters: read from the query string (GET), so no CSRF token."""
+"""The search page's input: read from the query string (GET), so no CSRF token.
+
+The words and the maximum price go through a WTForms form (a bad price is reported and left
+out). The facets are repeated query arguments (``category``, ``brand``, ``price``) that the page's
+own links build; ``parse_filters`` keeps the values that name something real and reports the rest.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask_wtf import FlaskForm
-from wtforms import DecimalField, SearchField, SelectField
+from werkzeug.datastructures import MultiDict
+from wtforms import DecimalField, SearchField
 from wtforms.validators import NumberRange, Optional
+
+from shop.models import Category
+from shop.search import facets
 
 
 class PriceField(DecimalField):
@@ -22,7 +33,6 @@ class SearchForm(FlaskForm):
         csrf = False
 
     q = SearchField("Search")
-    category = SelectField("Category", choices=[], default="", validate_choice=True)
     price_max = PriceField(
         "Max price",
         places=2,
@@ -32,5 +42,24 @@ class SearchForm(FlaskForm):
         ],
     )
 
-    def set_categories(self, categories) -> None:
-        self.category.choices = [("", "All categories")] + [(c.slug, c.name) for c in categories]
+
+@dataclass(frozen=True)
+class ParsedFilters:
+    filters: facets.Filters
+    categories: list[Category]
+    unknown_category: bool
+
+
+def parse_filters(args: MultiDict, categories: list[Category], form: SearchForm) -> ParsedFilters:
+    by_slug = {category.slug: category for category in categories}
+    slugs = facets.clean_values(args.getlist("category"))
+    chosen = [by_slug[slug] for slug in slugs if slug in by_slug]
+    price_max = form.price_max.data if not form.price_max.errors else None
+    filters = facets.Filters(
+        category_ids=tuple(category.id for category in chosen),
+        brands=facets.known_brands(args.getlist("brand")),
+        bands=facets.price_bands(args.getlist("price")[: facets.MAX_VALUES]),
+        price_max=price_max,
+    )
+    unknown = len(chosen) < len([s for s in args.getlist("category") if s])
+    return ParsedFilters(filters, chosen, unknown)

@@ -1,37 +1,197 @@
-"""The search page. Any text is a valid query: shop.search.engine makes it safe for the index."""
+"""The search page and the suggestions behind the search box.
+
+Any text is a valid query: shop.search.engine makes it safe for the index.
+"""
 
 from __future__ import annotations
 
-from flask import current_app, render_template, request
+import logging
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from flask import current_app, jsonify, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 
 from shop.catalog import queries
+from shop.database import begin_write
+from shop.extensions import db
 from shop.search import bp
-from shop.search.engine import search_products
-from shop.search.forms import SearchForm
+from shop.search.engine import SearchResults, search_products
+from shop.search.facets import PriceBand
+from shop.search.forms import ParsedFilters, SearchForm, parse_filters
+from shop.search.suggest import suggest as suggestions_for
+from shop.search.vocabulary import current_vocabulary
+from shop.services import search_history
+from shop.templating import money
+
+log = logging.getLogger(__name__)
+
+# Arguments a results link carries on; anything else in the query string is dropped.
+KEPT_ARGS = ("q", "category", "brand", "price", "price_max", "exact")
+SUGGEST_SOURCE = "search-suggest"
+
+
+@dataclass(frozen=True)
+class FacetOption:
+    label: str
+    count: int
+    selected: bool
+    url: str | None  # None when choosing it would show nothing (no dead ends)
+
+
+@dataclass(frozen=True)
+class FacetGroup:
+    name: str
+    title: str
+    options: list[FacetOption]
 
 
 @bp.route("/search")
 def search():
     categories = queries.all_categories()
     form = SearchForm(formdata=request.args)
-    form.set_categories(categories)
     form.validate()
-    # A filter that does not validate is left out (and its message shown); the search still runs.
-    category = None
-    if not form.category.errors and form.category.data:
-        category = queries.category_by_slug(form.category.data)
-    price_max = form.price_max.data if not form.price_max.errors else None
+    parsed = parse_filters(request.args, categories, form)
     results = search_products(
         form.q.data,
-        category_id=category.id if category else None,
-        price_max=price_max,
+        filters=parsed.filters,
         page=queries.parse_page(request.args.get("page")),
         per_page=current_app.config["SHOP_PAGE_SIZE"],
+        allow_correction=request.args.get("exact") != "1",
     )
+    if current_user.is_authenticated and results.tokens:
+        _remember_search(results)
     return render_template(
         "search/results.html",
         form=form,
         results=results,
-        category=category,
+        parsed=parsed,
+        facet_groups=_facet_groups(results, parsed) if results.facets else [],
+        clear_url=_search_url(q=results.text) if parsed.filters.active else None,
+        exact_url=_search_url(q=results.text, exact="1") if results.corrected_text else None,
         tiles=queries.category_tiles() if not results.tokens else [],
     )
+
+
+@bp.route("/search/suggest")
+def suggest():
+    """JSON for the search box's dropdown: ``{query, corrected, suggestions: [...]}``."""
+    found = suggestions_for(request.args.get("q", ""))
+    terms = found.reading.corrected_text if found.reading else ""
+    items = [
+        {
+            "type": "category",
+            "label": category.name,
+            "count": count,
+            "url": _search_url(q=terms, category=category.slug),
+        }
+        for category, count in found.categories
+    ]
+    items += [
+        {
+            "type": "product",
+            "label": product.name,
+            "detail": " · ".join(
+                part
+                for part in (
+                    product.category.name if product.category else "",
+                    money(product.price),
+                )
+                if part
+            ),
+            "url": url_for("catalog.product_detail", product_id=product.id, src=SUGGEST_SOURCE),
+        }
+        for product in found.products
+    ]
+    response = jsonify(
+        query=" ".join(found.reading.tokens) if found.reading else "",
+        corrected=found.corrected_text,
+        search_url=_search_url(q=terms) if terms else None,
+        suggestions=items,
+    )
+    response.headers["Cache-Control"] = "private, max-age=60"
+    return response
+
+
+def _remember_search(results: SearchResults) -> None:
+    """Keep the signed-in shopper's search (a write on a GET, made here and nowhere deeper).
+
+    Losing one history row is better than losing the results page, so a database error is logged.
+    """
+    try:
+        begin_write()
+        search_history.record_search(current_user.id, results.text, results.total)
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.warning("Could not record a search", exc_info=True)
+
+
+def _search_url(**args: str) -> str:
+    return f"{url_for('search.search')}?{urlencode(args)}"
+
+
+def _current_args() -> list[tuple[str, str]]:
+    return [(key, value) for key in KEPT_ARGS for value in request.args.getlist(key) if value]
+
+
+def _toggled_url(name: str, value: str, selected: bool) -> str:
+    """The current search with one facet value ticked or unticked (and back to page 1)."""
+    args = [(k, v) for k, v in _current_args() if not (k == name and v == value)]
+    if not selected:
+        args.append((name, value))
+    return f"{url_for('search.search')}?{urlencode(args)}"
+
+
+def _option(name: str, value: str, label: str, count: int, selected: bool) -> FacetOption:
+    url = _toggled_url(name, value, selected) if (count or selected) else None
+    return FacetOption(label, count, selected, url)
+
+
+def band_label(band: PriceBand) -> str:
+    if band.low is None:
+        return f"Under {money(band.high)}"
+    if band.high is None:
+        return f"{money(band.low)} and over"
+    return f"{money(band.low)} to {money(band.high)}"
+
+
+def _facet_groups(results: SearchResults, parsed: ParsedFilters) -> list[FacetGroup]:
+    counts = results.facets
+    chosen = parsed.filters
+    groups = [
+        FacetGroup(
+            "category",
+            "Category",
+            [
+                _option("category", c.slug, c.name, n, c.id in chosen.category_ids)
+                for c, n in counts.categories
+            ],
+        ),
+        FacetGroup(
+            "brand",
+            "Brand",
+            [_option("brand", b, b, n, b in chosen.brands) for b, n in counts.brands],
+        ),
+        FacetGroup(
+            "price",
+            "Price",
+            [
+                _option("price", band.key, band_label(band), n, band in chosen.bands)
+                for band, n in counts.bands
+            ],
+        ),
+    ]
+    return [group for group in groups if any(option.count for option in group.options)]
+
+
+@bp.app_template_global()
+def search_placeholder() -> str:
+    """The home page's search hint: words this shop's products really answer (three or more each)."""
+    words = [f"“{word}”" for word in current_vocabulary().examples]
+    if not words:
+        return "Search products"
+    if len(words) == 1:
+        return f"Try {words[0]}"
+    return f"Try {', '.join(words[:-1])} or {words[-1]}"

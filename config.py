@@ -41,6 +41,12 @@ def env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def env_list(name: str) -> list[str] | None:
+    """A comma-separated list (``a.example, b.example``), or None when unset or empty."""
+    items = [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+    return items or None
+
+
 def default_database_url() -> str:
     return f"sqlite:///{INSTANCE_DIR / 'shop.db'}"
 
@@ -67,6 +73,14 @@ class Config:
     # A retrain still "running" after this long (its worker was restarted or killed) counts as
     # failed, so it no longer blocks the next one.
     SHOP_RETRAIN_STALE_MINUTES = env_int("SHOP_RETRAIN_STALE_MINUTES", 120)
+    # Absolute URLs (the API's product links) are built from SERVER_NAME when it is set; otherwise
+    # from the request's Host, which TRUSTED_HOSTS restricts (any other Host gets 400).
+    SERVER_NAME = os.environ.get("SHOP_SERVER_NAME") or None
+    TRUSTED_HOSTS = env_list("SHOP_TRUSTED_HOSTS")
+    # How many reverse proxies sit in front of the shop and set X-Forwarded-For/-Proto/-Host;
+    # 0 trusts none of those headers (the client address is the socket's).
+    SHOP_PROXY_COUNT = env_int("SHOP_PROXY_COUNT", 0)
+    SHOP_HSTS_SECONDS = env_int("SHOP_HSTS_SECONDS", 365 * 24 * 3600)
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = env_bool("SHOP_SECURE_COOKIES", False)

@@ -33,6 +33,7 @@ def shop_env(folder: Path, **extra: str) -> dict[str, str]:
             "SHOP_MODEL_DIR": str(folder / "models"),
             "SHOP_INSTANCE_DIR": str(folder),
             "SHOP_SECURE_COOKIES": "false",
+            "SHOP_TRUSTED_HOSTS": "127.0.0.1,localhost",
             "PYTHONUNBUFFERED": "1",
             "OPENBLAS_NUM_THREADS": "1",
         }

@@ -103,7 +103,7 @@ def test_rating_accepts_only_whole_stars_1_to_5(client, signed_in, product, star
     )
     db.session.expire_all()
     after = db.session.scalar(select(Rating.stars).where(Rating.user_id == signed_in.id))
-    if is_whole_in(stars, 1, 5):
+    if stars in {"1", "2", "3", "4", "5"}:  # exactly the radio values the page offers
         assert response.status_code == 200
         assert after == int(stars)
     else:

@@ -7,6 +7,7 @@ production. Booleans and numbers are parsed explicitly: ``SHOP_DEBUG=false`` mus
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -63,9 +64,17 @@ class Config:
     SHOP_PAGE_SIZE = env_int("SHOP_PAGE_SIZE", 24)
     # How long each worker reuses the "Top 5 most clicked" and "Best sellers" rankings.
     SHOP_POPULAR_CACHE_SECONDS = env_int("SHOP_POPULAR_CACHE_SECONDS", 30)
-    # Failed sign-ins allowed per account and per client address before a cool-down.
+    # Failed sign-ins (shop.auth.throttle): per account from one address, per address, and per
+    # account from every address (browsers the account signed in from before are exempt).
     SHOP_LOGIN_LIMIT = os.environ.get("SHOP_LOGIN_LIMIT", "5 per 15 minutes")
     SHOP_LOGIN_IP_LIMIT = os.environ.get("SHOP_LOGIN_IP_LIMIT", "20 per 15 minutes")
+    SHOP_LOGIN_ACCOUNT_LIMIT = os.environ.get("SHOP_LOGIN_ACCOUNT_LIMIT", "100 per hour")
+    # The wait after the third failure from one (account, address); it doubles with each one after.
+    SHOP_LOGIN_DELAY_SECONDS = env_int("SHOP_LOGIN_DELAY_SECONDS", 1)
+    SHOP_REGISTER_LIMIT = os.environ.get("SHOP_REGISTER_LIMIT", "10 per hour")
+    # Password-reset mails asked for, per client address and per email address.
+    SHOP_RESET_LIMIT = os.environ.get("SHOP_RESET_LIMIT", "5 per hour")
+    SHOP_RESET_EMAIL_LIMIT = os.environ.get("SHOP_RESET_EMAIL_LIMIT", "3 per hour")
     RATELIMIT_ENABLED = env_bool("SHOP_RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
@@ -84,6 +93,7 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = env_bool("SHOP_SECURE_COOKIES", False)
+    REMEMBER_COOKIE_DURATION = timedelta(days=env_int("SHOP_REMEMBER_DAYS", 30))
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = env_bool("SHOP_SECURE_COOKIES", False)
@@ -104,6 +114,7 @@ class TestingConfig(Config):
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     RATELIMIT_ENABLED = True
     RATELIMIT_STORAGE_URI = "memory://"
+    SHOP_LOGIN_DELAY_SECONDS = 0  # the tests that check the delay turn it on
     SHOP_POPULAR_CACHE_SECONDS = 0  # tests change counts and look again at once
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -34,12 +35,70 @@ def shop_env(folder: Path, **extra: str) -> dict[str, str]:
             "SHOP_INSTANCE_DIR": str(folder),
             "SHOP_SECURE_COOKIES": "false",
             "SHOP_TRUSTED_HOSTS": "127.0.0.1,localhost",
+            # Simulated shoppers all sign up from 127.0.0.1; the attack tests set the real limit.
+            "SHOP_REGISTER_LIMIT": "10000 per hour",
             "PYTHONUNBUFFERED": "1",
             "OPENBLAS_NUM_THREADS": "1",
         }
     )
     env.update(extra)
     return env
+
+
+def redis_binary() -> str | None:
+    """Debian's redis-server, when installed."""
+    return shutil.which("redis-server") or (
+        "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
+    )
+
+
+@contextmanager
+def redis_server(folder: Path):
+    """A private Redis on a free loopback port (no persistence); yield its URL; stop it by pid.
+
+    The shop keeps its rate-limit counts there, so several gunicorn workers share them.
+    """
+    binary = redis_binary()
+    if binary is None:
+        raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    folder.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--bind", "127.0.0.1",
+            "--port", str(port),
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", str(folder),
+            "--protected-mode", "yes",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {proc.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not answer within 20 s")
+            time.sleep(0.1)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 def flask(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess:

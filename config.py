@@ -90,6 +90,10 @@ class Config:
     # 0 trusts none of those headers (the client address is the socket's).
     SHOP_PROXY_COUNT = env_int("SHOP_PROXY_COUNT", 0)
     SHOP_HSTS_SECONDS = env_int("SHOP_HSTS_SECONDS", 365 * 24 * 3600)
+    # Outgoing mail (shop.mail): SMTP when set, else the log and files in SHOP_MAIL_DIR.
+    SHOP_MAIL_URL = os.environ.get("SHOP_MAIL_URL", "")
+    SHOP_MAIL_FROM = os.environ.get("SHOP_MAIL_FROM", "The Shop <shop@localhost>")
+    SHOP_MAIL_DIR = os.environ.get("SHOP_MAIL_DIR", str(INSTANCE_DIR / "mail"))
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = env_bool("SHOP_SECURE_COOKIES", False)

@@ -61,3 +61,76 @@ class LoginForm(FlaskForm):
 
 class LogoutForm(FlaskForm):
     submit = SubmitField("Sign out")
+
+
+def _new_password_fields():
+    password = PasswordField(
+        "New password",
+        validators=[
+            DataRequired(),
+            Length(min=8, max=128, message="Use between 8 and 128 characters."),
+        ],
+    )
+    confirm = PasswordField(
+        "Repeat new password",
+        validators=[DataRequired(), EqualTo("password", message="The passwords do not match.")],
+    )
+    return password, confirm
+
+
+class CurrentPasswordMixin:
+    current_password = PasswordField(
+        "Your current password", validators=[DataRequired(), Length(max=128)]
+    )
+
+
+class DisplayNameForm(FlaskForm):
+    display_name = StringField(
+        "Your name", filters=[clean_text], validators=[DataRequired(), Length(min=2, max=80)]
+    )
+    submit = SubmitField("Save name")
+
+
+class EmailChangeForm(CurrentPasswordMixin, FlaskForm):
+    email = EmailField(
+        "New email",
+        filters=[normalise_email],
+        validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)],
+    )
+    submit = SubmitField("Change email")
+
+    def validate_email(self, field) -> None:
+        exists = db.session.scalar(select(User.id).where(func.lower(User.email) == field.data))
+        if exists:
+            raise ValidationError(DUPLICATE_EMAIL_MESSAGE)
+
+
+class PasswordChangeForm(CurrentPasswordMixin, FlaskForm):
+    password, confirm = _new_password_fields()
+    submit = SubmitField("Change password")
+
+
+class DeleteAccountForm(CurrentPasswordMixin, FlaskForm):
+    confirm_delete = BooleanField(
+        "I understand that my account, ratings, likes and history are erased for good.",
+        validators=[DataRequired(message="Tick the box to confirm.")],
+    )
+    submit = SubmitField("Delete my account")
+
+
+class ResetRequestForm(FlaskForm):
+    email = EmailField(
+        "Email",
+        filters=[normalise_email],
+        validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)],
+    )
+    submit = SubmitField("Send me a link")
+
+
+class ResetPasswordForm(FlaskForm):
+    password, confirm = _new_password_fields()
+    submit = SubmitField("Set new password")
+
+
+class ButtonForm(FlaskForm):
+    """Buttons (sign out on other devices): the form only carries the CSRF token."""

@@ -78,6 +78,8 @@ class Config:
     RATELIMIT_ENABLED = env_bool("SHOP_RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
+    # A visitor's views and clicks of one product count once within this window (0: every time).
+    SHOP_EVENT_WINDOW_SECONDS = env_int("SHOP_EVENT_WINDOW_SECONDS", 30 * 60)
     SHOP_SQLITE_BUSY_TIMEOUT_MS = env_int("SHOP_SQLITE_BUSY_TIMEOUT_MS", 15000)
     # A retrain still "running" after this long (its worker was restarted or killed) counts as
     # failed, so it no longer blocks the next one.

@@ -160,3 +160,19 @@ def test_cookies_copied_before_sign_out_are_signed_out_on_every_worker(server):
         assert not session_copy.signed_in()
         remember_copy.cookies = {"remember_token": remember_copy.cookies.get("remember_token", "")}
         assert not remember_copy.signed_in()
+
+
+def test_a_hundred_anonymous_gets_of_a_product_link_count_one_click(server):
+    base, folder = server
+
+    def clicks() -> int:
+        with sqlite3.connect(folder / "shop.db") as conn:
+            return conn.execute("SELECT click_count FROM products WHERE id = 1").fetchone()[0]
+
+    before = clicks()
+    script = LoopbackBrowser(base, "127.0.0.10")
+    for n in range(100):
+        script.cookies.clear()  # no cookies: every request looks like a new visitor's session
+        status, _, _ = script.request("GET", f"/products/1?src=home:top-clicked&n={n}")
+        assert status == 200
+    assert clicks() - before <= 1

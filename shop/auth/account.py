@@ -130,7 +130,9 @@ def sign_out_others():
 @bp.route("/account/data.json")
 @login_required
 def download_data():
-    body = json.dumps(accounts.export_data(current_user._get_current_object()), indent=2, ensure_ascii=False)
+    body = json.dumps(
+        accounts.export_data(current_user._get_current_object()), indent=2, ensure_ascii=False
+    )
     return Response(
         body,
         mimetype="application/json",

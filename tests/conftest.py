@@ -111,6 +111,18 @@ def csrf_token(client, path: str = "/auth/login") -> str:
     return match.group(1)
 
 
+def is_signed_in(client) -> bool:
+    return "Sign out" in client.get("/").get_data(as_text=True)
+
+
+def browser_with(app, **cookies: str):
+    """A fresh browser holding only copies of the given cookies (an attacker's, say)."""
+    browser = app.test_client()
+    for name, value in cookies.items():
+        browser.set_cookie(name, value)
+    return browser
+
+
 class AuthActions:
     def __init__(self, client):
         self.client = client

@@ -17,7 +17,7 @@ from shop.extensions import db
 from shop.models import Event, Like, Order, OrderLine, Product, Rating, User
 from shop.services import accounts
 from tests import factories
-from tests.conftest import AuthActions, csrf_token
+from tests.conftest import AuthActions, browser_with, csrf_token, is_signed_in
 
 PASSWORD = "correct-horse"
 
@@ -26,10 +26,6 @@ PASSWORD = "correct-horse"
 def signed_in(auth, shopper):
     assert auth.login().status_code == 302
     return shopper
-
-
-def _signed_in(client) -> bool:
-    return "Sign out" in client.get("/").get_data(as_text=True)
 
 
 def test_the_account_page_needs_a_sign_in(client):
@@ -87,27 +83,20 @@ def _capture(app, client, remember=False) -> dict[str, str]:
     return cookies
 
 
-def _with_cookies(app, cookies: dict[str, str]):
-    browser = app.test_client()
-    for name, value in cookies.items():
-        browser.set_cookie(name, value)
-    return browser
-
-
 def test_a_password_change_signs_out_every_other_session_and_keeps_this_one(
     app, client, post, signed_in
 ):
     session_copy = _capture(app, client)
     remember_copy = {"remember_token": _capture(app, client, remember=True)["remember_token"]}
-    assert _signed_in(_with_cookies(app, session_copy))
+    assert is_signed_in(browser_with(app, **session_copy))
     response = post(
         "/auth/account/password",
         {"current_password": PASSWORD, "password": "brand-new-pass", "confirm": "brand-new-pass"},
     )
     assert response.status_code == 302
-    assert _signed_in(client)
-    assert not _signed_in(_with_cookies(app, session_copy))
-    assert not _signed_in(_with_cookies(app, remember_copy))
+    assert is_signed_in(client)
+    assert not is_signed_in(browser_with(app, **session_copy))
+    assert not is_signed_in(browser_with(app, **remember_copy))
     assert AuthActions(app.test_client()).login(password="brand-new-pass").status_code == 302
 
 
@@ -117,9 +106,9 @@ def test_sign_out_everywhere_else_ends_other_sessions_and_keeps_this_one(
     session_copy = _capture(app, client)
     remember_copy = {"remember_token": _capture(app, client, remember=True)["remember_token"]}
     assert post("/auth/account/sign-out-others").status_code == 302
-    assert _signed_in(client)
-    assert not _signed_in(_with_cookies(app, session_copy))
-    assert not _signed_in(_with_cookies(app, remember_copy))
+    assert is_signed_in(client)
+    assert not is_signed_in(browser_with(app, **session_copy))
+    assert not is_signed_in(browser_with(app, **remember_copy))
 
 
 @pytest.fixture
@@ -193,7 +182,7 @@ def test_deleting_the_account_erases_it_and_keeps_orders_anonymised(
         kettle.rating_sum,
         db.session.get(Product, history["lamp"].id).like_count,
     ) == (0, 0, 0)
-    assert not _signed_in(client)
+    assert not is_signed_in(client)
     assert AuthActions(client).login().status_code == 401
 
 
@@ -212,7 +201,7 @@ def test_a_fault_half_way_through_deletion_leaves_the_account_as_it_was(
     assert db.session.scalar(select(func.count()).select_from(Rating)) == 1
     assert db.session.scalar(select(func.count()).select_from(Like)) == 1
     assert db.session.get(Product, history["kettle"].id).rating_count == 1
-    assert _signed_in(client)
+    assert is_signed_in(client)
 
 
 # --- password reset by mail -----------------------------------------------------------------
@@ -276,8 +265,8 @@ def test_a_reset_link_arrives_by_smtp_works_once_and_ends_other_sessions(
     assert inbox.messages[0]["To"] == "shopper@example.com"
     link = inbox.link()
     assert _choose(client, link, "chosen-by-link").status_code == 302
-    assert _signed_in(client)
-    assert not _signed_in(_with_cookies(app, copy))
+    assert is_signed_in(client)
+    assert not is_signed_in(browser_with(app, **copy))
     AuthActions(client).logout()
     assert AuthActions(client).login(password="chosen-by-link").status_code == 302
     AuthActions(client).logout()

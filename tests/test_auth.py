@@ -7,7 +7,7 @@ from shop import create_app
 from shop.extensions import db, limiter
 from shop.models import User
 from tests import factories
-from tests.conftest import AuthActions, csrf_token
+from tests.conftest import AuthActions, browser_with, csrf_token, is_signed_in
 
 
 def test_register_creates_account_signs_in_and_hashes_password(client, auth):
@@ -244,27 +244,15 @@ def test_a_sign_up_that_loses_a_race_for_its_email_gets_the_form_back(client, mo
 # --- sessions that end ----------------------------------------------------------------------
 
 
-def _signed_in(client) -> bool:
-    return "Sign out" in client.get("/").get_data(as_text=True)
-
-
-def _replay(app, **cookies):
-    """A fresh browser holding only copies of the given cookies (an attacker's, say)."""
-    other = app.test_client()
-    for name, value in cookies.items():
-        other.set_cookie(name, value)
-    return other
-
-
 def test_a_session_cookie_copied_before_sign_out_is_signed_out_afterwards(
     app, client, auth, shopper
 ):
     auth.login()
     copied = client.get_cookie("session").value
-    assert _signed_in(_replay(app, session=copied))
+    assert is_signed_in(browser_with(app, session=copied))
     auth.logout()
-    assert not _signed_in(client)
-    assert not _signed_in(_replay(app, session=copied))
+    assert not is_signed_in(client)
+    assert not is_signed_in(browser_with(app, session=copied))
 
 
 def test_a_remember_cookie_copied_before_sign_out_is_signed_out_afterwards(
@@ -273,11 +261,11 @@ def test_a_remember_cookie_copied_before_sign_out_is_signed_out_afterwards(
     response = auth.login(remember="y")
     assert "remember_token=" in " ".join(response.headers.getlist("Set-Cookie"))
     remember = client.get_cookie("remember_token").value
-    assert _signed_in(_replay(app, remember_token=remember))  # it works on its own
+    assert is_signed_in(browser_with(app, remember_token=remember))  # it works on its own
     response = auth.logout()
     assert "remember_token=;" in " ".join(response.headers.getlist("Set-Cookie"))  # cleared
     assert client.get_cookie("remember_token") is None
-    assert not _signed_in(_replay(app, remember_token=remember))
+    assert not is_signed_in(browser_with(app, remember_token=remember))
 
 
 def test_two_sign_ins_get_two_different_remember_cookies(app, shopper):
@@ -287,7 +275,7 @@ def test_two_sign_ins_get_two_different_remember_cookies(app, shopper):
         AuthActions(browser).login(remember="y")
         cookies.append(browser.get_cookie("remember_token").value)
     assert cookies[0] != cookies[1]
-    assert all(_signed_in(_replay(app, remember_token=c)) for c in cookies)
+    assert all(is_signed_in(browser_with(app, remember_token=c)) for c in cookies)
 
 
 def test_the_cookie_names_no_row_id_and_old_style_cookies_sign_nobody_in(
@@ -297,7 +285,7 @@ def test_the_cookie_names_no_row_id_and_old_style_cookies_sign_nobody_in(
     with client.session_transaction() as sess:
         assert sess["_user_id"].startswith(shopper.session_token + ".")
         sess["_user_id"] = str(shopper.id)  # what the shop used to store
-    assert not _signed_in(client)
+    assert not is_signed_in(client)
 
 
 def test_sign_in_rotates_the_csrf_token_and_the_session(client, auth, shopper):

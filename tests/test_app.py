@@ -66,6 +66,8 @@ def test_proxy_fix_is_off_unless_configured(app, tmp_path):
     behind = create_app({**app.config, "SHOP_PROXY_COUNT": 1})
     behind.add_url_rule("/_addr", "addr", lambda: seen.append(request.remote_addr) or "ok")
     behind.test_client().get("/_addr", headers={"X-Forwarded-For": "203.0.113.9"})
+    with behind.app_context():
+        db.engine.dispose()
     assert seen == ["127.0.0.1", "203.0.113.9"]
 
 

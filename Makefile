@@ -39,10 +39,11 @@ run: demo
 	@echo
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
-# Production-style server: several gunicorn workers sharing the SQLite file (WAL) or PostgreSQL.
-# One BLAS thread per worker: the workers already use every core.
+# Production-style server: several gunicorn workers sharing the SQLite file (WAL) or PostgreSQL,
+# and one rate-limit store (RATELIMIT_STORAGE_URI, or a private Redis that scripts/with-redis.sh
+# starts; without either it refuses). One BLAS thread per worker: the workers use every core.
 serve: demo
-	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(VENV)/bin/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - wsgi:app
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 scripts/with-redis.sh $(VENV)/bin/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
 # The whole suite on SQLite, then again on a throw-away PostgreSQL server (when one can be started).
 test: lint test-sqlite test-postgres

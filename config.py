@@ -7,6 +7,7 @@ production. Booleans and numbers are parsed explicitly: ``SHOP_DEBUG=false`` mus
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -41,6 +42,12 @@ def env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def env_list(name: str) -> list[str] | None:
+    """A comma-separated list (``a.example, b.example``), or None when unset or empty."""
+    items = [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+    return items or None
+
+
 def default_database_url() -> str:
     return f"sqlite:///{INSTANCE_DIR / 'shop.db'}"
 
@@ -57,19 +64,42 @@ class Config:
     SHOP_PAGE_SIZE = env_int("SHOP_PAGE_SIZE", 24)
     # How long each worker reuses the "Top 5 most clicked" and "Best sellers" rankings.
     SHOP_POPULAR_CACHE_SECONDS = env_int("SHOP_POPULAR_CACHE_SECONDS", 30)
-    # Failed sign-ins allowed per account and per client address before a cool-down.
+    # Failed sign-ins (shop.auth.throttle): per account from one address, per address, and per
+    # account from every address (browsers the account signed in from before are exempt).
     SHOP_LOGIN_LIMIT = os.environ.get("SHOP_LOGIN_LIMIT", "5 per 15 minutes")
     SHOP_LOGIN_IP_LIMIT = os.environ.get("SHOP_LOGIN_IP_LIMIT", "20 per 15 minutes")
+    SHOP_LOGIN_ACCOUNT_LIMIT = os.environ.get("SHOP_LOGIN_ACCOUNT_LIMIT", "100 per hour")
+    # The wait after the third failure from one (account, address); it doubles with each one after.
+    SHOP_LOGIN_DELAY_SECONDS = env_int("SHOP_LOGIN_DELAY_SECONDS", 1)
+    SHOP_REGISTER_LIMIT = os.environ.get("SHOP_REGISTER_LIMIT", "10 per hour")
+    # Password-reset mails asked for, per client address and per email address.
+    SHOP_RESET_LIMIT = os.environ.get("SHOP_RESET_LIMIT", "5 per hour")
+    SHOP_RESET_EMAIL_LIMIT = os.environ.get("SHOP_RESET_EMAIL_LIMIT", "3 per hour")
     RATELIMIT_ENABLED = env_bool("SHOP_RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
+    # A visitor's views and clicks of one product count once within this window (0: every time).
+    SHOP_EVENT_WINDOW_SECONDS = env_int("SHOP_EVENT_WINDOW_SECONDS", 30 * 60)
     SHOP_SQLITE_BUSY_TIMEOUT_MS = env_int("SHOP_SQLITE_BUSY_TIMEOUT_MS", 15000)
     # A retrain still "running" after this long (its worker was restarted or killed) counts as
     # failed, so it no longer blocks the next one.
     SHOP_RETRAIN_STALE_MINUTES = env_int("SHOP_RETRAIN_STALE_MINUTES", 120)
+    # Absolute URLs (the API's product links) are built from SERVER_NAME when it is set; otherwise
+    # from the request's Host, which TRUSTED_HOSTS restricts (any other Host gets 400).
+    SERVER_NAME = os.environ.get("SHOP_SERVER_NAME") or None
+    TRUSTED_HOSTS = env_list("SHOP_TRUSTED_HOSTS")
+    # How many reverse proxies sit in front of the shop and set X-Forwarded-For/-Proto/-Host;
+    # 0 trusts none of those headers (the client address is the socket's).
+    SHOP_PROXY_COUNT = env_int("SHOP_PROXY_COUNT", 0)
+    SHOP_HSTS_SECONDS = env_int("SHOP_HSTS_SECONDS", 365 * 24 * 3600)
+    # Outgoing mail (shop.mail): SMTP when set, else the log and files in SHOP_MAIL_DIR.
+    SHOP_MAIL_URL = os.environ.get("SHOP_MAIL_URL", "")
+    SHOP_MAIL_FROM = os.environ.get("SHOP_MAIL_FROM", "The Shop <shop@localhost>")
+    SHOP_MAIL_DIR = os.environ.get("SHOP_MAIL_DIR", str(INSTANCE_DIR / "mail"))
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = env_bool("SHOP_SECURE_COOKIES", False)
+    REMEMBER_COOKIE_DURATION = timedelta(days=env_int("SHOP_REMEMBER_DAYS", 30))
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = env_bool("SHOP_SECURE_COOKIES", False)
@@ -90,6 +120,7 @@ class TestingConfig(Config):
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     RATELIMIT_ENABLED = True
     RATELIMIT_STORAGE_URI = "memory://"
+    SHOP_LOGIN_DELAY_SECONDS = 0  # the tests that check the delay turn it on
     SHOP_POPULAR_CACHE_SECONDS = 0  # tests change counts and look again at once
 
 

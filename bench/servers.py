@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -33,12 +34,85 @@ def shop_env(folder: Path, **extra: str) -> dict[str, str]:
             "SHOP_MODEL_DIR": str(folder / "models"),
             "SHOP_INSTANCE_DIR": str(folder),
             "SHOP_SECURE_COOKIES": "false",
+            "SHOP_TRUSTED_HOSTS": "127.0.0.1,localhost",
+            # Simulated shoppers all sign up from 127.0.0.1; the attack tests set the real limit.
+            "SHOP_REGISTER_LIMIT": "10000 per hour",
             "PYTHONUNBUFFERED": "1",
             "OPENBLAS_NUM_THREADS": "1",
         }
     )
     env.update(extra)
     return env
+
+
+def redis_binary() -> str | None:
+    """Debian's redis-server, when installed."""
+    return shutil.which("redis-server") or (
+        "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
+    )
+
+
+@contextmanager
+def redis_server(folder: Path):
+    """A private Redis on a free loopback port (no persistence); yield its URL; stop it by pid.
+
+    The shop keeps its rate-limit counts there, so several gunicorn workers share them.
+    """
+    binary = redis_binary()
+    if binary is None:
+        raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    folder.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--bind", "127.0.0.1",
+            "--port", str(port),
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", str(folder),
+            "--protected-mode", "yes",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+    def answers_ping() -> bool:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+
+    try:
+        _wait_until_ready(proc, "redis-server", answers_ping, seconds=20)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        _stop(proc, signal.SIGTERM, grace=10)
+
+
+def _wait_until_ready(proc: subprocess.Popen, name: str, ready, seconds: float) -> None:
+    """Poll ``ready()`` until it answers True; fail if the server exits or takes too long."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode}")
+        try:
+            if ready():
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{name} did not answer within {seconds:.0f} s")
+        time.sleep(0.2)
+
+
+def _stop(proc: subprocess.Popen, sig: int, grace: float) -> None:
+    """Ask a server we started to stop; kill it (by its pid) if it does not within ``grace``."""
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
 
 
 def flask(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -96,27 +170,15 @@ def gunicorn(env: dict[str, str], workers: int = 4, log: Path | None = None):
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
+
+    def answers_health() -> bool:
+        with urllib.request.urlopen(base + "/healthz", timeout=2) as resp:
+            return resp.status == 200
+
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {proc.returncode}")
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not answer /healthz within 60 s")
-            time.sleep(0.2)
+        _wait_until_ready(proc, "gunicorn", answers_health, seconds=60)
         yield base
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        _stop(proc, signal.SIGTERM, grace=30)
         if log:
             out.close()

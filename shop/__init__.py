@@ -45,14 +45,33 @@ def configure(app: Flask, config: type[Config] | dict[str, Any] | str | None) ->
     else:
         app.config.from_object(config)
     _ensure_sqlite_folder(app.config["SQLALCHEMY_DATABASE_URI"])
-    if app.config["SHOP_ENV"] == "production" and app.config["SECRET_KEY"] in (
-        None,
-        "",
-        DEFAULT_SECRET_KEY,
-    ):
+    if app.config["SHOP_ENV"] == "production":
+        check_production_config(app.config)
+    if app.config["SHOP_PROXY_COUNT"] > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["SHOP_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+
+MIN_SECRET_KEY_BYTES = 32
+
+
+def check_production_config(config: dict[str, Any]) -> None:
+    """Refuse settings that are fine on a laptop and unsafe on the internet."""
+    key = config["SECRET_KEY"] or ""
+    key_bytes = key.encode("utf-8") if isinstance(key, str) else bytes(key)
+    if key == DEFAULT_SECRET_KEY or len(key_bytes) < MIN_SECRET_KEY_BYTES:
         raise RuntimeError(
-            "SECRET_KEY is unset or the development default; set a long random SECRET_KEY "
-            "in the environment before starting the shop with SHOP_ENV=production."
+            f"SECRET_KEY is unset, the development default or shorter than {MIN_SECRET_KEY_BYTES} "
+            "bytes; set a long random SECRET_KEY (python -c 'import secrets; "
+            "print(secrets.token_urlsafe(48))') before starting the shop with SHOP_ENV=production."
+        )
+    if not config.get("SERVER_NAME") and not config.get("TRUSTED_HOSTS"):
+        raise RuntimeError(
+            "Set SHOP_SERVER_NAME (the shop's host name) or SHOP_TRUSTED_HOSTS (a comma-separated "
+            "list of host names) with SHOP_ENV=production: absolute URLs must not come from "
+            "whatever Host header a client sends."
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
+from flask.globals import _cv_request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -42,6 +43,10 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         status = exc.code or 500
+        if _cv_request.get().url_adapter is None:
+            # The Host header is not one of TRUSTED_HOSTS: no URL can be built for this request,
+            # so the page (whose links all come from url_for) is replaced by plain text.
+            return "Unknown host.", status, {"Content-Type": "text/plain; charset=utf-8"}
         messages = {
             404: "We could not find that page. It may have moved or never existed.",
             403: "You do not have permission to see this page.",

@@ -49,6 +49,26 @@ class WholeNumberField(IntegerField):
         self.data = value
 
 
+class OfferedNumberField(WholeNumberField):
+    """The number from a radio group or select: only the exact values the page offered.
+
+    ``int()`` reads any script's digits (``٤``, ``４``, ``𝟒`` are all 4) and spaces; a browser
+    sends back exactly the ``value`` of the radio or option, so anything else is refused.
+    """
+
+    def __init__(self, *args, offered: range, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.offered = {str(value): value for value in offered}
+
+    def process_formdata(self, valuelist):
+        if not valuelist or valuelist[0] in ("", None):
+            self.data = None
+            return
+        self.data = self.offered.get(valuelist[0])
+        if self.data is None:
+            raise ValueError(self.message)
+
+
 class FirstErrorMixin:
     """For forms whose errors are shown as one line (a flash, or a JSON message)."""
 

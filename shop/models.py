@@ -7,6 +7,7 @@ table that feeds it is indexed for the two reads it needs: one shopper's history
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -45,7 +46,18 @@ class EventKind(enum.StrEnum):
 EVENT_KINDS = tuple(k.value for k in EventKind)
 
 
+def new_session_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
 class User(UserMixin, db.Model):
+    """A shopper or an admin.
+
+    Sessions and remember-me cookies carry ``get_id()``: the user's ``session_token`` (Flask-Login's
+    alternative id), not the row id. Replacing the token (sign-out, a password change or reset,
+    "sign out on other devices") makes every cookie issued before it useless at once.
+    """
+
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -58,6 +70,7 @@ class User(UserMixin, db.Model):
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     country: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    session_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_session_token)
 
     ratings: Mapped[list[Rating]] = relationship(back_populates="user", passive_deletes=True)
     likes: Mapped[list[Like]] = relationship(back_populates="user", passive_deletes=True)
@@ -66,9 +79,26 @@ class User(UserMixin, db.Model):
         back_populates="user", passive_deletes=True, order_by="CartItem.added_at"
     )
 
+    #: Set for each sign-in (and read back from its cookie): two sign-ins never share a cookie.
+    sign_in_nonce: str = ""
+
+    def get_id(self) -> str:
+        return f"{self.session_token}.{self.sign_in_nonce}"
+
+    def __eq__(self, other: object) -> bool:
+        # UserMixin compares get_id(), which differs between two sign-ins of one user.
+        return isinstance(other, User) and other.id == self.id
+
+    __hash__ = object.__hash__
+
+    def end_sessions(self) -> None:
+        """Every session and remember cookie issued so far stops working."""
+        self.session_token = new_session_token()
+
     def set_password(self, password: str) -> None:
         # scrypt: memory-hard, Werkzeug's default since 3.0.
         self.password_hash = generate_password_hash(password, method="scrypt")
+        self.end_sessions()
 
     def check_password(self, password: str) -> bool:
         if not self.password_hash:

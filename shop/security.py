@@ -25,6 +25,12 @@ CSP = "; ".join(
 
 
 def register(app: Flask) -> None:
+    hsts = None
+    if app.config["SHOP_ENV"] == "production" and app.config["SHOP_HSTS_SECONDS"] > 0:
+        # Production is served over HTTPS (its cookies are Secure): browsers should never try
+        # plain HTTP again.
+        hsts = f"max-age={app.config['SHOP_HSTS_SECONDS']}; includeSubDomains"
+
     @app.after_request
     def set_security_headers(response):
         response.headers.setdefault("Content-Security-Policy", CSP)
@@ -34,4 +40,6 @@ def register(app: Flask) -> None:
         response.headers.setdefault(
             "Permissions-Policy", "camera=(), microphone=(), geolocation=()"
         )
+        if hsts:
+            response.headers.setdefault("Strict-Transport-Security", hsts)
         return response

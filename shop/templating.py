@@ -71,8 +71,19 @@ def product_image_url(product) -> str:
     return url_for("catalog.product_image", product_id=product.id)
 
 
+def impression_ref(impression_id: int | None) -> str:
+    """The signed ``imp`` value a recommendation link carries for the signed-in shopper."""
+    from flask_login import current_user
+
+    from shop.services.impressions import impression_token
+
+    user_id = current_user.id if current_user.is_authenticated else None
+    return impression_token(impression_id, user_id)
+
+
 def register(app: Flask) -> None:
     app.add_template_global(product_image_url)
+    app.add_template_filter(impression_ref)
     app.add_template_filter(money)
     app.add_template_filter(stars)
     app.add_template_filter(rating1)

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from flask import g
 from flask_migrate import upgrade
 
 from shop import create_app
@@ -76,6 +77,14 @@ def app(tmp_path, migrated_template):
         shutil.copyfile(migrated_template, db_path)
         db_uri = f"sqlite:///{db_path}"
     app = create_app(_test_config(db_uri, tmp_path))
+
+    @app.url_value_preprocessor
+    def _forget_the_previous_request(endpoint, values):
+        # The test client reuses this fixture's app context, so ``g`` would carry the signed-in
+        # user and the CSRF token from one request into the next; a server starts each afresh.
+        g.pop("_login_user", None)
+        g.pop("csrf_token", None)
+
     with app.app_context():
         if ON_POSTGRES:
             _truncate_all()
@@ -100,6 +109,18 @@ def csrf_token(client, path: str = "/auth/login") -> str:
     match = CSRF_RE.search(html)
     assert match, f"no csrf token on {path}"
     return match.group(1)
+
+
+def is_signed_in(client) -> bool:
+    return "Sign out" in client.get("/").get_data(as_text=True)
+
+
+def browser_with(app, **cookies: str):
+    """A fresh browser holding only copies of the given cookies (an attacker's, say)."""
+    browser = app.test_client()
+    for name, value in cookies.items():
+        browser.set_cookie(name, value)
+    return browser
 
 
 class AuthActions:
@@ -169,3 +190,19 @@ def chromium_path() -> str | None:
         if candidate and Path(candidate).exists():
             return candidate
     return None
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A private Redis on loopback for the tests that need a shared rate-limit store.
+
+    Skipped without Debian's redis-server, except in CI (SHOP_REQUIRE_REDIS=1), where it fails.
+    """
+    from bench.servers import redis_binary, redis_server
+
+    if redis_binary() is None:
+        if os.environ.get("SHOP_REQUIRE_REDIS") == "1":
+            pytest.fail("redis-server is required (SHOP_REQUIRE_REDIS=1) but not installed")
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url

@@ -346,3 +346,25 @@ def test_seed_command_can_add_the_demo_experiment(runner):
     assert f"/admin/experiments/{experiment.id}" in result.output
     impressions = db.session.execute(text("SELECT count(*) FROM impressions")).scalar()
     assert impressions >= 40
+
+
+def test_forged_or_borrowed_impression_ids_change_no_experiment_figure(
+    app, client, auth, shopper, demo_experiment
+):
+    from shop.models import Impression
+    from shop.services.analytics import experiment_results
+    from shop.services.impressions import impression_token
+
+    before = experiment_results(demo_experiment)
+    impressions = db.session.scalars(select(Impression).order_by(Impression.id).limit(9)).all()
+    anonymous = app.test_client()
+    auth.login()  # a shopper of their own, following other shoppers' links
+    for impression in impressions:
+        product = impression.product_ids[0]
+        borrowed = impression_token(impression.id, impression.user_id)
+        for imp in (str(impression.id), borrowed, borrowed[:-3] + "abc"):
+            path = f"/products/{product}?src={impression.source}&imp={imp}"
+            assert anonymous.get(path).status_code == 200
+            assert client.get(path).status_code == 200
+    db.session.expire_all()
+    assert experiment_results(demo_experiment) == before

@@ -302,3 +302,31 @@ def test_report_command_refuses_a_bad_date(runner):
     result = runner.invoke(args=["report", "--start", "March"])
     assert result.exit_code == 2
     assert "not a date" in result.output
+
+
+FORMULAS = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1:A9)", "\tTab", "\rCR"]
+
+
+@pytest.mark.parametrize("name", sorted(analytics.CSV_TABLES))
+def test_no_csv_cell_starts_with_a_formula_character(admin_client, shop_data, name):
+    for i, formula in enumerate(FORMULAS):
+        product = shop_data["kitchen"][i % 4] if i < 4 else shop_data["garden"][i - 4]
+        product.name = formula
+        product.brand = formula
+        product.category.name = f"{formula} {i}"
+    db.session.commit()
+    response = admin_client.get(f"/admin/analytics/{name}.csv")
+    assert response.status_code == 200
+    cells = [
+        cell for row in csv.reader(io.StringIO(response.get_data(as_text=True))) for cell in row
+    ]
+    assert cells
+    for cell in cells:
+        try:
+            float(cell)
+            continue  # a number, even a negative one, is data
+        except ValueError:
+            pass
+        assert not cell.startswith(analytics.FORMULA_STARTS), (name, cell)
+    if name in ("most-clicked", "conversion-by-product"):
+        assert "'=HYPERLINK" in response.get_data(as_text=True)

@@ -174,3 +174,15 @@ def test_recommend_over_real_http_with_a_signed_in_session(app, trained_shop):
     assert data["model_version"] == trained_shop["run"].model_version
     assert len(data["recommendations"]) == 3
     assert data["recommendations"][0]["url"].startswith(f"{url}/products/")
+
+
+def test_absolute_urls_come_from_server_name_not_the_host_header(app, client, auth, trained_shop):
+    user = trained_shop["users"][0]
+    sign_in(auth, user)
+    client.set_cookie("session", client.get_cookie("session").value, domain="evil.example")
+    app.config["SERVER_NAME"] = "shop.example"
+    response = client.get(f"/recommend?user_id={user.id}&n=2", headers={"Host": "evil.example"})
+    assert response.status_code == 200
+    for item in response.get_json()["recommendations"]:
+        assert item["url"].startswith("http://shop.example/")
+        assert item["image"].startswith("http://shop.example/")

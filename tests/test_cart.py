@@ -5,6 +5,7 @@ from sqlalchemy import func, select
 
 from shop.extensions import db
 from shop.models import CartItem, Event, Impression, Order, OrderLine, Product
+from shop.services.impressions import impression_token
 from tests import factories
 
 
@@ -72,8 +73,10 @@ def test_add_keeps_a_known_impression_and_ignores_an_unknown_one(post, signed_in
     )
     db.session.add(impression)
     db.session.commit()
-    post("/cart/add", {"product_id": kettle.id, "imp": str(impression.id)})
-    post("/cart/add", {"product_id": mug.id, "imp": "987654"})
+    post(
+        "/cart/add", {"product_id": kettle.id, "imp": impression_token(impression.id, signed_in.id)}
+    )
+    post("/cart/add", {"product_id": mug.id, "imp": str(impression.id)})  # the bare id: unsigned
     post("/cart/add", {"product_id": mug.id, "imp": str(10**30)})
     post("/cart/add", {"product_id": mug.id, "imp": "not-a-number"})
     kettle_event, mug_event, *more_mug_events = _events("add_to_cart")
@@ -164,7 +167,14 @@ def test_checkout_creates_order_lines_purchase_events_and_empties_cart(
     db.session.add(impression)
     db.session.commit()
     post("/cart/add", {"product_id": kettle.id, "quantity": "2"})
-    post("/cart/add", {"product_id": mug.id, "quantity": "3", "imp": str(impression.id)})
+    post(
+        "/cart/add",
+        {
+            "product_id": mug.id,
+            "quantity": "3",
+            "imp": impression_token(impression.id, signed_in.id),
+        },
+    )
     # the price changes after the add: the order uses the price at checkout
     db.session.get(Product, mug.id).price = Decimal("8.00")
     db.session.commit()

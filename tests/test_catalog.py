@@ -10,6 +10,7 @@ from sqlalchemy import select
 from shop.extensions import db
 from shop.models import CartItem, Event, Experiment, ExperimentVariant, Impression, Like
 from shop.services.events import record_event
+from shop.services.impressions import impression_token
 from tests import factories
 
 
@@ -116,7 +117,7 @@ def test_home_links_carry_the_impression_of_an_experiment_list(client, auth, sho
 
     impression = db.session.scalar(select(Impression))
     assert impression is not None and impression.user_id == shopper.id
-    assert f"imp={impression.id}" in for_you
+    assert f"imp={impression_token(impression.id, shopper.id)}" in for_you
 
 
 def test_products_filters_by_category(client):
@@ -271,13 +272,16 @@ def test_viewing_a_product_signed_in_records_the_shopper(client, auth, shopper):
     assert event.user_id == shopper.id
 
 
-def test_arriving_from_a_list_records_a_click_with_source_and_impression(client, shopper):
+def test_arriving_from_a_list_records_a_click_with_source_and_impression(client, auth, shopper):
     product = factories.make_product("Teapot")
     impression = Impression(user_id=shopper.id, source="home:for-you", product_ids=[product.id])
     db.session.add(impression)
     db.session.commit()
+    auth.login()
 
-    client.get(f"/products/{product.id}?src=home:for-you&imp={impression.id}")
+    client.get(
+        f"/products/{product.id}?src=home:for-you&imp={impression_token(impression.id, shopper.id)}"
+    )
 
     click = db.session.scalar(select(Event).where(Event.kind == "click"))
     assert click.source == "home:for-you"
@@ -286,7 +290,9 @@ def test_arriving_from_a_list_records_a_click_with_source_and_impression(client,
     assert (product.click_count, product.view_count) == (1, 1)
 
 
-@pytest.mark.parametrize("imp", ["424242", "abc", "-3", "99999999999999999999"])
+@pytest.mark.parametrize(
+    "imp", ["424242", "abc", "-3", "99999999999999999999", "WzEsMV0.forged-signature"]
+)
 def test_a_click_with_an_unknown_impression_is_kept_without_it(client, imp):
     product = factories.make_product("Teapot")
 
@@ -349,15 +355,14 @@ def test_add_to_cart_form_carries_the_list_the_shopper_came_from(client, auth, p
     db.session.commit()
     auth.login()
 
-    html = client.get(f"/products/{product.id}?src=home:for-you&imp={impression.id}").get_data(
-        as_text=True
-    )
-    assert f'name="imp" value="{impression.id}"' in html
+    token = impression_token(impression.id, shopper.id)
+    html = client.get(f"/products/{product.id}?src=home:for-you&imp={token}").get_data(as_text=True)
+    assert f'name="imp" value="{token}"' in html
     assert 'name="src" value="home:for-you"' in html
 
     response = post(
         "/cart/add",
-        {"product_id": product.id, "quantity": "2", "src": "home:for-you", "imp": impression.id},
+        {"product_id": product.id, "quantity": "2", "src": "home:for-you", "imp": token},
     )
 
     assert response.status_code == 302
@@ -379,3 +384,42 @@ def test_home_shows_best_sellers_once_something_has_sold(client):
     sellers = section(client.get("/").get_data(as_text=True), "best-sellers")
     assert re.findall(r"(Quiet|Hit|Steady) thing</a>", sellers) == ["Hit", "Steady"]
     assert quiet.purchase_count == 0
+
+
+# --- analytics a stranger cannot steer ------------------------------------------------------
+
+
+def test_a_hundred_gets_of_a_product_link_from_one_client_count_one_view_and_one_click(client):
+    product = factories.make_product("Teapot")
+    for n in range(100):
+        assert client.get(f"/products/{product.id}?src=home:top-clicked{n % 3}").status_code == 200
+    db.session.refresh(product)
+    assert (product.view_count, product.click_count) == (1, 1)
+    kinds = db.session.scalars(select(Event.kind).where(Event.product_id == product.id)).all()
+    assert sorted(kinds) == ["click", "view"]
+
+
+def test_another_visitor_still_counts(app, client):
+    product = factories.make_product("Teapot")
+    client.get(f"/products/{product.id}?src=search")
+    app.test_client().get(
+        f"/products/{product.id}?src=search", environ_base={"REMOTE_ADDR": "192.0.2.8"}
+    )
+    db.session.refresh(product)
+    assert (product.view_count, product.click_count) == (2, 2)
+
+
+def test_another_shoppers_impression_token_attributes_nothing(app, client, auth, shopper):
+    product = factories.make_product("Teapot")
+    other = factories.make_user(email="other@example.com")
+    impression = Impression(user_id=other.id, source="home:for-you", product_ids=[product.id])
+    db.session.add(impression)
+    db.session.commit()
+    theirs = impression_token(impression.id, other.id)
+    anonymous = app.test_client()
+    anonymous.get(f"/products/{product.id}?src=home:for-you&imp={theirs}")
+    auth.login()
+    client.get(f"/products/{product.id}?src=home:for-you&imp={theirs}")
+    client.get(f"/products/{product.id}?src=home:for-you&imp={impression.id}")
+    clicks = db.session.scalars(select(Event).where(Event.kind == "click")).all()
+    assert len(clicks) == 2 and all(c.impression_id is None for c in clicks)

@@ -84,7 +84,24 @@ def test_rating_answers_json_to_fetch(post, signed_in, product):
     }
 
 
-@pytest.mark.parametrize("stars", ["0", "6", "abc", "2.5", "", "-1", "99999999999999999999"])
+@pytest.mark.parametrize(
+    "stars",
+    # The last four read as 4 to int() (Arabic-Indic, fullwidth, mathematical digits, spaces),
+    # yet the radio group never offers them.
+    [
+        "0",
+        "6",
+        "abc",
+        "2.5",
+        "",
+        "-1",
+        "99999999999999999999",
+        "\u0664",
+        "\uff14",
+        "\U0001d7d2",
+        " 4 ",
+    ],
+)
 def test_invalid_stars_are_refused_and_nothing_is_stored(client, post, signed_in, product, stars):
     as_form = post(f"/feedback/rate/{product.id}", {"stars": stars})
     as_json = post(f"/feedback/rate/{product.id}", {"stars": stars}, headers=JSON)

@@ -45,7 +45,8 @@ def _item(shown, currency: str) -> dict:
         "price": f"{product.price:.2f}",
         "currency": currency,
         "url": url_for("catalog.product_detail", product_id=product.id, _external=True),
-        "image": urljoin(request.host_url, product_image_url(product)),
+        # url_for builds from SERVER_NAME when it is set (else from a Host TRUSTED_HOSTS allowed).
+        "image": urljoin(url_for("catalog.index", _external=True), product_image_url(product)),
     }
 
 

@@ -19,34 +19,48 @@ def normalise_email(value: str | None) -> str:
 DUPLICATE_EMAIL_MESSAGE = "An account with this email already exists. Sign in instead?"
 
 
-class RegistrationForm(FlaskForm):
-    email = EmailField(
-        "Email",
+def address_field(label: str = "Email") -> EmailField:
+    return EmailField(
+        label,
         filters=[normalise_email],
         validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)],
     )
-    display_name = StringField(
-        "Your name",
-        filters=[clean_text],
-        validators=[DataRequired(), Length(min=2, max=80)],
-    )
+
+
+def password_pair(label: str = "Password", repeat: str = "Repeat password"):
+    """A new password and its repetition (the fields must be named ``password`` and ``confirm``)."""
     password = PasswordField(
-        "Password",
+        label,
         validators=[
             DataRequired(),
             Length(min=8, max=128, message="Use between 8 and 128 characters."),
         ],
     )
     confirm = PasswordField(
-        "Repeat password",
+        repeat,
         validators=[DataRequired(), EqualTo("password", message="The passwords do not match.")],
     )
+    return password, confirm
+
+
+def check_email_free(field) -> None:
+    exists = db.session.scalar(select(User.id).where(func.lower(User.email) == field.data))
+    if exists:
+        raise ValidationError(DUPLICATE_EMAIL_MESSAGE)
+
+
+class RegistrationForm(FlaskForm):
+    email = address_field()
+    display_name = StringField(
+        "Your name",
+        filters=[clean_text],
+        validators=[DataRequired(), Length(min=2, max=80)],
+    )
+    password, confirm = password_pair()
     submit = SubmitField("Create account")
 
     def validate_email(self, field) -> None:
-        exists = db.session.scalar(select(User.id).where(func.lower(User.email) == field.data))
-        if exists:
-            raise ValidationError(DUPLICATE_EMAIL_MESSAGE)
+        check_email_free(field)
 
 
 class LoginForm(FlaskForm):
@@ -61,3 +75,51 @@ class LoginForm(FlaskForm):
 
 class LogoutForm(FlaskForm):
     submit = SubmitField("Sign out")
+
+
+class CurrentPasswordMixin:
+    current_password = PasswordField(
+        "Your current password", validators=[DataRequired(), Length(max=128)]
+    )
+
+
+class DisplayNameForm(FlaskForm):
+    display_name = StringField(
+        "Your name", filters=[clean_text], validators=[DataRequired(), Length(min=2, max=80)]
+    )
+    submit = SubmitField("Save name")
+
+
+class EmailChangeForm(CurrentPasswordMixin, FlaskForm):
+    email = address_field("New email")
+    submit = SubmitField("Change email")
+
+    def validate_email(self, field) -> None:
+        check_email_free(field)
+
+
+class PasswordChangeForm(CurrentPasswordMixin, FlaskForm):
+    password, confirm = password_pair("New password", "Repeat new password")
+    submit = SubmitField("Change password")
+
+
+class DeleteAccountForm(CurrentPasswordMixin, FlaskForm):
+    confirm_delete = BooleanField(
+        "I understand that my account, ratings, likes and history are erased for good.",
+        validators=[DataRequired(message="Tick the box to confirm.")],
+    )
+    submit = SubmitField("Delete my account")
+
+
+class ResetRequestForm(FlaskForm):
+    email = address_field()
+    submit = SubmitField("Send me a link")
+
+
+class ResetPasswordForm(FlaskForm):
+    password, confirm = password_pair("New password", "Repeat new password")
+    submit = SubmitField("Set new password")
+
+
+class ButtonForm(FlaskForm):
+    """Buttons (sign out on other devices): the form only carries the CSRF token."""

@@ -1,30 +1,71 @@
 from __future__ import annotations
 
+import secrets
+from functools import cache
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    after_this_request,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
 
-from shop.auth import bp
+from shop.auth import bp, throttle
 from shop.auth.forms import (
     DUPLICATE_EMAIL_MESSAGE,
     LoginForm,
     LogoutForm,
     RegistrationForm,
-    normalise_email,
 )
 from shop.extensions import db, limiter, login_manager
 from shop.models import User
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    try:
-        return db.session.get(User, int(user_id))
-    except (TypeError, ValueError):
+def load_user(alternative_id: str) -> User | None:
+    """The session or remember cookie names ``<session token>.<sign-in nonce>``."""
+    token, _, nonce = (alternative_id or "").partition(".")
+    if not token or len(token) > 64:
         return None
+    user = db.session.scalar(select(User).where(User.session_token == token))
+    if user is not None:
+        user.sign_in_nonce = nonce
+    return user
+
+
+@cache
+def _dummy_hash() -> str:
+    return generate_password_hash(secrets.token_urlsafe(16), method="scrypt")
+
+
+def password_matches(user: User | None, password: str) -> bool:
+    """Check a password in the same time whether or not the account exists (or has a password):
+    an unknown email costs one scrypt hash too, so timing does not tell which accounts exist."""
+    if user is None or not user.password_hash:
+        check_password_hash(_dummy_hash(), password)
+        return False
+    return user.check_password(password)
+
+
+def sign_in(user: User, remember: bool = False) -> None:
+    """Start a fresh session for ``user``: the old session (and its CSRF token) is dropped, and
+    the sign-in gets its own nonce, so its remember cookie differs from every other one."""
+    session.clear()
+    g.pop(current_app.config["WTF_CSRF_FIELD_NAME"], None)  # Flask-WTF's per-request copy
+    user.sign_in_nonce = secrets.token_urlsafe(12)
+    login_user(user, remember=remember)
+    user_id = user.id
+    after_this_request(lambda response: throttle.remember_device(response, user_id))
 
 
 def safe_next(target: str | None) -> str | None:
@@ -40,16 +81,8 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-def _login_failed(response) -> bool:
-    # Only failed attempts count towards the limits: a successful sign-in redirects.
-    return request.method == "POST" and response.status_code != 302
-
-
-def _account_key() -> str:
-    return "login-account:" + normalise_email(request.form.get("email"))[:254]
-
-
 @bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["SHOP_REGISTER_LIMIT"], methods=["POST"])
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("catalog.index"))
@@ -66,39 +99,39 @@ def register():
             db.session.rollback()
             form.email.errors.append(DUPLICATE_EMAIL_MESSAGE)
             return render_template("auth/register.html", form=form), 409
-        login_user(user)
+        sign_in(user)
         flash(f"Welcome, {user.display_name}! Your account is ready.", "success")
         return redirect(url_for("catalog.index"))
     return render_template("auth/register.html", form=form)
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(
-    lambda: current_app.config["SHOP_LOGIN_IP_LIMIT"],
-    methods=["POST"],
-    deduct_when=_login_failed,
-)
-@limiter.limit(
-    lambda: current_app.config["SHOP_LOGIN_LIMIT"],
-    key_func=_account_key,
-    methods=["POST"],
-    deduct_when=_login_failed,
-)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("catalog.index"))
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
-    if form.validate_on_submit():
-        user = db.session.scalar(select(User).where(User.email == form.email.data))
-        if user is not None and user.check_password(form.password.data):
-            login_user(user, remember=form.remember.data)
-            flash(f"Signed in as {user.display_name}.", "success")
-            return redirect(safe_next(form.next.data) or url_for("catalog.index"))
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form)
+    email, address = form.email.data[:254], throttle.client_address()
+    user = db.session.scalar(select(User).where(User.email == email))
+    known_device = user is not None and user.id in throttle.known_accounts()
+    wait = throttle.reserve(email, address, known_device)
+    if wait is not None:
+        form.password.errors.append(
+            f"Too many failed sign-ins. Please wait {wait} second{'s' if wait != 1 else ''} "
+            "and try again, or reset your password."
+        )
+        return render_template("auth/login.html", form=form), 429, {"Retry-After": str(wait)}
+    if not password_matches(user, form.password.data):
+        throttle.failed(email, address)
         form.password.errors.append("That email and password do not match an account.")
         return render_template("auth/login.html", form=form), 401
-    return render_template("auth/login.html", form=form)
+    throttle.succeeded(email, address, known_device)
+    sign_in(user, remember=form.remember.data)
+    flash(f"Signed in as {user.display_name}.", "success")
+    return redirect(safe_next(form.next.data) or url_for("catalog.index"))
 
 
 @bp.route("/logout", methods=["POST"])
@@ -106,6 +139,10 @@ def login():
 def logout():
     form = LogoutForm()
     if form.validate_on_submit():
+        # Signing out ends the account's sessions: a copy of this session or remember cookie
+        # (taken from a shared computer, say) must not still be signed in afterwards.
+        current_user.end_sessions()
+        db.session.commit()
         logout_user()
         flash("You are signed out.", "info")
     return redirect(url_for("catalog.index"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField
+from wtforms import HiddenField
 from wtforms.validators import InputRequired, NumberRange, Optional
 
 from shop.forms import FirstErrorMixin, WholeNumberField
@@ -11,16 +11,6 @@ from shop.services.orders import MAX_QUANTITY
 
 QUANTITY_MESSAGE = f"Choose a quantity from 1 to {MAX_QUANTITY}."
 UPDATE_MESSAGE = f"Choose a quantity from 0 (remove) to {MAX_QUANTITY}."
-
-
-class LenientIdField(IntegerField):
-    """An optional id that is simply ignored (None) when it is not a whole number."""
-
-    def process_formdata(self, valuelist):
-        try:
-            self.data = int(str(valuelist[0]).strip()) if valuelist and valuelist[0] else None
-        except ValueError:
-            self.data = None
 
 
 class AddToCartForm(FirstErrorMixin, FlaskForm):
@@ -34,7 +24,7 @@ class AddToCartForm(FirstErrorMixin, FlaskForm):
         default=1,
         validators=[Optional(), NumberRange(min=1, max=MAX_QUANTITY, message=QUANTITY_MESSAGE)],
     )
-    imp = LenientIdField(validators=[Optional()])
+    imp = HiddenField()  # a signed impression token (shop.services.impressions)
     src = HiddenField()
     next = HiddenField()
 

@@ -17,6 +17,7 @@ from shop.errors import error_response, wants_json
 from shop.extensions import db
 from shop.models import Product
 from shop.services import orders as cart_service
+from shop.services.impressions import impression_for
 
 ORDERS_PER_PAGE = 10
 SIGN_IN_MESSAGE = "Please sign in to use your cart."
@@ -77,7 +78,7 @@ def add():
         product,
         quantity,
         source=form.src.data or None,
-        impression_id=form.imp.data,
+        impression_id=impression_for(form.imp.data, current_user.id),
     )
     db.session.commit()
     message = f"Added {quantity} × {product.name} to your cart."

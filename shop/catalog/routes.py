@@ -12,12 +12,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from shop.catalog import bp, queries
 from shop.catalog.images import product_svg
 from shop.catalog.pages import render_product_page
-from shop.database import MAX_ID, begin_write
+from shop.database import begin_write
 from shop.errors import error_response
-from shop.extensions import db
-from shop.models import Impression
+from shop.extensions import db, limiter
 from shop.services import history_lists, recommendations
 from shop.services.events import record_event
+from shop.services.impressions import impression_for
 
 log = logging.getLogger(__name__)
 
@@ -94,27 +94,47 @@ def product_detail(product_id: int):
 
 
 def _impression_arg() -> int | None:
-    """``imp`` from a recommendation link, when it names an impression that exists."""
-    try:
-        value = int(request.args.get("imp", ""))
-    except ValueError:
-        return None
-    if not 1 <= value <= MAX_ID:
-        return None
-    return value if db.session.get(Impression, value) is not None else None
+    """``imp`` from a recommendation link, when it was signed for the shopper who follows it."""
+    user_id = current_user.id if current_user.is_authenticated else None
+    return impression_for(request.args.get("imp"), user_id)
+
+
+def _first_time(kind: str, product_id: int) -> bool:
+    """True for the first view (or click) of a product by this visitor within the window.
+
+    A visitor is the signed-in shopper, or else the client address (a script without cookies is
+    still one visitor). The marks live in the rate limiter's storage, which several workers share.
+    """
+    window = current_app.config["SHOP_EVENT_WINDOW_SECONDS"]
+    if window <= 0:
+        return True
+    if current_user.is_authenticated:
+        visitor = f"user:{current_user.id}"
+    else:
+        visitor = f"address:{request.remote_addr}"
+    return limiter.storage.incr(f"shop/seen/{kind}/{visitor}/{product_id}", window) == 1
 
 
 def _record_visit(product_id: int, source: str | None, impression_id: int | None) -> None:
     """A view, and a click when the shopper came from a list (the page is already rendered).
 
+    One of each per visitor and product within ``SHOP_EVENT_WINDOW_SECONDS``: reloading a page, or
+    a script fetching the link a hundred times, counts once (the list's popularity and an
+    experiment's click-through are not for sale by the request).
+
     Losing one view event is better than losing the page, so a database that stays locked past
     its busy timeout is logged and the page is still sent.
     """
     user_id = current_user.id if current_user.is_authenticated else None
+    view = _first_time("view", product_id)
+    click = bool(source) and _first_time("click", product_id)
+    if not (view or click):
+        return
     try:
         begin_write()
-        record_event(product_id, "view", user_id=user_id)
-        if source:
+        if view:
+            record_event(product_id, "view", user_id=user_id)
+        if click:
             record_event(
                 product_id, "click", user_id=user_id, source=source, impression_id=impression_id
             )

@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange
 
-from shop.forms import FirstErrorMixin, WholeNumberField
+from shop.forms import FirstErrorMixin, OfferedNumberField
 from shop.services.feedback import MAX_REVIEW_LENGTH, tidy_review
 
 STARS_MESSAGE = "Choose a rating from 1 to 5 whole stars."
@@ -15,8 +15,9 @@ STARS_MESSAGE = "Choose a rating from 1 to 5 whole stars."
 class RatingForm(FirstErrorMixin, FlaskForm):
     fallback_error = "Please check your rating."
 
-    stars = WholeNumberField(
+    stars = OfferedNumberField(
         "Your rating",
+        offered=range(1, 6),
         message=STARS_MESSAGE,
         validators=[
             InputRequired(message=STARS_MESSAGE),

@@ -552,10 +552,28 @@ CSV_TABLES = {
 }
 
 
+#: A spreadsheet reads a cell that starts with one of these as a formula (OWASP's CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value):
+    """Text a spreadsheet would run as a formula gets a leading apostrophe; numbers are untouched.
+
+    Product, brand and category names come from imports and admins' forms, so a name such as
+    ``=HYPERLINK(...)`` must arrive in the admin's spreadsheet as text.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def csv_table(name: str, rng: DateRange = ALL_TIME) -> str:
     """The numbers behind one dashboard chart or table, as CSV text. KeyError for unknown names."""
     frame = CSV_TABLES[name](rng)
-    return frame.to_csv(index=False, float_format="%.6g")
+    # RFC 4180 line ends, so a name holding a carriage return is quoted like one holding a newline.
+    return frame.map(neutralise_cell).to_csv(
+        index=False, float_format="%.6g", lineterminator="\r\n"
+    )
 
 
 # --- A/B experiments -------------------------------------------------------------------------

@@ -1,0 +1,77 @@
+"""Sending mail: SMTP when ``SHOP_MAIL_URL`` is set, otherwise the log and ``instance/mail/``.
+
+The development backend works like Django's console backend: nothing leaves the machine, and the
+message (a password-reset link, say) can be read in the server's log or opened as an ``.eml``
+file. ``SHOP_MAIL_URL`` takes ``smtp://host:port``, ``smtp+starttls://user:password@host:587``
+or ``smtps://user:password@host:465``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import smtplib
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from flask import current_app
+
+log = logging.getLogger(__name__)
+
+SMTP_TIMEOUT_SECONDS = 20
+
+
+class MailError(RuntimeError):
+    """The message could not be handed to the mail server."""
+
+
+def send_mail(to: str, subject: str, body: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = current_app.config["SHOP_MAIL_FROM"]
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
+    message.set_content(body)
+    url = current_app.config["SHOP_MAIL_URL"]
+    if url:
+        _send_smtp(url, message)
+    else:
+        _write_to_folder(Path(current_app.config["SHOP_MAIL_DIR"]), message)
+    return message
+
+
+def _send_smtp(url: str, message: EmailMessage) -> None:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("smtp", "smtp+starttls", "smtps"):
+        raise MailError(
+            f"SHOP_MAIL_URL must start with smtp://, smtp+starttls:// or smtps://, not {scheme}://"
+        )
+    host = parts.hostname or "localhost"
+    port = parts.port or {"smtp": 25, "smtp+starttls": 587, "smtps": 465}[scheme]
+    client_class = smtplib.SMTP_SSL if scheme == "smtps" else smtplib.SMTP
+    try:
+        with client_class(host, port, timeout=SMTP_TIMEOUT_SECONDS) as smtp:
+            if scheme == "smtp+starttls":
+                smtp.starttls()
+            if parts.username:
+                smtp.login(unquote(parts.username), unquote(parts.password or ""))
+            smtp.send_message(message)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise MailError(f"could not send mail through {host}:{port}: {exc}") from exc
+
+
+def _write_to_folder(folder: Path, message: EmailMessage) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    path = folder / f"{stamp}-{secrets.token_hex(4)}.eml"
+    path.write_bytes(bytes(message))
+    log.warning(
+        "Mail not sent (SHOP_MAIL_URL is unset); saved to %s\nTo: %s\nSubject: %s\n\n%s",
+        path,
+        message["To"],
+        message["Subject"],
+        message.get_content(),
+    )

@@ -13,6 +13,8 @@ BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("SHOP_INSTANCE_DIR", BASE_DIR / "instance"))
 
 DEFAULT_SECRET_KEY = "dev-only-insecure-key-change-me"
+# When the worker retrains on its own (SHOP_RETRAIN_SCHEDULE, read by shop.training.tasks).
+DEFAULT_RETRAIN_SCHEDULE = "0 3 * * *"  # nightly at 03:00 local time
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -64,9 +66,16 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
     SHOP_SQLITE_BUSY_TIMEOUT_MS = env_int("SHOP_SQLITE_BUSY_TIMEOUT_MS", 15000)
-    # A retrain still "running" after this long (its worker was restarted or killed) counts as
-    # failed, so it no longer blocks the next one.
+    # A retrain still queued or running after this long counts as failed, so it no longer blocks
+    # the next one. (A run whose worker died on this host is failed as soon as a worker starts.)
     SHOP_RETRAIN_STALE_MINUTES = env_int("SHOP_RETRAIN_STALE_MINUTES", 120)
+    # The job queue: Redis when REDIS_URL is set, else a SQLite file beside the database.
+    REDIS_URL = os.environ.get("REDIS_URL", "")
+    SHOP_JOBS_DB = os.environ.get("SHOP_JOBS_DB", str(INSTANCE_DIR / "jobs.db"))
+    # Run queued jobs at once in the calling process (tests) instead of in a worker.
+    SHOP_JOBS_IMMEDIATE = env_bool("SHOP_JOBS_IMMEDIATE", False)
+    # The worker's CPU priority (os.nice increment): a retrain must not slow the web workers down.
+    SHOP_WORKER_NICE = env_int("SHOP_WORKER_NICE", 19)
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = env_bool("SHOP_SECURE_COOKIES", False)
@@ -91,6 +100,7 @@ class TestingConfig(Config):
     RATELIMIT_ENABLED = True
     RATELIMIT_STORAGE_URI = "memory://"
     SHOP_POPULAR_CACHE_SECONDS = 0  # tests change counts and look again at once
+    SHOP_JOBS_IMMEDIATE = True  # a queued retrain runs inside the request that queued it
 
 
 class ProductionConfig(Config):

@@ -81,6 +81,11 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"
 
+    from shop import jobs
+    from shop.training import tasks  # noqa: F401  registers the jobs, checks SHOP_RETRAIN_SCHEDULE
+
+    jobs.init_app(app)
+
     from shop.services.recommendations import RecommenderStore
 
     app.extensions["recommender_store"] = RecommenderStore(app.config["SHOP_MODEL_DIR"])

@@ -57,8 +57,14 @@ class Config:
     SHOP_MODEL_DIR = os.environ.get("SHOP_MODEL_DIR", str(INSTANCE_DIR / "models"))
     SHOP_CURRENCY = os.environ.get("SHOP_CURRENCY", "GBP")
     SHOP_PAGE_SIZE = env_int("SHOP_PAGE_SIZE", 24)
-    # How long each worker reuses the "Top 5 most clicked" and "Best sellers" rankings.
-    SHOP_POPULAR_CACHE_SECONDS = env_int("SHOP_POPULAR_CACHE_SECONDS", 30)
+    # Flask-Caching holds the dashboard's figures and the popular lists for SHOP_CACHE_SECONDS, in
+    # Redis when REDIS_URL is set, else in files every process of this host shares (a retrain or an
+    # import runs in another process than the web workers, and must be able to clear them).
+    CACHE_TYPE = "RedisCache" if os.environ.get("REDIS_URL") else "FileSystemCache"
+    CACHE_REDIS_URL = os.environ.get("REDIS_URL", "")
+    CACHE_DIR = os.environ.get("SHOP_CACHE_DIR", str(INSTANCE_DIR / "cache"))
+    CACHE_KEY_PREFIX = "shop-cache:"
+    CACHE_DEFAULT_TIMEOUT = env_int("SHOP_CACHE_SECONDS", 60)
     # Failed sign-ins allowed per account and per client address before a cool-down.
     SHOP_LOGIN_LIMIT = os.environ.get("SHOP_LOGIN_LIMIT", "5 per 15 minutes")
     SHOP_LOGIN_IP_LIMIT = os.environ.get("SHOP_LOGIN_IP_LIMIT", "20 per 15 minutes")
@@ -99,7 +105,8 @@ class TestingConfig(Config):
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     RATELIMIT_ENABLED = True
     RATELIMIT_STORAGE_URI = "memory://"
-    SHOP_POPULAR_CACHE_SECONDS = 0  # tests change counts and look again at once
+    CACHE_TYPE = "NullCache"  # tests change counts and look again at once
+    CACHE_NO_NULL_WARNING = True
     SHOP_JOBS_IMMEDIATE = True  # a queued retrain runs inside the request that queued it
 
 

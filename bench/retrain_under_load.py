@@ -15,8 +15,6 @@ Only 127.0.0.1 is ever targeted and every run stops by itself.
 
 from __future__ import annotations
 
-import argparse
-import json
 import random
 import shutil
 import sqlite3
@@ -29,10 +27,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._retail import machine  # noqa: E402
+from bench._retail import machine, write_json  # noqa: E402
 from bench.load_bench import LUA_REPORT, signed_in_shopper, wrk  # noqa: E402
 from bench.loadgen import Ledger, Shopper, Stats  # noqa: E402
-from bench.servers import flask, gunicorn, prepare_shop, shop_env, wait_for, worker  # noqa: E402
+from bench.servers import (  # noqa: E402
+    flask,
+    gunicorn,
+    prepare_shop,
+    shop_arguments,
+    shop_env,
+    wait_for,
+    worker,
+)
 
 ADMIN = ("bench-admin@example.com", "bench-admin-password")
 FINISHED = ("succeeded", "failed")
@@ -47,20 +53,11 @@ def last_run(db: Path) -> tuple:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--users", type=int, default=3_000)
-    parser.add_argument("--products", type=int, default=1_500)
-    parser.add_argument("--events", type=int, default=300_000)
+    parser = shop_arguments(__doc__.split("\n\n")[0], "retrain_under_load")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--seconds", type=int, default=10, help="per measurement")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--workdir", type=Path, help="reuse a prepared shop folder")
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=Path(__file__).resolve().parent / "results" / "retrain_under_load.json",
-    )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
@@ -154,28 +151,24 @@ def main(argv: list[str] | None = None) -> int:
         f"the retrain itself: {statistics.median(r['retrain_seconds_from_click'] for r in rounds):.1f} s "
         f"from click to published under load (median), {idle_seconds:.1f} s with no load"
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
-        json.dumps(
-            {
-                "machine": info,
-                "shop": {"users": args.users, "products": args.products, "events": args.events},
-                "workers": args.workers,
-                "connections": args.connections,
-                "seconds": args.seconds,
-                "summary": {
-                    "without_rps": round(without_rps, 1),
-                    "with_retrain_rps": round(with_rps, 1),
-                    "loss_median": round(statistics.median(losses), 4),
-                    "loss_worst": round(max(losses), 4),
-                    "retrain_idle_seconds": idle_seconds,
-                    "non2xx": non2xx,
-                },
-                "rounds": rounds,
+    write_json(
+        args.out,
+        {
+            "machine": info,
+            "shop": {"users": args.users, "products": args.products, "events": args.events},
+            "workers": args.workers,
+            "connections": args.connections,
+            "seconds": args.seconds,
+            "summary": {
+                "without_rps": round(without_rps, 1),
+                "with_retrain_rps": round(with_rps, 1),
+                "loss_median": round(statistics.median(losses), 4),
+                "loss_worst": round(max(losses), 4),
+                "retrain_idle_seconds": idle_seconds,
+                "non2xx": non2xx,
             },
-            indent=2,
-        )
-        + "\n"
+            "rounds": rounds,
+        },
     )
     print(f"wrote {args.out}")
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import socket
@@ -174,3 +175,16 @@ def wait_for(check, timeout: float, what: str, every: float = 0.05):
             return value
         time.sleep(every)
     raise TimeoutError(f"timed out waiting for {what}")
+
+
+def shop_arguments(description: str, result_name: str) -> argparse.ArgumentParser:
+    """The options every shop-serving bench shares: the shop's size, a folder to reuse, the output."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--users", type=int, default=3_000)
+    parser.add_argument("--products", type=int, default=1_500)
+    parser.add_argument("--events", type=int, default=300_000)
+    parser.add_argument("--workdir", type=Path, help="reuse a prepared shop folder")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "bench" / "results" / f"{result_name}.json"
+    )
+    return parser

@@ -67,7 +67,7 @@ def _ensure_sqlite_folder(uri: str) -> None:
 
 def register_extensions(app: Flask) -> None:
     from shop import database
-    from shop.extensions import csrf, db, limiter, login_manager, migrate
+    from shop.extensions import cache, csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
     database.configure_engine_events(app)
@@ -75,6 +75,7 @@ def register_extensions(app: Flask) -> None:
         app, db, directory=os.path.normpath(os.path.join(app.root_path, "..", "migrations"))
     )
     csrf.init_app(app)
+    cache.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

@@ -66,7 +66,7 @@ def _min_ratings() -> int:
 @bp.route("/")
 def dashboard():
     rng, problem = _date_range()
-    data = analytics.dashboard(rng, min_ratings=_min_ratings())
+    data = analytics.cached_dashboard(rng, min_ratings=_min_ratings())
     return (
         render_template(
             "admin/dashboard.html",

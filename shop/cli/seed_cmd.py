@@ -24,6 +24,7 @@ from shop.seeding import (
     promote_admin,
     seed_database,
 )
+from shop.services.caches import forget_shop_figures
 
 MIN_PASSWORD_LENGTH = 8
 PROGRESS_FROM_EVENTS = 20_000
@@ -155,6 +156,7 @@ def seed_command(
 
         experiment = create_demo_experiment(rng_seed=seed_value)
         click.echo(f"Demo experiment: {experiment.name} (see /admin/experiments/{experiment.id})")
+    forget_shop_figures()
 
 
 @click.command("create-admin")

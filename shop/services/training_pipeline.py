@@ -46,6 +46,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shop.extensions import db
 from shop.models import TrainingRun
+from shop.services.caches import forget_shop_figures
 
 log = logging.getLogger(__name__)
 
@@ -531,6 +532,7 @@ def train_and_publish(
             HybridRecommender.load(new_file)  # refuse to publish a file that does not read back
             store.write_pointer(new_file, version)
             published = True
+            forget_shop_figures()
             prune_models(model_dir, current=new_file)
             seconds["save"] = time.perf_counter() - clock
             seconds["total"] = time.perf_counter() - started

@@ -10,6 +10,8 @@ in the factory. With ``SHOP_JOBS_IMMEDIATE`` (the tests) a task runs at once in 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask, current_app, has_app_context
 from huey import Huey
 from huey.storage import BlackHoleStorage, RedisStorage, SqliteStorage
@@ -33,7 +35,9 @@ def init_app(app: Flask) -> None:
     if redis_url:
         huey.storage = RedisStorage(QUEUE_NAME, url=redis_url)
     else:
-        huey.storage = SqliteStorage(QUEUE_NAME, filename=app.config["SHOP_JOBS_DB"], timeout=15)
+        path = Path(app.config["SHOP_JOBS_DB"])
+        path.parent.mkdir(parents=True, exist_ok=True)  # a fresh checkout has no instance/ yet
+        huey.storage = SqliteStorage(QUEUE_NAME, filename=str(path), timeout=15)
     app.extensions["jobs"] = huey
 
 

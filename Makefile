@@ -9,6 +9,8 @@ WORKERS ?= 4
 DEMO_ADMIN_EMAIL ?= admin@example.com
 DEMO_ADMIN_PASSWORD ?= admin-demo-password
 PYTEST_ARGS ?=
+# The web server and the job worker together, from the Procfile; Ctrl-C stops both.
+PROCS := VENV=$(VENV) HOST=$(HOST) WEB_PORT=$(PORT) WORKERS=$(WORKERS) $(VENV)/bin/honcho -f Procfile start
 
 .PHONY: install migrate demo train run serve test test-sqlite test-postgres lint format bench clean
 
@@ -37,13 +39,13 @@ run: demo
 	@echo "  Admin sign-in:  $(DEMO_ADMIN_EMAIL) / $(DEMO_ADMIN_PASSWORD)"
 	@echo "  Demo shopper:   shopper@example.com / shopper-demo-password"
 	@echo
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	$(PROCS) web worker
 
-# Production-style server: several gunicorn workers sharing the SQLite file (WAL) or PostgreSQL,
-# and one rate-limit store (RATELIMIT_STORAGE_URI, or a private Redis that scripts/with-redis.sh
-# starts; without either it refuses). One BLAS thread per worker: the workers use every core.
+# Production-style server: several gunicorn workers sharing the SQLite file (WAL) or PostgreSQL, the
+# job worker, and one rate-limit store (RATELIMIT_STORAGE_URI, or a private Redis that
+# scripts/with-redis.sh starts; without either it refuses). One BLAS thread per web worker.
 serve: demo
-	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 scripts/with-redis.sh $(VENV)/bin/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - wsgi:app
+	scripts/with-redis.sh $(PROCS) serve worker
 
 # The whole suite on SQLite, then again on a throw-away PostgreSQL server (when one can be started).
 test: lint test-sqlite test-postgres

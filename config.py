@@ -14,6 +14,8 @@ BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("SHOP_INSTANCE_DIR", BASE_DIR / "instance"))
 
 DEFAULT_SECRET_KEY = "dev-only-insecure-key-change-me"
+# When the worker retrains on its own (SHOP_RETRAIN_SCHEDULE, read by shop.training.tasks).
+DEFAULT_RETRAIN_SCHEDULE = "0 3 * * *"  # nightly at 03:00 local time
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -62,8 +64,14 @@ class Config:
     SHOP_MODEL_DIR = os.environ.get("SHOP_MODEL_DIR", str(INSTANCE_DIR / "models"))
     SHOP_CURRENCY = os.environ.get("SHOP_CURRENCY", "GBP")
     SHOP_PAGE_SIZE = env_int("SHOP_PAGE_SIZE", 24)
-    # How long each worker reuses the "Top 5 most clicked" and "Best sellers" rankings.
-    SHOP_POPULAR_CACHE_SECONDS = env_int("SHOP_POPULAR_CACHE_SECONDS", 30)
+    # Flask-Caching holds the dashboard's figures and the popular lists for SHOP_CACHE_SECONDS, in
+    # Redis when REDIS_URL is set, else in files every process of this host shares (a retrain or an
+    # import runs in another process than the web workers, and must be able to clear them).
+    CACHE_TYPE = "RedisCache" if os.environ.get("REDIS_URL") else "FileSystemCache"
+    CACHE_REDIS_URL = os.environ.get("REDIS_URL", "")
+    CACHE_DIR = os.environ.get("SHOP_CACHE_DIR", str(INSTANCE_DIR / "cache"))
+    CACHE_KEY_PREFIX = "shop-cache:"
+    CACHE_DEFAULT_TIMEOUT = env_int("SHOP_CACHE_SECONDS", 60)
     # Failed sign-ins (shop.auth.throttle): per account from one address, per address, and per
     # account from every address (browsers the account signed in from before are exempt).
     SHOP_LOGIN_LIMIT = os.environ.get("SHOP_LOGIN_LIMIT", "5 per 15 minutes")
@@ -81,8 +89,8 @@ class Config:
     # A visitor's views and clicks of one product count once within this window (0: every time).
     SHOP_EVENT_WINDOW_SECONDS = env_int("SHOP_EVENT_WINDOW_SECONDS", 30 * 60)
     SHOP_SQLITE_BUSY_TIMEOUT_MS = env_int("SHOP_SQLITE_BUSY_TIMEOUT_MS", 15000)
-    # A retrain still "running" after this long (its worker was restarted or killed) counts as
-    # failed, so it no longer blocks the next one.
+    # A retrain still queued or running after this long counts as failed, so it no longer blocks
+    # the next one. (A run whose worker died on this host is failed as soon as a worker starts.)
     SHOP_RETRAIN_STALE_MINUTES = env_int("SHOP_RETRAIN_STALE_MINUTES", 120)
     # Absolute URLs (the API's product links) are built from SERVER_NAME when it is set; otherwise
     # from the request's Host, which TRUSTED_HOSTS restricts (any other Host gets 400).
@@ -96,6 +104,13 @@ class Config:
     SHOP_MAIL_URL = os.environ.get("SHOP_MAIL_URL", "")
     SHOP_MAIL_FROM = os.environ.get("SHOP_MAIL_FROM", "The Shop <shop@localhost>")
     SHOP_MAIL_DIR = os.environ.get("SHOP_MAIL_DIR", str(INSTANCE_DIR / "mail"))
+    # The job queue: Redis when REDIS_URL is set, else a SQLite file beside the database.
+    REDIS_URL = os.environ.get("REDIS_URL", "")
+    SHOP_JOBS_DB = os.environ.get("SHOP_JOBS_DB", str(INSTANCE_DIR / "jobs.db"))
+    # Run queued jobs at once in the calling process (tests) instead of in a worker.
+    SHOP_JOBS_IMMEDIATE = env_bool("SHOP_JOBS_IMMEDIATE", False)
+    # The worker's CPU priority (os.nice increment): a retrain must not slow the web workers down.
+    SHOP_WORKER_NICE = env_int("SHOP_WORKER_NICE", 19)
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = env_bool("SHOP_SECURE_COOKIES", False)
@@ -121,7 +136,9 @@ class TestingConfig(Config):
     RATELIMIT_ENABLED = True
     RATELIMIT_STORAGE_URI = "memory://"
     SHOP_LOGIN_DELAY_SECONDS = 0  # the tests that check the delay turn it on
-    SHOP_POPULAR_CACHE_SECONDS = 0  # tests change counts and look again at once
+    CACHE_TYPE = "NullCache"  # tests change counts and look again at once
+    CACHE_NO_NULL_WARNING = True
+    SHOP_JOBS_IMMEDIATE = True  # a queued retrain runs inside the request that queued it
 
 
 class ProductionConfig(Config):

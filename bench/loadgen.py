@@ -159,6 +159,18 @@ class Shopper:
             return True
         return False
 
+    def sign_in(self) -> bool:
+        self.request("login_form", "/auth/login")
+        status, _, _ = self.request(
+            "login",
+            "/auth/login",
+            {"csrf_token": self.csrf, "email": self.email, "password": self.password},
+        )
+        if status == 302:
+            self.request("home", "/")
+            return True
+        return False
+
     def pick_product(self) -> int:
         return self.rng.choice(self.product_ids)
 

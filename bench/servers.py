@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import signal
@@ -182,3 +183,70 @@ def gunicorn(env: dict[str, str], workers: int = 4, log: Path | None = None):
         _stop(proc, signal.SIGTERM, grace=30)
         if log:
             out.close()
+
+
+def start_worker(env: dict[str, str], log: Path | None = None) -> subprocess.Popen:
+    """Start ``flask worker`` (the job queue's consumer) and wait until it says it is ready."""
+    out = open(log, "a") if log else subprocess.DEVNULL  # noqa: SIM115
+    proc = subprocess.Popen(
+        [str(BIN / "flask"), "--app", "shop", "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
+    if log:
+        out.close()
+        deadline = time.monotonic() + 60
+        while "Huey consumer started" not in log.read_text():
+            if proc.poll() is not None:
+                raise RuntimeError(f"the worker exited with {proc.returncode}: {log.read_text()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("the worker did not start within 60 s")
+            time.sleep(0.1)
+    return proc
+
+
+def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    """Stop a process this module started, by its pid."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@contextmanager
+def worker(env: dict[str, str], log: Path):
+    """A running worker for the duration of the block."""
+    proc = start_worker(env, log)
+    try:
+        yield proc
+    finally:
+        stop(proc)
+
+
+def wait_for(check, timeout: float, what: str, every: float = 0.05):
+    """Poll ``check()`` until it returns something truthy (returned), or fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+def shop_arguments(description: str, result_name: str) -> argparse.ArgumentParser:
+    """The options every shop-serving bench shares: the shop's size, a folder to reuse, the output."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--users", type=int, default=3_000)
+    parser.add_argument("--products", type=int, default=1_500)
+    parser.add_argument("--events", type=int, default=300_000)
+    parser.add_argument("--workdir", type=Path, help="reuse a prepared shop folder")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "bench" / "results" / f"{result_name}.json"
+    )
+    return parser

@@ -86,7 +86,7 @@ def _ensure_sqlite_folder(uri: str) -> None:
 
 def register_extensions(app: Flask) -> None:
     from shop import database
-    from shop.extensions import csrf, db, limiter, login_manager, migrate
+    from shop.extensions import cache, csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
     database.configure_engine_events(app)
@@ -94,11 +94,17 @@ def register_extensions(app: Flask) -> None:
         app, db, directory=os.path.normpath(os.path.join(app.root_path, "..", "migrations"))
     )
     csrf.init_app(app)
+    cache.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"
+
+    from shop import jobs
+    from shop.training import tasks  # noqa: F401  registers the jobs, checks SHOP_RETRAIN_SCHEDULE
+
+    jobs.init_app(app)
 
     from shop.services.recommendations import RecommenderStore
 

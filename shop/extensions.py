@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_caching import Cache
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -29,5 +30,6 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+cache = Cache()
 # No default limits: only the routes that need a limit (sign-in) declare one.
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

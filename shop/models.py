@@ -356,7 +356,15 @@ class TrainingRun(db.Model):
     __tablename__ = "training_runs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    status: Mapped[str] = mapped_column(String(16), default="running")  # running/succeeded/failed
+    # queued -> running -> succeeded | failed; shop.services.training_pipeline is the only writer.
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    # "manual" (the admin's button), "scheduled" (SHOP_RETRAIN_SCHEDULE) or "command" (flask train).
+    trigger: Mapped[str] = mapped_column(String(16), default="manual")
+    # 1 while the run is queued or running, NULL after: the unique constraint lets one run at a time
+    # hold it, so two clicks in two web workers (or hosts) start one run on any database.
+    active_slot: Mapped[int | None] = mapped_column(Integer, unique=True)
+    # "host:pid" of the process fitting it, so a worker can tell a run whose process died.
+    worker: Mapped[str | None] = mapped_column(String(120))
     progress: Mapped[int] = mapped_column(Integer, default=0)
     message: Mapped[str] = mapped_column(String(255), default="")
     model_version: Mapped[str | None] = mapped_column(String(64), unique=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -23,6 +23,7 @@ from flask import Flask
 from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
+from bench.servers import shop_env, worker
 from shop import create_app
 from shop.extensions import db
 from shop.services.events import record_event
@@ -133,8 +134,14 @@ class LiveShop(NamedTuple):
 
 
 @contextmanager
-def running_shop(folder: Path, fill: Callable[[], Any] = fill_catalogue) -> Iterator[LiveShop]:
-    """Migrate a fresh SQLite file in `folder`, fill it, serve it on loopback; stop on exit."""
+def running_shop(
+    folder: Path, fill: Callable[[], Any] = fill_catalogue, *, with_worker: bool = False
+) -> Iterator[LiveShop]:
+    """Migrate a fresh SQLite file in `folder`, fill it, serve it on loopback; stop on exit.
+
+    ``with_worker`` queues jobs in a SQLite file there and runs a real `flask worker` process on
+    them (otherwise jobs run at once inside the request, as in the other tests).
+    """
     app = create_app(
         {
             "SHOP_ENV": "testing",
@@ -143,6 +150,8 @@ def running_shop(folder: Path, fill: Callable[[], Any] = fill_catalogue) -> Iter
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'shop.db'}",
             "SHOP_MODEL_DIR": str(folder / "models"),
             "RATELIMIT_STORAGE_URI": "memory://",
+            "SHOP_JOBS_IMMEDIATE": not with_worker,
+            "SHOP_JOBS_DB": str(folder / "jobs.db"),
         }
     )
     with app.app_context():
@@ -150,7 +159,11 @@ def running_shop(folder: Path, fill: Callable[[], Any] = fill_catalogue) -> Iter
         filled = fill()
         db.session.remove()
     try:
-        with live_server(app) as url:
+        with ExitStack() as stack:
+            if with_worker:
+                env = shop_env(folder, SHOP_RETRAIN_SCHEDULE="off")
+                stack.enter_context(worker(env, folder / "worker.log"))
+            url = stack.enter_context(live_server(app))
             yield LiveShop(url, app, filled)
     finally:
         with app.app_context():

@@ -1,13 +1,17 @@
-"""The admin area: who may see it, background retraining, and experiments."""
+"""The admin area: who may see it, queued retraining, and experiments."""
 
 from __future__ import annotations
 
 import re
+import socket
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from shop import create_app
 from shop.extensions import db
@@ -15,8 +19,10 @@ from shop.models import Experiment, ExperimentVariant, TrainingRun
 from shop.seeding import SeedOptions, seed_database
 from shop.seeding.experiment import create_demo_experiment
 from shop.seeding.generator import generate
-from shop.services import training
+from shop.services.training_pipeline import fail_orphans, worker_id
+from tests import factories
 from tests.conftest import csrf_token
+from tests.test_training import build_small_shop
 
 SAMPLE_ARGS = {"name": "funnel", "run_id": 1, "experiment_id": 1}
 
@@ -88,35 +94,6 @@ def test_admin_sees_every_page(as_admin):
 
 # --- Model health and retraining ---------------------------------------------------------------
 
-FAKE_METRICS = {
-    "k": 10,
-    "topn": {
-        "models": {
-            "popularity": {"precision": 0.01, "recall": 0.05, "ndcg": 0.031, "map": 0.02},
-            "hybrid": {"precision": 0.02, "recall": 0.0875, "ndcg": 0.0612, "map": 0.04},
-        }
-    },
-    "ratings": {"skipped": "fewer than 20 ratings"},
-    "seconds": {"total": 0.5},
-}
-
-
-def fake_trainer(app, run_id=None, progress=None):
-    """Does no fitting, but records the run the way the pipeline does."""
-    run = db.session.get(TrainingRun, run_id)
-    progress(50, "Pretending to fit")
-    run.progress = 50
-    db.session.commit()
-    run.status = "succeeded"
-    run.progress = 100
-    run.message = "Published model test-v1"
-    run.model_version = f"test-v{run_id}"
-    run.n_interactions = 1234
-    run.metrics = FAKE_METRICS
-    run.finished_at = datetime.now(UTC)
-    db.session.commit()
-    return run
-
 
 def _wait_until_finished(client, run_id: int, timeout: float = 20.0) -> dict:
     deadline = time.monotonic() + timeout
@@ -141,48 +118,73 @@ def test_retrain_without_csrf_token_is_refused(as_admin):
     assert db.session.scalar(select(func.count(TrainingRun.id))) == 0
 
 
-def test_retrain_runs_in_the_background_and_the_run_finishes(as_admin, post, monkeypatch):
-    monkeypatch.setattr(training, "load_trainer", lambda: fake_trainer)
+def test_retrain_now_queues_a_job_that_fits_and_publishes_the_model(app, as_admin, post):
+    build_small_shop()
     response = post("/admin/model/retrain")
     assert response.status_code == 302
     run_id = db.session.scalar(select(TrainingRun.id).order_by(TrainingRun.id.desc()))
     state = _wait_until_finished(as_admin, run_id)
-    assert state["status"] == "succeeded"
-    assert state["progress"] == 100
-    assert training.wait_for(run_id)
+    assert state["status"] == "succeeded", state["error"]
+    assert state["progress"] == 100 and state["trigger"] == "manual"
     html = as_admin.get("/admin/model").get_data(as_text=True)
+    assert f"Serving model <strong>{state['model_version']}</strong>" in html
     history = html[html.index('id="run-history"') :]
     assert f"#{run_id}" in history
-    assert "0.0875" in history and "0.0612" in history
+    assert 'data-trigger="manual">by hand' in history
     assert "Retraining started" in html
+    run = db.session.get(TrainingRun, run_id)
+    assert run.active_slot is None and run.worker  # the slot is free for the next run
 
 
-def test_a_failing_training_run_is_recorded_as_failed(as_admin, post, monkeypatch):
-    def broken(app, run_id=None, progress=None):
-        raise RuntimeError("disk full")
-
-    monkeypatch.setattr(training, "load_trainer", lambda: broken)
-    post("/admin/model/retrain")
+def test_a_failing_training_run_is_recorded_as_failed(as_admin, post):
+    post("/admin/model/retrain")  # an empty shop: nothing to learn from
     run_id = db.session.scalar(select(TrainingRun.id))
     state = _wait_until_finished(as_admin, run_id)
     assert state["status"] == "failed"
-    assert "disk full" in state["error"]
-    assert "disk full" in as_admin.get("/admin/model").get_data(as_text=True)
+    assert "no interactions yet" in state["error"]
+    assert "no interactions yet" in as_admin.get("/admin/model").get_data(as_text=True)
+    assert db.session.get(TrainingRun, run_id).active_slot is None
 
 
-def test_second_retrain_is_refused_while_one_runs(as_admin, post, monkeypatch):
-    monkeypatch.setattr(training, "load_trainer", lambda: fake_trainer)
-    db.session.add(TrainingRun(status="running", progress=40, message="Fitting"))
+def test_second_retrain_is_refused_while_one_runs(as_admin, post):
+    db.session.add(
+        TrainingRun(
+            status="running", progress=40, message="Fitting", active_slot=1, worker=worker_id()
+        )
+    )
     db.session.commit()
     response = post("/admin/model/retrain", follow_redirects=True)
-    assert "is still running (40%)" in response.get_data(as_text=True)
+    assert "is running (40%)" in response.get_data(as_text=True)
     assert db.session.scalar(select(func.count(TrainingRun.id))) == 1
 
 
-def test_the_real_pipeline_name_is_what_the_runner_loads():
-    from shop.services import training_pipeline
+def test_only_one_run_can_hold_the_active_slot(app):
+    db.session.add(TrainingRun(status="queued", active_slot=1))
+    db.session.commit()
+    db.session.add(TrainingRun(status="queued", active_slot=1))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
 
-    assert training.load_trainer() is training_pipeline.train_and_publish
+
+def test_a_run_whose_worker_died_is_failed_and_the_next_retrain_starts(as_admin, post):
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    dead = f"{socket.gethostname()}:{gone.stdout.strip()}"
+    db.session.add(
+        TrainingRun(status="running", progress=15, message="Fitting", active_slot=1, worker=dead)
+    )
+    db.session.commit()
+    assert fail_orphans() == [1]
+    orphan = db.session.get(TrainingRun, 1)
+    assert orphan.status == "failed" and orphan.active_slot is None
+    assert "killed or restarted" in orphan.error and "15%" in orphan.error
+    post("/admin/model/retrain")
+    assert db.session.scalar(select(func.count(TrainingRun.id))) == 2
 
 
 # --- Experiments ---------------------------------------------------------------------------

@@ -38,7 +38,8 @@ def _seed_small() -> int:
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory):
-    with running_shop(tmp_path_factory.mktemp("admin-browser"), fill=_seed_small) as running:
+    folder = tmp_path_factory.mktemp("admin-browser")
+    with running_shop(folder, fill=_seed_small, with_worker=True) as running:
         yield running.url, running.filled
 
 
@@ -98,7 +99,7 @@ def test_admin_dashboard_draws_every_chart_and_the_experiment_page(shop, browser
     assert not [p for p in problems if "Content Security Policy" in p or "Error" in p], problems
 
 
-def test_retrain_now_trains_in_the_background_and_swaps_the_model_in(shop, browser):
+def test_retrain_now_queues_a_job_the_worker_fits_and_the_model_swaps_in(shop, browser):
     base, _ = shop
     context, page = new_page(browser, width=1400, height=1000, timeout_ms=20_000)
     sign_in(page, base)

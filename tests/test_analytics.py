@@ -24,6 +24,10 @@ DAY12 = datetime(2024, 3, 12, 10, tzinfo=UTC)
 
 @pytest.fixture
 def shop_data(app):
+    return build_analytics_shop()
+
+
+def build_analytics_shop() -> dict:
     """A small shop: three categories (one never clicked), seven products, three shoppers."""
     kitchen = [factories.make_product(f"Kettle {i}", "Kitchen", price="10.00") for i in range(4)]
     garden = [factories.make_product(f"Spade {i}", "Garden", price="25.00") for i in range(3)]

@@ -135,14 +135,28 @@ def test_train_and_publish_fits_saves_points_and_records_the_run(app, small_shop
     assert set(stored.metrics["ratings"]["models"]) >= {"svd", "baseline_only"}
 
 
-def test_train_and_publish_continues_a_run_the_dashboard_created(app, small_shop):
-    run = TrainingRun(status="running", progress=0, message="Queued")
-    db.session.add(run)
-    db.session.commit()
-    result = train_and_publish(app, run.id, evaluate=False)
-    assert result.id == run.id
-    assert result.status == "succeeded"
+def test_train_and_publish_continues_a_run_the_dashboard_queued(app, small_shop):
+    run_id = training_pipeline.queue_run("manual")
+    result = train_and_publish(app, run_id, evaluate=False)
+    assert result.id == run_id
+    assert result.status == "succeeded" and result.trigger == "manual"
+    assert result.worker == training_pipeline.worker_id()
     assert db.session.scalar(select(func.count(TrainingRun.id))) == 1
+
+
+def test_train_and_publish_leaves_a_run_that_is_no_longer_queued_alone(app, small_shop):
+    run_id = training_pipeline.queue_run("manual")
+    training_pipeline.fail_run(run_id, "given up")
+    result = train_and_publish(app, run_id, evaluate=False)
+    assert result.status == "failed" and result.error == "given up"
+    assert not model_dir(app).exists()
+
+
+def test_train_command_is_refused_while_another_run_is_active(app, runner, small_shop):
+    training_pipeline.queue_run("manual")
+    result = runner.invoke(args=["train", "--no-evaluate"])
+    assert result.exit_code == 1
+    assert "Training run #1 is queued" in result.output
 
 
 def test_model_versions_are_unique_and_old_model_files_are_pruned(app, small_shop):

@@ -1,4 +1,4 @@
-"""The admin area: shop analytics, model health with background retraining, A/B experiments.
+"""The admin area: shop analytics, model health with queued retraining, A/B experiments.
 
 Every route of the blueprint is guarded by :func:`require_admin` (a ``before_request`` hook, so a
 route added later cannot forget it): signed-out visitors are sent to sign in (401 JSON for the
@@ -32,7 +32,9 @@ from shop.extensions import db, login_manager
 from shop.models import Experiment, TrainingRun
 from shop.services import analytics, training
 from shop.services.experiments import running_experiment
+from shop.services.training_pipeline import ACTIVE_STATUSES, RetrainRefused
 from shop.templating import money
+from shop.training import tasks
 
 DATA_SUFFIXES = (".json", ".csv")
 
@@ -64,7 +66,7 @@ def _min_ratings() -> int:
 @bp.route("/")
 def dashboard():
     rng, problem = _date_range()
-    data = analytics.dashboard(rng, min_ratings=_min_ratings())
+    data = analytics.cached_dashboard(rng, min_ratings=_min_ratings())
     return (
         render_template(
             "admin/dashboard.html",
@@ -113,7 +115,7 @@ def model():
     metrics = current_run.metrics if current_run else None
     ratings, ratings_skipped = training.rating_rows(metrics)
     runs = training.recent_runs()
-    running = next((r for r in runs if r.status == "running"), None)
+    running = next((r for r in runs if r.status in ACTIVE_STATUSES), None)
     return render_template(
         "admin/model.html",
         status=status,
@@ -125,6 +127,7 @@ def model():
         k=(metrics or {}).get("k", 10),
         runs=[(run, training.headline(run.metrics)) for run in runs],
         running=running,
+        trigger_labels=training.TRIGGER_LABELS,
         form=ActionForm(),
     )
 
@@ -135,11 +138,15 @@ def retrain():
     if not form.validate_on_submit():
         abort(400)
     try:
-        run_id = training.start_retrain(current_app._get_current_object(), current_user.id)
-    except training.RetrainRefused as exc:
+        run_id = tasks.request_retrain(current_app._get_current_object(), current_user.id)
+    except RetrainRefused as exc:
         flash(str(exc), "warning")
     else:
-        flash(f"Retraining started (run #{run_id}). This page shows its progress.", "info")
+        flash(
+            f"Retraining started (run #{run_id}): the worker fits it and this page shows its "
+            "progress.",
+            "info",
+        )
     return redirect(url_for("admin.model"))
 
 

@@ -7,12 +7,13 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     """Attach every command group to ``app.cli``."""
-    from shop.cli import engine_cmd, report_cmd, retail_cmd, seed_cmd
+    from shop.cli import engine_cmd, report_cmd, retail_cmd, seed_cmd, worker_cmd
 
     for command in (
         *engine_cmd.COMMANDS,
         *retail_cmd.COMMANDS,
         *report_cmd.COMMANDS,
         *seed_cmd.COMMANDS,
+        *worker_cmd.COMMANDS,
     ):
         app.cli.add_command(command)

@@ -59,6 +59,7 @@ def train_command(if_missing: bool, no_evaluate: bool) -> None:
     keeps serving until the new one is completely written; a failed run changes nothing.
     """
     from shop.services.training_pipeline import (
+        RetrainRefused,
         has_loadable_model,
         render_metrics,
         train_and_publish,
@@ -76,7 +77,11 @@ def train_command(if_missing: bool, no_evaluate: bool) -> None:
         click.echo(f"[{percent:>3}%] {message}")
 
     started = time.perf_counter()
-    run = train_and_publish(app, progress=show, evaluate=not no_evaluate)
+    try:
+        run = train_and_publish(app, progress=show, evaluate=not no_evaluate)
+    except RetrainRefused as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
     elapsed = time.perf_counter() - started
     if run.status != "succeeded":
         click.echo(f"Training failed: {run.error}", err=True)

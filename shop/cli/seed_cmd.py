@@ -24,6 +24,7 @@ from shop.seeding import (
     promote_admin,
     seed_database,
 )
+from shop.services.caches import forget_shop_figures
 
 MIN_PASSWORD_LENGTH = 8
 PROGRESS_FROM_EVENTS = 20_000
@@ -157,6 +158,7 @@ def seed_command(
             f"Demo experiment: {report.experiment_name} (see /admin/experiments/"
             f"{report.experiment_id}), simulated in {report.experiment_seconds:.1f} s."
         )
+    forget_shop_figures()
 
 
 @click.command("create-admin")

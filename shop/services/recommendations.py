@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from shop.database import begin_write
-from shop.extensions import db
+from shop.extensions import cache, db
 from shop.models import Impression, Like, OrderLine, Product, Rating
 from shop.services import experiments
 from shop.services.interactions import touched_product_ids, user_history
@@ -211,31 +211,33 @@ def _shown(recs, source: str, **kwargs) -> ShownList:
     return ShownList(source=source, items=items, **kwargs)
 
 
-def _popular_ids(order_column, limit: int) -> list[int]:
-    """Ids ranked by a counter, cached per process for SHOP_POPULAR_CACHE_SECONDS.
+#: The counters the popular lists rank by.
+POPULAR_COUNTERS = {"click": Product.click_count, "purchase": Product.purchase_count}
+
+
+@cache.memoize()
+def popular_ids(counter: str, limit: int) -> list[int]:
+    """Ids ranked by a counter ("click" or "purchase"), cached for SHOP_CACHE_SECONDS.
 
     Every page shows these lists and they move slowly, so a few seconds of staleness buys a sort
-    over the whole catalogue on every request.
+    over the whole catalogue on every request. :func:`clear_popular` forgets them.
     """
-    ttl = float(current_app.config.get("SHOP_POPULAR_CACHE_SECONDS", 0))
-    cache = current_app.extensions.setdefault("popular_cache", {})
-    key = (order_column.key, limit)
-    now = time.monotonic()
-    hit = cache.get(key)
-    if ttl > 0 and hit is not None and now - hit[0] < ttl:
-        return hit[1]
-    ids = list(
+    order_column = POPULAR_COUNTERS[counter]
+    return list(
         db.session.scalars(
             select(Product.id).order_by(order_column.desc(), Product.id).limit(limit)
         )
     )
-    cache[key] = (now, ids)
-    return ids
 
 
-def _popular_products(order_column, n: int, exclude: set[int] | None = None) -> list:
+def clear_popular() -> None:
+    """Forget the cached popular lists (after a retrain, an import or a seeding)."""
+    cache.delete_memoized(popular_ids)
+
+
+def _popular_products(counter: str, n: int, exclude: set[int] | None = None) -> list:
     exclude = exclude or set()
-    ids = [i for i in _popular_ids(order_column, n + len(exclude)) if i not in exclude][:n]
+    ids = [i for i in popular_ids(counter, n + len(exclude)) if i not in exclude][:n]
     by_id = products_by_id(ids)
     return [by_id[i] for i in ids if i in by_id]
 
@@ -243,12 +245,12 @@ def _popular_products(order_column, n: int, exclude: set[int] | None = None) -> 
 def top_clicked(n: int = 5) -> list:
     """The prototype's rule-based list: products ranked by how often they were clicked."""
 
-    return _popular_products(Product.click_count, n)
+    return _popular_products("click", n)
 
 
 def best_sellers(n: int = 5) -> list:
 
-    return _popular_products(Product.purchase_count, n)
+    return _popular_products("purchase", n)
 
 
 def recommended_for(user_id: int | None, n: int = 10, source: str = "home:for-you") -> ShownList:
@@ -284,7 +286,7 @@ def recommended_for(user_id: int | None, n: int = 10, source: str = "home:for-yo
             model_version=version,
         )
     else:
-        products = _popular_products(Product.click_count, n, exclude)
+        products = _popular_products("click", n, exclude)
         shown = ShownList(
             source=source,
             items=[ShownItem(p, "Popular with shoppers right now") for p in products],

@@ -28,6 +28,7 @@ from sqlalchemy import insert, select, update
 
 from shop.extensions import db
 from shop.models import Category, Event, Order, OrderLine, Product, User
+from shop.services.caches import forget_shop_figures
 from shop.services.stats import recompute_product_counters
 
 log = logging.getLogger(__name__)
@@ -621,5 +622,6 @@ def import_retail(
     say("Recomputing product counters")
     recompute_product_counters()
     db.session.commit()
+    forget_shop_figures()
     summary.seconds = time.perf_counter() - started
     return summary

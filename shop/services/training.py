@@ -1,155 +1,22 @@
-"""Retraining the recommendation engine in the background, started from the admin's model page.
+"""What the admin's model page shows about training runs: metric tables, history, a run's JSON.
 
-A fit over the whole database takes far longer than a request may, so the request only records a
-``TrainingRun`` (status ``running``, progress 0) and hands it to a daemon thread in the same
-process; the page polls the run's JSON and shows progress. The fitting itself belongs to
-``shop.services.training_pipeline.train_and_publish``, which saves the model atomically, re-points
-the store and fills in the run; this module only starts it, reports progress and records failures.
-
-A thread dies with its process, so a run left ``running`` longer than ``SHOP_RETRAIN_STALE_MINUTES``
-(a worker restarted mid-fit) is marked failed instead of blocking every later retrain.
+Runs are queued and fitted elsewhere (``shop.training.tasks`` and the worker); this module only reads.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Flask
 from sqlalchemy import select
 
 from shop.extensions import db
 from shop.models import TrainingRun
 
-log = logging.getLogger(__name__)
-
-DEFAULT_STALE_MINUTES = 120
-
-Trainer = Callable[..., TrainingRun]
-
-_threads: dict[int, threading.Thread] = {}
-
-
-class RetrainRefused(Exception):
-    """A retrain cannot start now (one is already running); the message says why."""
-
-
-def load_trainer() -> Trainer:
-    """The real training function, imported only when a retrain starts (tests replace this)."""
-    from shop.services.training_pipeline import train_and_publish
-
-    return train_and_publish
-
-
-def _as_aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def running_run(stale_minutes: int = DEFAULT_STALE_MINUTES) -> TrainingRun | None:
-    """The run in progress, if any; runs older than ``stale_minutes`` are marked failed first."""
-    runs = db.session.scalars(
-        select(TrainingRun).where(TrainingRun.status == "running").order_by(TrainingRun.id.desc())
-    ).all()
-    cutoff = datetime.now(UTC) - timedelta(minutes=stale_minutes)
-    current = None
-    for run in runs:
-        if _as_aware(run.started_at) < cutoff and run.id not in _alive_ids():
-            run.status = "failed"
-            run.error = "The training process stopped before it finished (stale run)."
-            run.finished_at = datetime.now(UTC)
-        elif current is None:
-            current = run
-    return current
-
-
-def _alive_ids() -> set[int]:
-    return {run_id for run_id, thread in _threads.items() if thread.is_alive()}
-
-
-def start_retrain(app: Flask, requested_by_id: int | None) -> int:
-    """Record a new run, commit it and start fitting in a daemon thread; returns its id at once.
-
-    Raises :class:`RetrainRefused` when another run is in progress. The caller's transaction must be
-    a write transaction (a POST) so two admins cannot both pass the check on SQLite.
-    """
-    stale = int(app.config.get("SHOP_RETRAIN_STALE_MINUTES", DEFAULT_STALE_MINUTES))
-    current = running_run(stale)
-    if current is not None:
-        db.session.commit()
-        raise RetrainRefused(
-            f"Training run #{current.id} is still running ({current.progress}%). "
-            "Wait for it to finish before starting another."
-        )
-    try:
-        trainer = load_trainer()
-    except ImportError as exc:
-        db.session.commit()
-        raise RetrainRefused(f"The training pipeline is not available: {exc}") from exc
-    run = TrainingRun(
-        status="running", progress=0, message="Queued", requested_by_id=requested_by_id
-    )
-    db.session.add(run)
-    db.session.flush()
-    run_id = run.id  # read before the commit expires it: no new transaction after the commit
-    db.session.commit()
-    thread = threading.Thread(
-        target=_run_in_background,
-        args=(app, run_id, trainer),
-        name=f"retrain-{run_id}",
-        daemon=True,
-    )
-    _threads[run_id] = thread
-    thread.start()
-    return run_id
-
-
-def wait_for(run_id: int, timeout: float = 60.0) -> bool:
-    """Block until a background run started by this process ends (the tests wait on it)."""
-    thread = _threads.get(run_id)
-    if thread is None:
-        return True
-    thread.join(timeout)
-    return not thread.is_alive()
-
-
-def _run_in_background(app: Flask, run_id: int, trainer: Trainer) -> None:
-    with app.app_context():
-        try:
-
-            def progress(percent: int, message: str) -> None:
-                # The pipeline commits progress to the run row itself; the log helps operators.
-                log.info("Training run %s: %s%% %s", run_id, percent, message)
-
-            trainer(app, run_id=run_id, progress=progress)
-            run = db.session.get(TrainingRun, run_id)
-            db.session.refresh(run)
-            if run.status == "running":
-                run.status = "succeeded"
-                run.progress = 100
-                run.finished_at = run.finished_at or datetime.now(UTC)
-            db.session.commit()
-        except Exception as exc:  # the thread must record every failure, whatever its kind
-            log.exception("Training run %s failed", run_id)
-            db.session.rollback()
-            run = db.session.get(TrainingRun, run_id)
-            if run is not None:
-                run.status = "failed"
-                run.error = f"{type(exc).__name__}: {exc}"[:2000]
-                run.message = "Failed"
-                run.finished_at = datetime.now(UTC)
-                db.session.commit()
-        finally:
-            store = app.extensions.get("recommender_store")
-            if store is not None:
-                store.invalidate()
-            db.session.remove()
-
-
 # --- Reading a run's metrics for the model page -----------------------------------------------
+
+#: How the history table names what started a run.
+TRIGGER_LABELS = {"manual": "by hand", "scheduled": "scheduled", "command": "command line"}
 
 TOPN_COLUMNS = ("precision", "recall", "ndcg", "map", "coverage", "n_users")
 RATING_COLUMNS = ("rmse", "mae", "n_test")
@@ -333,9 +200,10 @@ def run_as_json(run: TrainingRun) -> dict:
     return {
         "id": run.id,
         "status": run.status,
+        "trigger": run.trigger,
         "progress": run.progress,
         "message": run.message,
         "model_version": run.model_version,
         "error": run.error,
-        "finished": run.status != "running",
+        "finished": run.status in ("succeeded", "failed"),
     }

@@ -1,10 +1,15 @@
 """Training the recommendation engine on the shop's data and publishing it to every worker.
 
-One function, :func:`train_and_publish`, serves the ``flask train`` command and the admin dashboard's
-"Retrain now" button (which runs it in a background thread). It records its progress in a
-:class:`~shop.models.TrainingRun` row in short transactions, so a dashboard polling that row sees each
-phase as it happens, and it publishes a model only once the file is completely written: a crash at any
-point leaves the previous model and pointer serving the site.
+One function, :func:`train_and_publish`, serves the ``flask train`` command, the admin's "Retrain now"
+button and the nightly schedule (both run it in the worker process, see ``shop.training.tasks``). It
+records its progress in a :class:`~shop.models.TrainingRun` row in short transactions, so any web
+worker polling that row sees each phase as it happens, and it publishes a model only once the file is
+completely written: a crash at any point leaves the previous model and pointer serving the site.
+
+This module is the only writer of a run's status. A run is ``queued`` (:func:`queue_run`, which
+refuses while another run is queued or running), then ``running`` in one process, then ``succeeded``
+or ``failed``. A run whose process died (SIGKILL, a restart) is failed by :func:`fail_orphans`, which
+every worker calls as it starts.
 
 ``run.metrics`` has this shape (every section may instead hold ``{"skipped": "<why>"}``)::
 
@@ -25,19 +30,23 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import socket
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from flask import Flask
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from shop.extensions import db
 from shop.models import TrainingRun
+from shop.services.caches import forget_shop_figures
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +62,19 @@ TOPN_VARIANTS = ("popularity", "content", "itemknn", "als", "svd", "hybrid")
 PROTOCOLS = ("time", "random")
 RANDOM_TEST_FRACTION = 0.25
 NO_INTERACTIONS = "no interactions yet: run `flask --app shop seed`"
+#: A run still queued or running after this long is taken as lost (SHOP_RETRAIN_STALE_MINUTES).
+DEFAULT_STALE_MINUTES = 120
+ACTIVE_STATUSES = ("queued", "running")
 
 Progress = Callable[[int, str], None]
 
 
 class NoTrainingDataError(RuntimeError):
     """The database holds no interactions or no products: there is nothing to learn from."""
+
+
+class RetrainRefused(Exception):
+    """A retrain cannot start now (one is already queued or running); the message says why."""
 
 
 # --- evaluation ------------------------------------------------------------------------------
@@ -280,24 +296,151 @@ def _set_run(run_id: int, **values: Any) -> None:
     db.session.commit()
 
 
-def _start_run(run_id: int | None) -> int:
-    if run_id is None:
-        run = TrainingRun(status="running", progress=0, message="Starting")
-        db.session.add(run)
-        db.session.commit()
-        return run.id
-    if db.session.get(TrainingRun, run_id) is None:
-        raise LookupError(f"training run {run_id} does not exist")
+def worker_id() -> str:
+    """``host:pid`` of this process, recorded on the runs it fits."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _process_is_gone(worker: str | None) -> bool:
+    """True when ``worker`` names a process on this host that no longer exists."""
+    host, _, pid = (worker or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another host's process: only the stale rule can tell
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, owned by someone else
+    return False
+
+
+def _as_aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def active_run() -> TrainingRun | None:
+    """The run queued or in progress, if any (a read: nothing is marked here)."""
+    return db.session.scalar(
+        select(TrainingRun)
+        .where(TrainingRun.status.in_(ACTIVE_STATUSES))
+        .order_by(TrainingRun.id.desc())
+        .limit(1)
+    )
+
+
+def fail_run(run_id: int, message: str) -> None:
+    """Mark a run failed with the reason (it gives up the active slot)."""
     _set_run(
         run_id,
-        status="running",
-        progress=0,
-        message="Starting",
-        error=None,
-        started_at=datetime.now(UTC),
-        finished_at=None,
+        status="failed",
+        active_slot=None,
+        message=f"Failed: {message}"[:255],
+        error=message,
+        finished_at=datetime.now(UTC),
     )
-    return run_id
+
+
+def fail_orphans(
+    stale_minutes: int = DEFAULT_STALE_MINUTES, *, stopping: str | None = None
+) -> list[int]:
+    """Mark failed the runs nobody will finish; returns their ids.
+
+    A run ``running`` in a process of this host that no longer exists (killed, restarted) fails at
+    once, with the reason; so does any run queued or running for longer than ``stale_minutes`` (a
+    run on another host whose worker vanished). ``stopping`` names this process's own worker id when
+    it shuts down mid-run, so its runs fail now instead of at the next start.
+    """
+    db.session.commit()  # end any read snapshot
+    cutoff = datetime.now(UTC) - timedelta(minutes=stale_minutes)
+    failed = []
+    for run in db.session.scalars(
+        select(TrainingRun).where(TrainingRun.status.in_(ACTIVE_STATUSES))
+    ).all():
+        if stopping is not None and run.status == "running" and run.worker == stopping:
+            reason = (
+                f"The worker was stopped at {run.progress}% before finishing ({run.worker}). "
+                "The previous model keeps serving."
+            )
+        elif run.status == "running" and _process_is_gone(run.worker):
+            reason = (
+                f"The worker stopped at {run.progress}% without finishing: it was killed or "
+                f"restarted ({run.worker}, during: {run.message}). The previous model keeps serving."
+            )
+        elif _as_aware(run.started_at) < cutoff:
+            reason = (
+                f"The run was still {run.status} after {stale_minutes} minutes; its worker is "
+                "taken as lost."
+            )
+        else:
+            continue
+        failed.append((run.id, reason))
+    db.session.commit()
+    for run_id, reason in failed:
+        log.warning("Training run %s marked failed: %s", run_id, reason)
+        fail_run(run_id, reason)
+    return [run_id for run_id, _ in failed]
+
+
+def queue_run(
+    trigger: str,
+    requested_by_id: int | None = None,
+    *,
+    stale_minutes: int = DEFAULT_STALE_MINUTES,
+) -> int:
+    """Record a new queued run and return its id, or raise :class:`RetrainRefused`.
+
+    The run takes the single ``active_slot``; the unique constraint on it makes the check atomic on
+    any database, so two clicks in two web workers (or a click and the schedule) start one run.
+    """
+    fail_orphans(stale_minutes)
+    current = active_run()
+    if current is None:
+        run = TrainingRun(
+            status="queued",
+            trigger=trigger,
+            active_slot=1,
+            progress=0,
+            message="Waiting for the worker",
+            requested_by_id=requested_by_id,
+        )
+        db.session.add(run)
+        try:
+            db.session.flush()
+        except IntegrityError:
+            db.session.rollback()
+            current = active_run()
+        else:
+            run_id = run.id  # read before the commit expires it
+            db.session.commit()
+            return run_id
+    db.session.commit()
+    if current is None:  # the other run finished between the insert and the read
+        raise RetrainRefused("Another training run just started; look again in a moment.")
+    raise RetrainRefused(
+        f"Training run #{current.id} is {current.status} ({current.progress}%). "
+        "Wait for it to finish before starting another."
+    )
+
+
+def _claim_run(run_id: int) -> bool:
+    """Move a queued run to running in this process; False if it is no longer queued."""
+    db.session.commit()
+    claimed = db.session.execute(
+        update(TrainingRun)
+        .where(TrainingRun.id == run_id, TrainingRun.status == "queued")
+        .values(
+            status="running",
+            worker=worker_id(),
+            progress=0,
+            message="Starting",
+            error=None,
+            started_at=datetime.now(UTC),
+            finished_at=None,
+        )
+    ).rowcount
+    db.session.commit()
+    return bool(claimed)
 
 
 def _loaded_run(run_id: int) -> TrainingRun:
@@ -306,6 +449,10 @@ def _loaded_run(run_id: int) -> TrainingRun:
     run = db.session.scalar(select(TrainingRun).where(TrainingRun.id == run_id))
     db.session.expunge(run)
     return run
+
+
+def _stale_minutes(app: Flask) -> int:
+    return int(app.config.get("SHOP_RETRAIN_STALE_MINUTES", DEFAULT_STALE_MINUTES))
 
 
 def train_and_publish(
@@ -317,13 +464,21 @@ def train_and_publish(
 ) -> TrainingRun:
     """Fit the engine on everything the shop knows, evaluate it, save it and point the site at it.
 
-    ``run_id`` names a TrainingRun row created by the caller (the admin dashboard creates it so it can
-    show it at once); without it a new row is made. ``progress(percent, message)`` is called at every
+    ``run_id`` names a queued TrainingRun row (made by :func:`queue_run` when the job was queued);
+    without it a new row is queued and run here (``flask train``), or :class:`RetrainRefused` raised
+    while another run is active. A run that is no longer queued (failed as lost meanwhile) is
+    returned untouched. ``progress(percent, message)`` is called at every
     phase, and the same figures are committed to the row. On failure the row is marked failed with the
     error, the previous model keeps serving, and the failed run is returned (the error is logged).
     """
     with app.app_context():
-        run_id = _start_run(run_id)
+        if run_id is None:
+            run_id = queue_run("command", stale_minutes=_stale_minutes(app))
+        elif db.session.get(TrainingRun, run_id) is None:
+            raise LookupError(f"training run {run_id} does not exist")
+        if not _claim_run(run_id):
+            log.warning("Training run %s is no longer queued; not starting it", run_id)
+            return _loaded_run(run_id)
         started = time.perf_counter()
         seconds: dict[str, float] = {}
         new_file: Path | None = None
@@ -379,6 +534,7 @@ def train_and_publish(
             HybridRecommender.load(new_file)  # refuse to publish a file that does not read back
             store.write_pointer(new_file, version)
             published = True
+            forget_shop_figures()
             prune_models(model_dir, current=new_file)
             seconds["save"] = time.perf_counter() - clock
             seconds["total"] = time.perf_counter() - started
@@ -387,9 +543,10 @@ def train_and_publish(
             db.session.commit()
             db.session.execute(
                 update(TrainingRun)
-                .where(TrainingRun.id == run_id)
+                .where(TrainingRun.id == run_id, TrainingRun.status == "running")
                 .values(
                     status="succeeded",
+                    active_slot=None,
                     progress=100,
                     message=f"Published model {version}",
                     model_version=version,
@@ -415,13 +572,7 @@ def train_and_publish(
             else:
                 message = f"{type(exc).__name__}: {exc}"
                 log.exception("Training run %s failed; the previous model keeps serving", run_id)
-            _set_run(
-                run_id,
-                status="failed",
-                message=f"Failed: {message}"[:255],
-                error=message,
-                finished_at=datetime.now(UTC),
-            )
+            fail_run(run_id, message)
             if progress is not None:
                 try:
                     progress(100, f"Failed: {message}")

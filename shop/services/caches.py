@@ -1,0 +1,15 @@
+"""Named cache invalidation: what the shop forgets when its data or its model changes."""
+
+from __future__ import annotations
+
+
+def forget_shop_figures() -> None:
+    """Drop the cached dashboard figures and popular lists (after a retrain, an import, a seed).
+
+    The caches live in Redis or in files every process shares, so a retrain in the worker or an
+    import on the command line clears them for every web worker at once.
+    """
+    from shop.services import analytics, recommendations
+
+    analytics.clear_dashboard()
+    recommendations.clear_popular()

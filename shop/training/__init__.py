@@ -1,0 +1,1 @@
+"""Training the recommendation engine outside the web workers: the queued and scheduled jobs."""

@@ -10,7 +10,7 @@ DEMO_ADMIN_EMAIL ?= admin@example.com
 DEMO_ADMIN_PASSWORD ?= admin-demo-password
 PYTEST_ARGS ?=
 
-.PHONY: install migrate demo train run serve test test-sqlite test-postgres lint format bench clean
+.PHONY: install migrate demo train run serve test test-sqlite test-postgres lint format bench clean axe
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -47,8 +47,13 @@ serve: demo
 # The whole suite on SQLite, then again on a throw-away PostgreSQL server (when one can be started).
 test: lint test-sqlite test-postgres
 
-test-sqlite: install
+test-sqlite: install axe
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# axe-core for the browser tests' accessibility checks (needs npm; without it those checks skip).
+axe:
+	@if command -v npm >/dev/null 2>&1; then scripts/install-axe.sh; \
+	else echo "skipping axe-core: no npm (apt-get install npm)"; fi
 
 # Browser and load tests drive their own SQLite-backed servers, so the PostgreSQL run leaves them out.
 test-postgres: install
@@ -69,4 +74,4 @@ format: install
 	$(PY) -m ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts .cache

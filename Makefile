@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # The web server and the job worker together, from the Procfile; Ctrl-C stops both.
 PROCS := VENV=$(VENV) HOST=$(HOST) WEB_PORT=$(PORT) WORKERS=$(WORKERS) $(VENV)/bin/honcho -f Procfile start
 
-.PHONY: install migrate demo train run serve test test-sqlite test-postgres lint format bench clean
+.PHONY: install migrate demo train run serve test test-sqlite test-postgres lint format bench clean axe
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -50,8 +50,13 @@ serve: demo
 # The whole suite on SQLite, then again on a throw-away PostgreSQL server (when one can be started).
 test: lint test-sqlite test-postgres
 
-test-sqlite: install
+test-sqlite: install axe
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# axe-core for the browser tests' accessibility checks (needs npm; without it those checks skip).
+axe:
+	@if command -v npm >/dev/null 2>&1; then scripts/install-axe.sh; \
+	else echo "skipping axe-core: no npm (apt-get install npm)"; fi
 
 # Browser and load tests drive their own SQLite-backed servers, so the PostgreSQL run leaves them out.
 test-postgres: install
@@ -72,4 +77,4 @@ format: install
 	$(PY) -m ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts .cache

@@ -1,4 +1,5 @@
-// Small progressive enhancement: likes and ratings update in place with fetch().
+// Small progressive enhancement: likes, ratings and add-to-cart update in place with fetch(), and
+// each says how it went in the form's role="status" region, which screen readers announce.
 // Every form still works without JavaScript (it posts and the server redirects back).
 (function () {
   "use strict";
@@ -56,6 +57,16 @@
         button.querySelector("[data-label]").textContent = data.liked ? "Liked" : "Like";
         const count = document.querySelector("[data-like-count]");
         if (count) count.textContent = data.like_count;
+      } else if (form.dataset.async === "cart") {
+        showStatus(form, data.message, true);
+        const status = form.querySelector("[data-status]");
+        if (status && data.cart_url) {
+          const link = document.createElement("a");
+          link.href = data.cart_url;
+          link.className = "ms-1";
+          link.textContent = "View your cart (" + data.cart_count + (data.cart_count === 1 ? " item)" : " items)");
+          status.append(" ", link);
+        }
       } else if (form.dataset.async === "rating") {
         const avg = document.querySelector("[data-rating-avg]");
         const cnt = document.querySelector("[data-rating-count]");
@@ -67,7 +78,7 @@
         const submit = form.querySelector('button[type="submit"]');
         if (submit) submit.textContent = "Update rating";
       }
-      if (data.message && form.dataset.async !== "rating") showStatus(form, data.message, true);
+      if (data.message && form.dataset.async === "like") showStatus(form, data.message, true);
     } catch (err) {
       showStatus(form, err.message, false);
     }

@@ -3,8 +3,8 @@
 Every existing user gets a random token, so cookies issued before the upgrade (which carried the
 row id) sign nobody in afterwards.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 
 import secrets
@@ -12,8 +12,8 @@ import secrets
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

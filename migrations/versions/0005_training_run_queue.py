@@ -5,15 +5,15 @@ scheduled or command) and which process fits it (``worker``: host:pid, so a rest
 a run whose process died), and holds ``active_slot`` = 1 while queued or running. The unique
 constraint on ``active_slot`` lets one run at a time hold it: two clicks start one run.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -30,16 +30,16 @@ KEYBOARD_SHOTS = ARTIFACTS / "keyboard"
 def _seed() -> dict:
     """A small seeded shop (shoppers with histories, an admin, the demo experiment)."""
     from shop.seeding import SeedOptions, seed_database
-    from shop.seeding.experiment import create_demo_experiment
 
-    seed_database(
+    report = seed_database(
         SeedOptions(users=60, products=40, events=5_000, seed=7, days=60),
         admin_email=ADMIN[0],
         admin_password=ADMIN[1],
+        with_experiment=True,
     )
     product = db.session.scalars(select(Product).order_by(Product.rating_count.desc())).first()
     return {
-        "experiment": create_demo_experiment(rng_seed=0).id,
+        "experiment": report.experiment_id,
         "product": product.id,
         "category": db.session.scalars(select(Category.slug).order_by(Category.id)).first(),
         "word": max(product.name.split(), key=len).lower(),

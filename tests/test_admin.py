@@ -351,7 +351,7 @@ def test_seed_command_can_add_the_demo_experiment(runner):
 
 
 def test_forged_or_borrowed_impression_ids_change_no_experiment_figure(
-    app, client, auth, shopper, demo_experiment
+    app, client, auth, demo_experiment
 ):
     from shop.models import Impression
     from shop.services.analytics import experiment_results
@@ -360,7 +360,9 @@ def test_forged_or_borrowed_impression_ids_change_no_experiment_figure(
     before = experiment_results(demo_experiment)
     impressions = db.session.scalars(select(Impression).order_by(Impression.id).limit(9)).all()
     anonymous = app.test_client()
-    auth.login()  # a shopper of their own, following other shoppers' links
+    factories.make_user(email="stranger@example.com", password="correct-horse")
+    # A shopper of their own, following other shoppers' links.
+    auth.login(email="stranger@example.com")
     for impression in impressions:
         product = impression.product_ids[0]
         borrowed = impression_token(impression.id, impression.user_id)

@@ -39,7 +39,7 @@ from shop.recommend import (
     render_table,
 )
 from shop.recommend.evaluation import Scorer, engine_scorer
-from shop.seeding.generator import SeedOptions, generate, star_ratings
+from shop.seeding.generator import SeedOptions, catalogue_frame, generate, star_ratings
 
 STARS_WORLD = (
     2000,
@@ -97,17 +97,7 @@ def stars_world(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
             "timestamp": pairs["timestamp"],
         }
     )
-    products = pd.DataFrame(
-        {
-            "product_id": np.arange(len(data.products), dtype=np.int64),
-            "name": [p["name"] for p in data.products],
-            "description": [p["description"] for p in data.products],
-            "category": [data.categories[p["category_index"]]["name"] for p in data.products],
-            "brand": [p["brand"] for p in data.products],
-            "price": [float(p["price"]) for p in data.products],
-        }
-    )
-    return interactions, products
+    return interactions, catalogue_frame(data)
 
 
 def retail_binary(path) -> tuple[pd.DataFrame, pd.DataFrame]:

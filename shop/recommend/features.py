@@ -129,7 +129,7 @@ def build_features(
         category_stars = per_category[cats]
     log_price = catalog.log_price[candidates]
     out[:, column] = sources.trending_[candidates]
-    out[:, column + 1] = np.log1p(sources.mass_[candidates])
+    out[:, column + 1] = sources.log_interest_[candidates]
     out[:, column + 2] = shares[cats]
     out[:, column + 3] = shares[cats] / sources.category_prior_[cats]
     out[:, column + 4] = sources.share_in_category_[candidates]
@@ -139,7 +139,7 @@ def build_features(
     out[:, column + 8] = catalog.rel_price[candidates]
     out[:, column + 9] = usual_rel
     out[:, column + 10] = sources.item_stars_[candidates]
-    out[:, column + 11] = sources.reference_day_ - sources.first_day_[candidates]
+    out[:, column + 11] = sources.age_days_[candidates]
     out[:, column + 12] = votes
     out[:, column + 13] = np.log1p(shopper.size)
     out[:, column + 14] = len(rated)

@@ -355,18 +355,18 @@ def choose_ranker(
         contenders["blend"] = _coordinate_search(fit_part, present)
         if learn:
             contenders.update(_learned(fit_part, seed + side))
+        by_protocol = {
+            PROTOCOLS[p]: (
+                judge_part.subset(np.flatnonzero(judge_part.protocols == p)),
+                float((judge_part.protocols == p).sum() / (data.protocols == p).sum()),
+            )
+            for p in np.unique(judge_part.protocols).tolist()
+        }
         for name, ranker in contenders.items():
-            scored = ranker.score(judge_part.features)
-            for protocol in np.unique(judge_part.protocols).tolist():
-                mine = judge_part.protocols == protocol
-                share = mine.sum() / (data.protocols == protocol).sum()
-                part = judge_part.subset(np.flatnonzero(mine))
-                starts = np.concatenate([[0], np.cumsum(judge_part.groups)])
-                rows = np.concatenate(
-                    [np.arange(starts[g], starts[g + 1]) for g in np.flatnonzero(mine)]
-                )
-                key = (name, PROTOCOLS[protocol])
-                totals[key] = totals.get(key, 0.0) + share * ndcg_groups(scored[rows], part)
+            for protocol, (part, share) in by_protocol.items():
+                key = (name, protocol)
+                score = ndcg_groups(ranker.score(part.features), part)
+                totals[key] = totals.get(key, 0.0) + share * score
             trained.setdefault(name, []).append(ranker)
     # Each protocol's NDCG relative to its best single source, averaged: the chosen ranker must do well
     # on a shopper's future and on the gaps in their past alike, whatever the shop is judged on later.

@@ -88,25 +88,26 @@ class Catalog:
 
 @dataclass(frozen=True)
 class SourceParams:
-    """Hyperparameters of the source models (the engine's __init__ arguments, grouped)."""
+    """Hyperparameters of the source models: the engine's __init__ arguments of the same names (their
+    defaults live there, once)."""
 
-    als_factors: int = 64
-    als_regularization: float = 0.05
-    als_iterations: int = 15
-    als_alpha: float = 2.0
-    knn_neighbours: int = 20
-    knn_shrinkage: float = 10.0
-    knn_weighting: str = "bm25"
-    knn_alpha: float = 1.0
-    knn_beta: float = 0.5
-    svd_factors: int = 50
-    svd_epochs: int = 20
-    ease_l2_scale: float = 1.0
-    ease_max_items: int = 6000
-    ease_max_memory_mb: float = 1200.0
-    train_half_life_days: float | None = None
-    trending_half_life_days: float = 7.0
-    kind_weights: Mapping[str, float] | None = None
+    als_factors: int
+    als_regularization: float
+    als_iterations: int
+    als_alpha: float
+    knn_neighbours: int
+    knn_shrinkage: float
+    knn_weighting: str
+    knn_alpha: float
+    knn_beta: float
+    svd_factors: int
+    svd_epochs: int
+    ease_l2_scale: float
+    ease_max_items: int
+    ease_max_memory_mb: float
+    train_half_life_days: float | None
+    trending_half_life_days: float
+    kind_weights: Mapping[str, float] | None
 
 
 class SourceSet:
@@ -138,7 +139,7 @@ class SourceSet:
         self.cold_ = np.flatnonzero(~self.known_items_)
         # Interest mass per product over the whole period: the long-run popularity features use it.
         mass = np.bincount(events.items, weights=weights, minlength=events.n_items)
-        self.mass_ = mass
+        self.log_interest_ = np.log1p(mass)
         self.category_codes_ = category_codes
         n_categories = int(category_codes.max()) + 1 if len(category_codes) else 0
         category_mass = np.bincount(category_codes, weights=mass + 1.0, minlength=n_categories)
@@ -149,7 +150,7 @@ class SourceSet:
         stamped = np.isfinite(events.days)
         np.minimum.at(first, events.items[stamped], events.days[stamped])
         first[np.isinf(first)] = np.nan
-        self.first_day_ = first
+        self.age_days_ = self.reference_day_ - first  # NaN for products nobody touched
 
         # Each product's mean stars, shrunk towards the shop's mean by three ratings' worth.
         rated = events.kinds == "rating"

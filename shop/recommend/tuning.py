@@ -31,7 +31,6 @@ class Holdout:
     weak: dict[int, set[int]]  # other products new to the shopper they touched in the window
     existing: np.ndarray  # products that existed (were touched) before the holdout ended
     protocol: str  # ranker.PROTOCOLS
-    cut_day: float
 
 
 def _subset(events: Events, keep: np.ndarray) -> Events:
@@ -114,7 +113,7 @@ def time_holdout(events: Events, fraction: float, offset: float = 0.0) -> Holdou
     existing = (
         np.bincount(events.items[~finite | (events.days < stop)], minlength=events.n_items) > 0
     )
-    return Holdout(train, truth, weak, existing, "time", cut)
+    return Holdout(train, truth, weak, existing, "time")
 
 
 def random_holdout(
@@ -142,7 +141,7 @@ def random_holdout(
     for u, i in out_keys:
         truth.setdefault(u, set()).add(i)
     existing = np.bincount(events.items, minlength=events.n_items) > 0
-    return Holdout(_subset(events, keep), truth, {}, existing, "random", float("nan"))
+    return Holdout(_subset(events, keep), truth, {}, existing, "random")
 
 
 def validation_set(
@@ -155,7 +154,7 @@ def validation_set(
     half_life_days: float | None,
     max_users: int,
     sample_seed: int,
-) -> tuple[ValidationSet | None, SourceSet]:
+) -> ValidationSet | None:
     """Fit the sources on the holdout's training events and build every validation shopper's rows."""
     train = holdout.train
     sources = SourceSet(params, seeds).fit(train, content, catalog)
@@ -206,7 +205,7 @@ def validation_set(
         groups.append(len(picked.items))
         positives.append(len(truth))
     if not groups:
-        return None, sources
+        return None
     data = ValidationSet(
         np.vstack(features),
         np.concatenate(labels),
@@ -214,4 +213,4 @@ def validation_set(
         np.array(positives),
         np.full(len(groups), PROTOCOLS.index(holdout.protocol)),
     )
-    return data, sources
+    return data

@@ -757,7 +757,14 @@ def engine_frames(data: SeedData):
             )
     interactions = pd.concat(parts, ignore_index=True)
     interactions["timestamp"] = interactions["timestamp"].astype("datetime64[ns, UTC]")
-    products = pd.DataFrame(
+    return interactions, catalogue_frame(data)
+
+
+def catalogue_frame(data: SeedData):
+    """The shop's products frame for ``data`` (product ids are the generator's indexes)."""
+    import pandas as pd
+
+    return pd.DataFrame(
         {
             "product_id": np.arange(len(data.products), dtype=np.int64),
             "name": [p["name"] for p in data.products],
@@ -767,4 +774,3 @@ def engine_frames(data: SeedData):
             "price": [float(p["price"]) for p in data.products],
         }
     )
-    return interactions, products

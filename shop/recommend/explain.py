@@ -71,8 +71,13 @@ def explain(
     sources: SourceSet,
     names: np.ndarray,
     categories: np.ndarray,
+    shares: np.ndarray | None = None,
 ) -> list[str]:
-    """One reason per picked product (catalogue positions), from its biggest positive contribution."""
+    """One reason per picked product (catalogue positions), from its biggest positive contribution.
+
+    ``shares`` (the shopper's category shares) lets a category reason say "which you like" only where
+    the shopper's share of that category is above the shop's.
+    """
     labels = list(contributions)
     if labels:
         stacked = np.stack([np.asarray(contributions[name], dtype=float) for name in labels])
@@ -109,7 +114,14 @@ def explain(
         if source == "popularity" or not len(history):
             out.append(f"Popular in {category}" if category else "Trending now")
         elif source == "taste":
-            out.append(f"Popular in {category}, which you like" if category else "Trending now")
+            code = sources.category_codes_[item]
+            liked = shares is not None and shares[code] > sources.category_prior_[code]
+            if not category:
+                out.append("Trending now")
+            else:
+                out.append(
+                    f"Popular in {category}, which you like" if liked else f"Popular in {category}"
+                )
         elif source == "svd":
             out.append("Matches how you rate products")
         elif source == "als":

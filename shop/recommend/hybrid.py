@@ -204,7 +204,7 @@ class HybridRecommender:
                 holdouts.append(holdout)
         parts = []
         for fold, holdout in enumerate(holdouts):
-            part, _ = validation_set(
+            part = validation_set(
                 holdout,
                 self.content_,
                 self.catalog_,
@@ -334,9 +334,14 @@ class HybridRecommender:
         contributions = self.ranker_.contributions(picked.features[chosen])
         items = picked.items[chosen]
         reasons = explain(
-            items, contributions, shopper, self.sources_, self.names_, self.categories_
+            items,
+            contributions,
+            shopper,
+            self.sources_,
+            self.names_,
+            self.categories_,
+            picked.shares,
         )
-        # Scores order one list; shifted so the worst shown is 0 and they stay comparable in tests.
         shown = scores[chosen]
         ids = serving.ids
         return [

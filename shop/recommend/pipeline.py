@@ -22,6 +22,7 @@ class Candidates(NamedTuple):
     items: np.ndarray
     features: np.ndarray
     scores: dict[str, np.ndarray]
+    shares: np.ndarray  # the shopper's smoothed interest per category
 
 
 def candidate_features(
@@ -37,4 +38,4 @@ def candidate_features(
     scores = sources.score(shopper, shares=shares)
     items, votes = select_candidates(scores, blocked_mask, n_blocked, popular_order)
     features = build_features(shopper, scores, items, votes, sources, catalog, shares)
-    return Candidates(items, features, scores)
+    return Candidates(items, features, scores, shares)

@@ -300,3 +300,13 @@ def test_too_little_data_keeps_a_fixed_blend_and_says_why():
     assert engine.metadata_["ranker"]["chosen"] == "blend"
     assert "too little validation data" in engine.metadata_["ranker"]["reason"]
     assert len(engine.recommend(interactions.loc[interactions["user_id"] == 1], n=5)) == 5
+
+
+def test_a_category_reason_says_which_you_like_only_for_the_shoppers_own_categories(engine, shop):
+    interactions, products = shop
+    garden = products.loc[products["category"] == "Garden", "product_id"].tolist()
+    mine = history([(p, "purchase") for p in garden[:4]])
+    category = products.set_index("product_id")["category"]
+    for r in engine.recommend(mine, n=len(products) - 4):
+        if r.reason.endswith(", which you like"):
+            assert category[r.product_id] == "Garden", r

@@ -198,6 +198,7 @@ def run_once(
         "ease_yardstick_penalty": ease.penalty,
         "ease_yardstick_validation_ndcg": validation,
         "seconds": {"hybrid_fit": fit_s, "ease_tuning": ease_s, "evaluate": evaluate_s},
+        "guard": {k: engine.metadata_["ranker"].get(k) for k in ("chosen", "score", "folds")},
     }
 
 
@@ -244,6 +245,7 @@ def main() -> None:
             )
             print(render_table(run["scores"], args.k))
             print(f"hybrid / {run['ease_reference']} NDCG@{args.k}: {run['hybrid_over_ease']:.3f}")
+            print(f"the guard served: {run['guard']['chosen']}")
         models = list(runs[0]["ndcg"])
         median = {m: statistics.median(r["ndcg"][m] for r in runs) for m in models}
         results[name] = {

@@ -14,6 +14,8 @@ from _retail import machine, resolve_out, synthetic_shop, write_json
 
 from shop.recommend import HybridRecommender
 
+TARGET_SECONDS = 60.0
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(
@@ -41,9 +43,9 @@ def main() -> None:
     engine = HybridRecommender(random_state=args.seed).fit(interactions, products)
     wall = time.perf_counter() - clock
     phases = engine.metadata_["fit_seconds"]
-    print(f"fit wall time: {wall:.1f} s (target < 120 s)")
+    print(f"fit wall time: {wall:.1f} s (target <= {TARGET_SECONDS:.0f} s, ranker included)")
     print("phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in phases.items()))
-    print(f"tuned weights: {engine.metadata_['weights']}")
+    print(f"the guard served: {engine.metadata_['ranker']['chosen']}")
     write_json(
         resolve_out(args.out, "fit_speed.json"),
         {

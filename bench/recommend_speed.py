@@ -19,8 +19,8 @@ from threadpoolctl import threadpool_limits
 
 from shop.recommend import HybridRecommender
 
-TARGET_MEDIAN_MS = 5.0
-TARGET_P99_MS = 20.0
+TARGET_MEDIAN_MS = 2.0
+TARGET_P99_MS = 5.0
 TARGET_SPEEDUP = 20.0
 
 

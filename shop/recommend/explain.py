@@ -1,7 +1,8 @@
 """Stage 7 of the pipeline, explanations: a reason a shopper can read, from the source that mattered most.
 
-The ranker reports how much each source's features contributed to a product's score (SHAP values for
-the learned ranker, weight x score for a blend); the biggest positive one explains the card. Reasons that
+The ranker reports how much each source's features contributed to a product's score (path contributions
+of the learned ranker's trees, coefficient x feature for the logistic ranker, weight x score for a blend);
+the biggest positive one explains the card. Reasons that
 name a product ("Because you liked X") name the history product the recommendation is closest to by that
 source's own similarity.
 """

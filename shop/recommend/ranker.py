@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -122,6 +122,57 @@ def single_source(name: str) -> LinearBlend:
     return LinearBlend({name: 1.0}, kind=f"source:{name}")
 
 
+#: The sources features speak for, in the column order of ``_LeafTables.parts``.
+CONTRIBUTING_SOURCES: tuple[str, ...] = tuple(dict.fromkeys(FEATURE_SOURCE.values()))
+_SOURCE_OF_FEATURE = np.array(
+    [
+        CONTRIBUTING_SOURCES.index(FEATURE_SOURCE[name]) if name in FEATURE_SOURCE else -1
+        for name in FEATURES
+    ]
+)
+
+
+class _LeafTables(NamedTuple):
+    """Every tree's leaves as arrays: the leaf's output, and its path contributions per source.
+
+    A product's path through a tree changes the expected output at every split; that change is credited
+    to the split's feature (the "Saabas" attribution that treeinterpreter popularised), so a row's
+    contributions over all trees add up to its score minus the trees' mean. It is a per-leaf table read
+    with one ``pred_leaf`` call, where LightGBM's exact SHAP values (``pred_contrib``) cost about 0.06 ms a
+    row on the request path; both credit the same features in most rows, and only the biggest source
+    is used, to pick the card's reason.
+    """
+
+    values: np.ndarray  # (trees, leaves): output of each leaf
+    parts: np.ndarray  # (trees, leaves, CONTRIBUTING_SOURCES): path contribution of each source
+    trees: np.ndarray  # (1, trees): row index for fancy indexing ``values[trees, leaves]``
+
+    @classmethod
+    def from_booster(cls, booster: Any, n_trees: int) -> _LeafTables:
+        info = booster.dump_model(num_iteration=n_trees)["tree_info"][:n_trees]
+        width = max(int(tree["num_leaves"]) for tree in info) if info else 1
+        values = np.zeros((len(info), width))
+        parts = np.zeros((len(info), width, len(CONTRIBUTING_SOURCES)))
+        for t, tree in enumerate(info):
+            # Depth-first over (node, the contributions on the way to it).
+            stack = [(tree["tree_structure"], np.zeros(len(CONTRIBUTING_SOURCES)))]
+            while stack:
+                node, path = stack.pop()
+                if "leaf_value" in node:
+                    leaf = int(node.get("leaf_index", 0))
+                    values[t, leaf] = node["leaf_value"]
+                    parts[t, leaf] = path
+                    continue
+                source = _SOURCE_OF_FEATURE[int(node["split_feature"])]
+                for child in (node["left_child"], node["right_child"]):
+                    step = path.copy()
+                    if source >= 0:
+                        expected = child.get("leaf_value", child.get("internal_value", 0.0))
+                        step[source] += expected - node["internal_value"]
+                    stack.append((child, step))
+        return cls(values, parts, np.arange(len(info))[None, :])
+
+
 @dataclass
 class LearnedRanker:
     """LightGBM LambdaRank over FEATURES; deterministic for a given seed."""
@@ -183,23 +234,37 @@ class LearnedRanker:
         self.booster_ = booster
         return self
 
+    def _tables(self) -> _LeafTables:
+        tables = self.__dict__.get("_leaf_tables")
+        if tables is None:  # after fit, or once per process after a load
+            tables = self._leaf_tables = _LeafTables.from_booster(self.booster_, self.best_rounds_)
+        return tables
+
+    def _leaves(self, features: np.ndarray) -> np.ndarray:
+        return self.booster_.predict(
+            features,
+            num_iteration=self.best_rounds_,
+            pred_leaf=True,
+            num_threads=1,
+            validate_features=False,
+        ).astype(np.intp, copy=False)
+
     def score(self, features: np.ndarray) -> np.ndarray:
-        raw = self.booster_.predict(
-            features, num_iteration=self.best_rounds_, num_threads=1, validate_features=False
-        )
+        """LightGBM's prediction, summed from each tree's leaf (LightGBM routes the rows, NaNs included)."""
+        tables = self._tables()
+        raw = tables.values[tables.trees, self._leaves(features)].sum(axis=1)
         return raw + _TIEBREAK * np.nan_to_num(features[:, SCORE_COLUMN["popularity"]])
 
     def contributions(self, features: np.ndarray) -> dict[str, np.ndarray]:
-        """Per-source sums of the features' SHAP contributions (LightGBM's ``pred_contrib``)."""
-        contrib = self.booster_.predict(
-            features, num_iteration=self.best_rounds_, pred_contrib=True, num_threads=1
-        )[:, : len(FEATURES)]
-        out: dict[str, np.ndarray] = {}
-        for column, name in enumerate(FEATURES):
-            source = FEATURE_SOURCE.get(name)
-            if source is not None:
-                out[source] = out.get(source, 0.0) + contrib[:, column]
-        return out
+        """Per-source sums of the features' path contributions (see ``_LeafTables``)."""
+        tables = self._tables()
+        parts = tables.parts[tables.trees, self._leaves(features)].sum(axis=1)
+        return {source: parts[:, j] for j, source in enumerate(CONTRIBUTING_SOURCES)}
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_leaf_tables", None)
+        return state
 
     def describe(self) -> dict[str, Any]:
         gains = self.booster_.feature_importance("gain")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .content import ContentModel
 from .frames import Events, kind_codes
@@ -172,38 +173,44 @@ def validation_set(
     # added after it from one that nobody wants.
     absent = ~holdout.existing
     features, labels, groups, positives = [], [], [], []
-    for user, start, stop in zip(users.tolist(), starts.tolist(), stops.tolist(), strict=True):
-        rows = order[start:stop]
-        if len(rows) == 0:
-            continue
-        shopper = code_shopper(
-            train.items[rows],
-            codes[rows],
-            train.values[rows],
-            train.days[rows],
-            kind_table,
-            half_life_days,
-        )
-        if not len(shopper.items):
-            continue
-        blocked = absent.copy()
-        blocked[shopper.history_items] = True
-        picked = candidate_features(
-            shopper, sources, catalog, blocked, int(blocked.sum()), popular_order
-        )
-        truth = holdout.truth[user]
-        weak = holdout.weak.get(user, set())
-        features.append(picked.features)
-        # Graded: 2 for a held-out positive (what the evaluation counts), 1 for a product the shopper
-        # only viewed or clicked in the window (interest, and many times more of it to learn from).
-        labels.append(
-            np.fromiter(
-                (2.0 if i in truth else 1.0 if i in weak else 0.0 for i in picked.items.tolist()),
-                dtype=float,
+    # One shopper's scores are a few small matrix-vector products: BLAS threads only fight each other
+    # (and the web workers) over them, so the loop runs single-threaded, as a request does.
+    with threadpool_limits(1, "blas"):
+        for user, start, stop in zip(users.tolist(), starts.tolist(), stops.tolist(), strict=True):
+            rows = order[start:stop]
+            if len(rows) == 0:
+                continue
+            shopper = code_shopper(
+                train.items[rows],
+                codes[rows],
+                train.values[rows],
+                train.days[rows],
+                kind_table,
+                half_life_days,
             )
-        )
-        groups.append(len(picked.items))
-        positives.append(len(truth))
+            if not len(shopper.items):
+                continue
+            blocked = absent.copy()
+            blocked[shopper.history_items] = True
+            picked = candidate_features(
+                shopper, sources, catalog, blocked, int(blocked.sum()), popular_order
+            )
+            truth = holdout.truth[user]
+            weak = holdout.weak.get(user, set())
+            features.append(picked.features)
+            # Graded: 2 for a held-out positive (what the evaluation counts), 1 for a product the
+            # shopper only viewed or clicked in the window (interest, and many times more of it).
+            labels.append(
+                np.fromiter(
+                    (
+                        2.0 if i in truth else 1.0 if i in weak else 0.0
+                        for i in picked.items.tolist()
+                    ),
+                    dtype=float,
+                )
+            )
+            groups.append(len(picked.items))
+            positives.append(len(truth))
     if not groups:
         return None
     data = ValidationSet(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from shop.recommend.features import FEATURES, SCORE_COLUMN
-from shop.recommend.ranker import LearnedRanker, ValidationSet
+from shop.recommend.ranker import LearnedRanker, ValidationSet, ndcg_groups
 
 
 def _validation_set(seed: int = 0, groups: int = 120, size: int = 30) -> ValidationSet:
@@ -65,3 +65,48 @@ def test_a_pickled_ranker_rebuilds_its_tables_and_scores_the_same(ranker):
     np.testing.assert_array_equal(copy.score(features), before)
     for name, values in ranker.contributions(features).items():
         np.testing.assert_array_equal(copy.contributions(features)[name], values)
+
+
+def _reference_ndcg(scores: np.ndarray, data: ValidationSet, k: int = 10) -> float:
+    """NDCG@k group by group, the plain way."""
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    total, start = 0.0, 0
+    for size, positives in zip(data.groups.tolist(), data.positives.tolist(), strict=True):
+        mine = scores[start : start + size]
+        top = np.argsort(-mine, kind="stable")[:k]
+        gains = data.labels[start : start + size][top] == 2.0
+        if positives:
+            total += float(gains @ discounts[: len(top)]) / discounts[: min(positives, k)].sum()
+        start += size
+    return total / len(data.groups)
+
+
+def test_ndcg_over_all_groups_at_once_matches_the_group_by_group_definition():
+    rng = np.random.default_rng(5)
+    sizes = np.array([0, 1, 3, 10, 11, *rng.integers(1, 60, 200).tolist()])
+    labels = rng.choice([0.0, 1.0, 2.0], sizes.sum(), p=[0.85, 0.05, 0.1])
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    # Some positives were proposed by no source: they count in the ideal but not in the list.
+    positives = np.array(
+        [
+            int((labels[s : s + n] == 2).sum()) + int(rng.integers(0, 2))
+            for s, n in zip(starts, sizes, strict=True)
+        ]
+    )
+    data = ValidationSet(np.zeros((len(labels), 1)), labels, sizes, positives, np.zeros(len(sizes)))
+    scores = rng.random(len(labels))
+    assert ndcg_groups(scores, data) == pytest.approx(_reference_ndcg(scores, data), abs=1e-12)
+
+
+def test_sampled_training_groups_keep_every_labelled_candidate_and_a_few_others():
+    data = _validation_set(seed=6, groups=40, size=300)
+    data.labels[5] = 1.0  # a weakly interesting candidate
+    sampled = data.sampled(50, seed=1)
+    assert len(sampled.groups) == len(data.groups)
+    np.testing.assert_array_equal(sampled.positives, data.positives)
+    labelled = data.labels > 0
+    per_group = labelled.reshape(40, 300).sum(axis=1)
+    np.testing.assert_array_equal(sampled.groups, per_group + np.minimum(50, 300 - per_group))
+    assert (sampled.labels > 0).sum() == labelled.sum()
+    again = data.sampled(50, seed=1)
+    np.testing.assert_array_equal(again.features, sampled.features)

@@ -353,9 +353,9 @@ def test_seed_command_can_add_the_demo_experiment(runner):
 def test_forged_or_borrowed_impression_ids_change_no_experiment_figure(
     app, client, auth, demo_experiment
 ):
+    from shop.experiments.impressions import impression_token
+    from shop.experiments.results import experiment_results
     from shop.models import Impression
-    from shop.services.analytics import experiment_results
-    from shop.services.impressions import impression_token
 
     before = experiment_results(demo_experiment)
     impressions = db.session.scalars(select(Impression).order_by(Impression.id).limit(9)).all()

@@ -3,9 +3,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from shop.experiments.impressions import impression_token
 from shop.extensions import db
 from shop.models import CartItem, Event, Impression, Order, OrderLine, Product
-from shop.services.impressions import impression_token
 from tests import factories
 
 

@@ -21,17 +21,18 @@ from flask import (
 from flask_login import current_user
 
 from shop.admin import bp
-from shop.admin.experiments import (
+from shop.admin.forms import ALGORITHM_LABELS, ActionForm, ExperimentForm
+from shop.experiments.assignment import running_experiment
+from shop.experiments.lifecycle import (
     ExperimentRefused,
     all_experiments,
     create_experiment,
     stop_experiment,
 )
-from shop.admin.forms import ALGORITHM_LABELS, ActionForm, ExperimentForm
+from shop.experiments.results import VariantResult, experiment_results
 from shop.extensions import db, login_manager
 from shop.models import Experiment, TrainingRun
 from shop.services import analytics, training
-from shop.services.experiments import running_experiment
 from shop.services.training_pipeline import ACTIVE_STATUSES, RetrainRefused
 from shop.templating import money
 from shop.training import tasks
@@ -204,7 +205,7 @@ def create():
 @bp.route("/experiments/<id:experiment_id>")
 def experiment(experiment_id: int):
     item = db.get_or_404(Experiment, experiment_id)
-    results = analytics.experiment_results(item, money=money)
+    results = experiment_results(item, money=money)
     return render_template(
         "admin/experiment.html",
         experiment=item,
@@ -215,7 +216,7 @@ def experiment(experiment_id: int):
     )
 
 
-def _experiment_chart(results: list[analytics.VariantResult]) -> dict:
+def _experiment_chart(results: list[VariantResult]) -> dict:
     """Rates in percent with their interval ends, for the chart on the experiment page."""
 
     def points(estimates):

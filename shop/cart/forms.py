@@ -24,7 +24,7 @@ class AddToCartForm(FirstErrorMixin, FlaskForm):
         default=1,
         validators=[Optional(), NumberRange(min=1, max=MAX_QUANTITY, message=QUANTITY_MESSAGE)],
     )
-    imp = HiddenField()  # a signed impression token (shop.services.impressions)
+    imp = HiddenField()  # a signed impression token (shop.experiments.impressions)
     src = HiddenField()
     next = HiddenField()
 

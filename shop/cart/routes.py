@@ -14,10 +14,10 @@ from shop.cart.forms import AddToCartForm, CartActionForm, UpdateQuantityForm
 from shop.catalog.queries import parse_page
 from shop.database import MAX_ID
 from shop.errors import error_response, wants_json
+from shop.experiments.impressions import impression_for
 from shop.extensions import db
 from shop.models import Product
 from shop.services import orders as cart_service
-from shop.services.impressions import impression_for
 
 ORDERS_PER_PAGE = 10
 SIGN_IN_MESSAGE = "Please sign in to use your cart."

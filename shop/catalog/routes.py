@@ -14,10 +14,10 @@ from shop.catalog.images import product_svg
 from shop.catalog.pages import render_product_page
 from shop.database import begin_write
 from shop.errors import error_response
+from shop.experiments.impressions import impression_for, record_impression
 from shop.extensions import db, limiter
 from shop.services import history_lists, recommendations
 from shop.services.events import record_event
-from shop.services.impressions import impression_for
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,10 @@ def index():
     for_you = because = buy_again = recently = None
     if current_user.is_authenticated:
         for_you = recommendations.recommended_for(current_user.id, n=10)
+        # An experiment's list is recorded as an impression (a write, committed here), so that
+        # clicks and purchases from it count for its variant.
+        for_you = record_impression(for_you, current_user.id)
+        db.session.commit()
         because = recommendations.because_you_liked(
             current_user.id, shown_already=[item.product.id for item in for_you.items]
         )

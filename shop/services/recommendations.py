@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,9 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from shop.database import begin_write
+from shop.experiments.assignment import variant_for
 from shop.extensions import cache, db
-from shop.models import Impression, Like, OrderLine, Product, Rating
-from shop.services import experiments
+from shop.models import Like, OrderLine, Product, Rating
 from shop.services.interactions import touched_product_ids, user_history
 
 log = logging.getLogger(__name__)
@@ -170,6 +169,7 @@ class ShownList:
     personalised: bool = False
     impression_id: int | None = None
     variant: str | None = None
+    variant_id: int | None = None
     model_version: str | None = None
 
     def __bool__(self) -> bool:
@@ -262,12 +262,13 @@ def recommended_for(user_id: int | None, n: int = 10, source: str = "home:for-yo
     the familiar products have their own rows (``history_lists``).
 
     Falls back to popularity (labelled as such) when no model is loaded or the shopper is unknown
-    to it. When an A/B experiment is running, the shopper's variant picks the algorithm and the
-    list is recorded as an impression so clicks and purchases can be attributed to it.
+    to it. When an A/B experiment is running, the shopper's variant picks the algorithm; this read
+    writes nothing, and the route that shows the list records it
+    (``shop.experiments.impressions.record_impression``) so clicks and purchases count for it.
     """
 
     engine = current_engine()
-    variant = experiments.variant_for(user_id)
+    variant = variant_for(user_id)
     algorithm = variant.algorithm if variant is not None else "hybrid"
     version = store().version if engine is not None else None
     exclude = touched_product_ids(user_id) if user_id is not None else set()
@@ -283,6 +284,7 @@ def recommended_for(user_id: int | None, n: int = 10, source: str = "home:for-yo
             source,
             personalised=user_id is not None,
             variant=variant.name if variant else None,
+            variant_id=variant.id if variant else None,
             model_version=version,
         )
     else:
@@ -291,25 +293,9 @@ def recommended_for(user_id: int | None, n: int = 10, source: str = "home:for-yo
             source=source,
             items=[ShownItem(p, "Popular with shoppers right now") for p in products],
             variant=variant.name if variant else None,
+            variant_id=variant.id if variant else None,
         )
-    if variant is not None and user_id is not None and shown.items:
-        shown = _record_impression(shown, user_id, variant.id)
     return shown
-
-
-def _record_impression(shown: ShownList, user_id: int, variant_id: int) -> ShownList:
-
-    begin_write()
-    impression = Impression(
-        user_id=user_id,
-        variant_id=variant_id,
-        source=shown.source,
-        product_ids=[item.product.id for item in shown.items],
-        model_version=shown.model_version,
-    )
-    db.session.add(impression)
-    db.session.commit()
-    return replace(shown, impression_id=impression.id)
 
 
 def because_you_liked(

@@ -45,7 +45,7 @@ def run_once(seed: int, as_of: str, folder: Path, with_experiment: bool = True) 
     from shop.extensions import db
     from shop.models import Experiment
     from shop.services.interactions import all_interactions, products_frame
-    from shop.services.training_pipeline import evaluate_shop
+    from shop.training.evaluation import evaluate_shop
 
     app = create_app(
         {

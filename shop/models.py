@@ -356,7 +356,7 @@ class TrainingRun(db.Model):
     __tablename__ = "training_runs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # queued -> running -> succeeded | failed; shop.services.training_pipeline is the only writer.
+    # queued -> running -> succeeded | failed; shop.training.runs is the only writer.
     status: Mapped[str] = mapped_column(String(16), default="queued")
     # "manual" (the admin's button), "scheduled" (SHOP_RETRAIN_SCHEDULE) or "command" (flask train).
     trigger: Mapped[str] = mapped_column(String(16), default="manual")

@@ -19,7 +19,7 @@ from shop.models import Experiment, ExperimentVariant, TrainingRun
 from shop.seeding import SeedOptions, seed_database
 from shop.seeding.experiment import create_demo_experiment
 from shop.seeding.generator import generate
-from shop.services.training_pipeline import fail_orphans, worker_id
+from shop.training.runs import fail_orphans, worker_id
 from tests import factories
 from tests.conftest import csrf_token
 from tests.test_training import build_small_shop

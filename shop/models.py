@@ -142,7 +142,7 @@ class Product(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Counters kept in step with the feedback tables so that listing pages can sort by
     # popularity and rating without aggregating the whole event log on every request.
-    # shop.services.stats.recompute_product_counters() rebuilds them from the source tables.
+    # shop.services.counters.recompute_product_counters() rebuilds them from the source tables.
     view_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     click_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     cart_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

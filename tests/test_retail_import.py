@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import func, select
 
 from shop.extensions import db
-from shop.models import Category, Event, Order, OrderLine, Product, User
-from shop.services.retail_import import (
+from shop.importers.retail import (
     REQUIRED_COLUMNS,
     category_for,
     import_retail,
     nice_title,
 )
+from shop.models import Category, Event, Order, OrderLine, Product, User
 
 HEADER = list(REQUIRED_COLUMNS)
 CATALOGUE = {

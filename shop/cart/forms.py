@@ -7,7 +7,7 @@ from wtforms import HiddenField
 from wtforms.validators import InputRequired, NumberRange, Optional
 
 from shop.forms import FirstErrorMixin, WholeNumberField
-from shop.services.orders import MAX_QUANTITY
+from shop.services.carts import MAX_QUANTITY
 
 QUANTITY_MESSAGE = f"Choose a quantity from 1 to {MAX_QUANTITY}."
 UPDATE_MESSAGE = f"Choose a quantity from 0 (remove) to {MAX_QUANTITY}."

@@ -47,7 +47,7 @@ from shop.seeding.generator import (
 )
 from shop.seeding.images import write_product_images
 from shop.seeding.vocabulary import CATEGORIES
-from shop.services.stats import recompute_product_counters
+from shop.services.counters import recompute_product_counters
 
 __all__ = ["SeedError", "SeedOptions", "SeedReport", "seed_database", "DEMO_EMAIL", "DEMO_PASSWORD"]
 

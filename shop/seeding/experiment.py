@@ -37,8 +37,8 @@ from shop.models import (
 from shop.recommend import HybridRecommender
 from shop.recommend.evaluation import engine_scorer
 from shop.seeding.generator import SeedData, browse_list
+from shop.services.counters import recompute_product_counters
 from shop.services.interactions import all_interactions, products_frame
-from shop.services.stats import recompute_product_counters
 
 DEMO_SOURCE = "home:for-you"
 LIST_LENGTH = 10

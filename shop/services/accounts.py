@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select, union, update
 
 from shop.extensions import db
 from shop.models import CartItem, Event, Impression, Like, Order, Product, Rating, User
-from shop.services.events import bump_counters
+from shop.services.counters import bump_counters
 
 RESET_MAX_AGE_SECONDS = 30 * 60
 DELETED_NAME = "Deleted shopper"

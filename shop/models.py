@@ -383,7 +383,7 @@ class SearchQuery(db.Model):
     """One search a signed-in shopper ran: what they typed and how many products it found.
 
     Kept so that the words of a shopper's recent searches can feed recommendations (see
-    shop.services.search_history.recent_search_terms); visitors' searches are not stored.
+    shop.search.history.recent_search_terms); visitors' searches are not stored.
     """
 
     __tablename__ = "search_queries"

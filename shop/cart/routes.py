@@ -2,46 +2,33 @@
 
 from __future__ import annotations
 
-from functools import wraps
-
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.exc import SQLAlchemyError
 
-from shop.auth.routes import safe_next
 from shop.cart import bp
 from shop.cart.forms import AddToCartForm, CartActionForm, UpdateQuantityForm
-from shop.catalog.queries import parse_page
 from shop.database import MAX_ID
 from shop.errors import error_response, wants_json
 from shop.experiments.impressions import impression_for
 from shop.extensions import db
 from shop.models import Product
 from shop.services import carts
+from shop.web import parse_page, safe_next, signin_required
 
 ORDERS_PER_PAGE = 10
 SIGN_IN_MESSAGE = "Please sign in to use your cart."
 
 
-def signin_required_for_post(view):
-    """login_required for POST-only URLs: a fetch() call gets 401 JSON, and a form post sends the
-    shopper to sign in with ``next`` pointing at a page (the product, or the cart), never at this
-    POST-only URL, which a browser would then GET."""
+def _page_before_sign_in(**_view_args) -> str:
+    """Where a signed-out cart post returns after sign-in: the product it adds, else the cart."""
+    product_id = request.form.get("product_id", "")
+    if request.endpoint == "cart.add" and product_id.isdigit() and len(product_id) < 10:
+        return url_for("catalog.product_detail", product_id=int(product_id))
+    return url_for("cart.view_cart")
 
-    @wraps(view)
-    def wrapped(*args, **kwargs):
-        if current_user.is_authenticated:
-            return view(*args, **kwargs)
-        if wants_json():
-            return error_response(401, SIGN_IN_MESSAGE, "Sign in required")
-        flash(SIGN_IN_MESSAGE, "info")
-        back = url_for("cart.view_cart")
-        product_id = request.form.get("product_id", "")
-        if request.endpoint == "cart.add" and product_id.isdigit() and len(product_id) < 10:
-            back = url_for("catalog.product_detail", product_id=int(product_id))
-        return redirect(url_for("auth.login", next=back))
 
-    return wrapped
+signin_required_for_post = signin_required(SIGN_IN_MESSAGE, back=_page_before_sign_in)
 
 
 def _existing_id(value: int) -> int:

@@ -41,11 +41,11 @@ def run_once(seed: int, as_of: str, folder: Path, with_experiment: bool = True) 
     from sqlalchemy import select
 
     from shop import create_app
+    from shop.experiments.results import experiment_results
     from shop.extensions import db
     from shop.models import Experiment
-    from shop.services.analytics import experiment_results
     from shop.services.interactions import all_interactions, products_frame
-    from shop.services.training_pipeline import evaluate_shop
+    from shop.training.evaluation import evaluate_shop
 
     app = create_app(
         {

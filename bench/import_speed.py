@@ -1,7 +1,7 @@
 """How long the Online Retail importer takes on the full public log (541,909 lines).
 
 Each run builds a fresh temporary SQLite database with the migrations, then times
-``shop.services.retail_import.import_retail`` on the whole file (reading, cleaning, bulk inserts, product
+``shop.importers.retail.import_retail`` on the whole file (reading, cleaning, bulk inserts, product
 counters). Prints each run and the median; writes JSON with the machine it ran on.
 
     .venv/bin/python bench/import_speed.py [--data PATH] [--repeat 3] [--limit-rows N] [--out FILE]
@@ -29,7 +29,7 @@ def one_run(data: Path, limit_rows: int | None) -> dict:
 
     from shop import create_app
     from shop.extensions import db
-    from shop.services.retail_import import import_retail
+    from shop.importers.retail import import_retail
 
     with tempfile.TemporaryDirectory(prefix="import-speed-") as folder:
         app = create_app(

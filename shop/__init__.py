@@ -106,7 +106,7 @@ def register_extensions(app: Flask) -> None:
 
     jobs.init_app(app)
 
-    from shop.services.recommendations import RecommenderStore
+    from shop.services.model_store import RecommenderStore
 
     app.extensions["recommender_store"] = RecommenderStore(app.config["SHOP_MODEL_DIR"])
 

@@ -142,7 +142,7 @@ class Product(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Counters kept in step with the feedback tables so that listing pages can sort by
     # popularity and rating without aggregating the whole event log on every request.
-    # shop.services.stats.recompute_product_counters() rebuilds them from the source tables.
+    # shop.services.counters.recompute_product_counters() rebuilds them from the source tables.
     view_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     click_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     cart_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -356,7 +356,7 @@ class TrainingRun(db.Model):
     __tablename__ = "training_runs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # queued -> running -> succeeded | failed; shop.services.training_pipeline is the only writer.
+    # queued -> running -> succeeded | failed; shop.training.runs is the only writer.
     status: Mapped[str] = mapped_column(String(16), default="queued")
     # "manual" (the admin's button), "scheduled" (SHOP_RETRAIN_SCHEDULE) or "command" (flask train).
     trigger: Mapped[str] = mapped_column(String(16), default="manual")
@@ -383,7 +383,7 @@ class SearchQuery(db.Model):
     """One search a signed-in shopper ran: what they typed and how many products it found.
 
     Kept so that the words of a shopper's recent searches can feed recommendations (see
-    shop.services.search_history.recent_search_terms); visitors' searches are not stored.
+    shop.search.history.recent_search_terms); visitors' searches are not stored.
     """
 
     __tablename__ = "search_queries"

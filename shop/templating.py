@@ -75,7 +75,7 @@ def impression_ref(impression_id: int | None) -> str:
     """The signed ``imp`` value a recommendation link carries for the signed-in shopper."""
     from flask_login import current_user
 
-    from shop.services.impressions import impression_token
+    from shop.experiments.impressions import impression_token
 
     user_id = current_user.id if current_user.is_authenticated else None
     return impression_token(impression_id, user_id)

@@ -19,7 +19,7 @@ from shop.models import Experiment, ExperimentVariant, TrainingRun
 from shop.seeding import SeedOptions, seed_database
 from shop.seeding.experiment import create_demo_experiment
 from shop.seeding.generator import generate
-from shop.services.training_pipeline import fail_orphans, worker_id
+from shop.training.runs import fail_orphans, worker_id
 from tests import factories
 from tests.conftest import csrf_token
 from tests.test_training import build_small_shop
@@ -353,9 +353,9 @@ def test_seed_command_can_add_the_demo_experiment(runner):
 def test_forged_or_borrowed_impression_ids_change_no_experiment_figure(
     app, client, auth, demo_experiment
 ):
+    from shop.experiments.impressions import impression_token
+    from shop.experiments.results import experiment_results
     from shop.models import Impression
-    from shop.services.analytics import experiment_results
-    from shop.services.impressions import impression_token
 
     before = experiment_results(demo_experiment)
     impressions = db.session.scalars(select(Impression).order_by(Impression.id).limit(9)).all()

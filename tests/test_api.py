@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from shop.services.training_pipeline import train_and_publish
+from shop.training.runs import train_and_publish
 from tests import factories
 from tests.browser_support import live_server
 from tests.test_training import build_small_shop

@@ -17,8 +17,8 @@ from shop.extensions import cache, db
 from shop.models import Event
 from shop.services import analytics, recommendations
 from shop.services.caches import forget_shop_figures
-from shop.services.stats import recompute_product_counters
-from shop.services.training_pipeline import train_and_publish
+from shop.services.counters import recompute_product_counters
+from shop.training.runs import train_and_publish
 from tests import factories
 from tests.test_analytics import build_analytics_shop
 from tests.test_training import build_small_shop

@@ -3,9 +3,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from shop.experiments.impressions import impression_token
 from shop.extensions import db
 from shop.models import CartItem, Event, Impression, Order, OrderLine, Product
-from shop.services.impressions import impression_token
 from tests import factories
 
 
@@ -204,10 +204,10 @@ def test_failed_checkout_leaves_no_half_order(app, post, signed_in, kettle, mug,
     app.config["PROPAGATE_EXCEPTIONS"] = False  # answer with the 500 page, as in production
     post("/cart/add", {"product_id": kettle.id})
     post("/cart/add", {"product_id": mug.id})
-    from shop.services import orders
+    from shop.services import carts
 
     calls = []
-    real_record_event = orders.record_event
+    real_record_event = carts.record_event
 
     def fails_on_second_line(*args, **kwargs):
         calls.append(args)
@@ -215,7 +215,7 @@ def test_failed_checkout_leaves_no_half_order(app, post, signed_in, kettle, mug,
             raise RuntimeError("event store down")
         return real_record_event(*args, **kwargs)
 
-    monkeypatch.setattr(orders, "record_event", fails_on_second_line)
+    monkeypatch.setattr(carts, "record_event", fails_on_second_line)
     response = post("/checkout")
     assert response.status_code == 500
     db.session.rollback()
@@ -283,14 +283,14 @@ def test_a_database_error_at_checkout_answers_503_and_keeps_the_cart(
 ):
     from sqlalchemy.exc import OperationalError
 
-    from shop.services import orders
+    from shop.services import carts
 
     post("/cart/add", {"product_id": kettle.id})
 
     def locked(*args, **kwargs):
         raise OperationalError("INSERT", {}, Exception("database is locked"))
 
-    monkeypatch.setattr(orders, "record_event", locked)
+    monkeypatch.setattr(carts, "record_event", locked)
     response = post("/checkout")
     assert response.status_code == 503
     assert "cart is unchanged" in response.get_data(as_text=True)

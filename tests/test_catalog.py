@@ -7,10 +7,10 @@ import re
 import pytest
 from sqlalchemy import select
 
+from shop.experiments.impressions import impression_token
 from shop.extensions import db
 from shop.models import CartItem, Event, Experiment, ExperimentVariant, Impression, Like
 from shop.services.events import record_event
-from shop.services.impressions import impression_token
 from tests import factories
 
 

@@ -9,8 +9,9 @@ import re
 import pytest
 
 import shop.recommend
-from shop.services import recommendations, training, training_pipeline
-from shop.services.training_pipeline import train_and_publish
+from shop.services import model_store
+from shop.training import evaluation, report
+from shop.training.runs import train_and_publish
 from tests.test_training import build_small_shop
 
 TOPN_KEYS = {"precision", "recall", "ndcg", "map", "coverage", "n_users"}
@@ -52,9 +53,9 @@ def evaluate(runner, tmp_path, *args: str) -> dict:
 
 def test_yardsticks_follow_the_engines_variants(monkeypatch):
     monkeypatch.setattr(shop.recommend, "VARIANTS", ("hybrid", "popularity", "als"))
-    assert training_pipeline.topn_variants() == ("popularity", "als", "hybrid")
+    assert evaluation.topn_variants() == ("popularity", "als", "hybrid")
     monkeypatch.setattr(shop.recommend, "VARIANTS", ("hybrid", "popularity", "ease", "svd"))
-    assert training_pipeline.topn_variants() == ("popularity", "svd", "ease", "hybrid")
+    assert evaluation.topn_variants() == ("popularity", "svd", "ease", "hybrid")
 
 
 def test_evaluate_defaults_to_the_time_split(app, runner, small_shop, tmp_path):
@@ -62,7 +63,7 @@ def test_evaluate_defaults_to_the_time_split(app, runner, small_shop, tmp_path):
 
     assert data["protocol"] == "time"
     assert data["topn"]["split"]["protocol"] == "time" and "topn_random" not in data
-    assert set(data["topn"]["models"]) == set(training_pipeline.topn_variants())
+    assert set(data["topn"]["models"]) == set(evaluation.topn_variants())
     assert "time split at" in data["_output"]
 
 
@@ -113,7 +114,7 @@ def test_a_training_run_records_both_protocols(app, small_shop):
 def test_model_page_shows_a_table_per_protocol_and_the_ranker_choice(app, as_admin, small_shop):
     run = train_and_publish(app)
     assert run.status == "succeeded", run.error
-    engine = recommendations.store().get()
+    engine = model_store.store().get()
     engine.metadata_["ranker"] = GUARD_REPORT
 
     html = as_admin.get("/admin/model").get_data(as_text=True)
@@ -144,7 +145,7 @@ def test_model_page_without_a_ranker_record_or_the_random_table_still_renders(as
         )
     )
     db.session.commit()
-    tables = training.topn_tables(db.session.get(TrainingRun, 1).metrics)
+    tables = report.topn_tables(db.session.get(TrainingRun, 1).metrics)
     assert [t.protocol for t in tables] == ["time", "random"]
     assert tables[0].rows and not tables[1].rows
     assert "Not measured" in tables[1].skipped
@@ -154,7 +155,7 @@ def test_model_page_without_a_ranker_record_or_the_random_table_still_renders(as
 
 
 def test_ranker_choice_reads_the_guards_report():
-    choice = training.ranker_choice({"ranker": GUARD_REPORT})
+    choice = report.ranker_choice({"ranker": GUARD_REPORT})
 
     assert choice.chosen == "lambdarank"
     assert choice.reason == "best NDCG@10 on held-out validation shoppers"
@@ -177,7 +178,7 @@ def test_ranker_choice_reads_the_guards_report():
 )
 def test_ranker_choice_reads_whatever_the_engine_records(record, chosen, details):
     meta = {} if record is None else {"ranker": record}
-    choice = training.ranker_choice(meta)
+    choice = report.ranker_choice(meta)
     if chosen is None:
         assert choice is None
     else:

@@ -11,9 +11,9 @@ import pytest
 from shop.extensions import db
 from shop.models import Event, Order, OrderLine
 from shop.recommend.evaluation import engine_scorer
-from shop.services import history_lists, recommendations
+from shop.services import history_lists, model_store, recommendations
 from shop.services.interactions import touched_product_ids, user_history
-from shop.services.training_pipeline import train_and_publish
+from shop.training.runs import train_and_publish
 from tests import factories
 from tests.test_catalog import section
 from tests.test_training import build_small_shop
@@ -52,7 +52,7 @@ def trained(app):
 
 
 def test_recommended_for_you_is_the_list_the_evaluation_scores(trained):
-    engine = recommendations.current_engine()
+    engine = model_store.current_engine()
     evaluated = engine_scorer(engine, "hybrid", k=10)
     for user in trained["users"][:8]:
         served = recommendations.recommended_for(user.id, n=10)

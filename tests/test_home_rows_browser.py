@@ -13,7 +13,7 @@ from flask import current_app
 
 from shop.extensions import db
 from shop.models import Event, Order, OrderLine
-from shop.services.training_pipeline import train_and_publish
+from shop.training.runs import train_and_publish
 from tests.browser_support import ARTIFACTS, launch_chromium, new_page, running_shop
 from tests.test_training import START, build_small_shop
 

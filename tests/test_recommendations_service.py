@@ -13,8 +13,8 @@ from sqlalchemy import select
 from shop.extensions import db
 from shop.models import Event, Product, TrainingRun
 from shop.recommend import HybridRecommender, persistence
-from shop.services import recommendations
-from shop.services.training_pipeline import train_and_publish
+from shop.services import model_store, recommendations
+from shop.training.runs import train_and_publish
 from tests.test_training import build_small_shop
 
 FALLBACK_LOG = "Recommendations fall back to popularity"
@@ -108,9 +108,9 @@ def test_missing_model_file_falls_back_to_popularity_and_logs(
     app, client, signed_in, trained, caplog
 ):
     trained["model_file"].unlink()
-    recommendations.store().invalidate()
+    model_store.store().invalidate()
 
-    with caplog.at_level(logging.WARNING, logger="shop.services.recommendations"):
+    with caplog.at_level(logging.WARNING, logger="shop.services.model_store"):
         page = page_text(client.get("/"))
         shown = recommendations.recommended_for(signed_in.id, n=5)
 
@@ -126,9 +126,9 @@ def test_missing_model_file_falls_back_to_popularity_and_logs(
 def test_truncated_model_file_falls_back_and_logs(client, signed_in, trained, caplog):
     raw = trained["model_file"].read_bytes()
     trained["model_file"].write_bytes(raw[: len(raw) // 2])
-    recommendations.store().invalidate()
+    model_store.store().invalidate()
 
-    with caplog.at_level(logging.WARNING, logger="shop.services.recommendations"):
+    with caplog.at_level(logging.WARNING, logger="shop.services.model_store"):
         page = page_text(client.get("/"))
 
     assert "Popular right now" in page
@@ -136,7 +136,7 @@ def test_truncated_model_file_falls_back_and_logs(client, signed_in, trained, ca
     assert client.get(f"/products/{kettle.id}").status_code == 200
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any(FALLBACK_LOG in m and "truncated" in m for m in warnings)
-    assert not recommendations.store().status().loaded
+    assert not model_store.store().status().loaded
 
 
 def test_model_written_by_another_engine_version_falls_back_and_logs(
@@ -148,9 +148,9 @@ def test_model_written_by_another_engine_version_falls_back_and_logs(
     header = json.loads(raw[len(persistence.MAGIC) : end])
     header["version"] = persistence.FORMAT_VERSION + 1
     path.write_bytes(persistence.MAGIC + json.dumps(header).encode() + raw[end:])
-    recommendations.store().invalidate()
+    model_store.store().invalidate()
 
-    with caplog.at_level(logging.WARNING, logger="shop.services.recommendations"):
+    with caplog.at_level(logging.WARNING, logger="shop.services.model_store"):
         page = page_text(client.get("/"))
 
     assert "Popular right now" in page
@@ -178,8 +178,8 @@ def test_crash_during_training_keeps_the_previous_model_and_marks_the_run_failed
     assert db.session.get(TrainingRun, run.id).status == "failed"
     assert (folder / "current.json").read_text() == pointer_before
     assert sorted(p.name for p in folder.iterdir()) == files_before
-    recommendations.store().invalidate()
-    assert recommendations.store().status().version == trained["run"].model_version
+    model_store.store().invalidate()
+    assert model_store.store().status().version == trained["run"].model_version
     user = trained["users"][0]
     assert recommendations.recommended_for(user.id).model_version == trained["run"].model_version
     assert any("failed" in r.getMessage() for r in caplog.records)

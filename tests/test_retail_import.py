@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import func, select
 
 from shop.extensions import db
-from shop.models import Category, Event, Order, OrderLine, Product, User
-from shop.services.retail_import import (
+from shop.importers.retail import (
     REQUIRED_COLUMNS,
     category_for,
     import_retail,
     nice_title,
 )
+from shop.models import Category, Event, Order, OrderLine, Product, User
 
 HEADER = list(REQUIRED_COLUMNS)
 CATALOGUE = {
@@ -205,7 +205,7 @@ def test_a_file_that_is_not_a_csv_is_refused(app, runner, tmp_path, content):
 
 def test_engine_trains_and_recommends_shop_products_from_imported_orders(app, sample_csv):
     from shop.services.recommendations import recommended_for
-    from shop.services.training_pipeline import train_and_publish
+    from shop.training.runs import train_and_publish
 
     import_retail(sample_csv)
     run = train_and_publish(app, evaluate=False)

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from shop.extensions import db
 from shop.models import SearchQuery
-from shop.services.search_history import recent_search_terms, record_search
+from shop.search.history import recent_search_terms, record_search
 from tests import factories
 
 

@@ -27,7 +27,7 @@ from shop.models import (
     Rating,
     User,
 )
-from shop.services.stats import recompute_product_counters
+from shop.services.counters import recompute_product_counters
 from tests import factories
 from tests.conftest import _test_config
 

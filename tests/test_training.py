@@ -13,8 +13,9 @@ from sqlalchemy import func, insert, select
 
 from shop.extensions import db
 from shop.models import Category, Event, Like, Product, Rating, TrainingRun, User
-from shop.services import training_pipeline
-from shop.services.training_pipeline import train_and_publish
+from shop.services import model_store
+from shop.training import evaluation, runs
+from shop.training.runs import train_and_publish
 
 CATEGORIES = {
     "Kitchen": ["Kettle", "Teapot", "Mug", "Toaster", "Whisk", "Ladle"],
@@ -136,24 +137,24 @@ def test_train_and_publish_fits_saves_points_and_records_the_run(app, small_shop
 
 
 def test_train_and_publish_continues_a_run_the_dashboard_queued(app, small_shop):
-    run_id = training_pipeline.queue_run("manual")
+    run_id = runs.queue_run("manual")
     result = train_and_publish(app, run_id, evaluate=False)
     assert result.id == run_id
     assert result.status == "succeeded" and result.trigger == "manual"
-    assert result.worker == training_pipeline.worker_id()
+    assert result.worker == runs.worker_id()
     assert db.session.scalar(select(func.count(TrainingRun.id))) == 1
 
 
 def test_train_and_publish_leaves_a_run_that_is_no_longer_queued_alone(app, small_shop):
-    run_id = training_pipeline.queue_run("manual")
-    training_pipeline.fail_run(run_id, "given up")
+    run_id = runs.queue_run("manual")
+    runs.fail_run(run_id, "given up")
     result = train_and_publish(app, run_id, evaluate=False)
     assert result.status == "failed" and result.error == "given up"
     assert not model_dir(app).exists()
 
 
 def test_train_command_is_refused_while_another_run_is_active(app, runner, small_shop):
-    training_pipeline.queue_run("manual")
+    runs.queue_run("manual")
     result = runner.invoke(args=["train", "--no-evaluate"])
     assert result.exit_code == 1
     assert "Training run #1 is queued" in result.output
@@ -175,7 +176,7 @@ def test_model_versions_are_unique_and_old_model_files_are_pruned(app, small_sho
 
     assert first.model_version != second.model_version
     left = sorted(p.name for p in folder.glob("model-*.joblib"))
-    assert len(left) == training_pipeline.KEEP_MODELS
+    assert len(left) == model_store.KEEP_MODELS
     assert f"model-{second.model_version}.joblib" in left
     assert f"model-{first.model_version}.joblib" in left
     assert not old[0].exists() and not old[1].exists() and not old[2].exists()
@@ -233,7 +234,7 @@ def test_evaluate_command_writes_every_metric_to_json(app, runner, small_shop, t
     data = json.loads(out.read_text())
     assert data["k"] == 5
     models = data["topn"]["models"]
-    assert set(models) == set(training_pipeline.topn_variants())  # EASE too, when the engine has it
+    assert set(models) == set(evaluation.topn_variants())  # EASE too, when the engine has it
     assert {"popularity", "content", "itemknn", "als", "svd", "hybrid"} <= set(models)
     for scores in models.values():
         assert set(scores) == {"precision", "recall", "ndcg", "map", "coverage", "n_users"}

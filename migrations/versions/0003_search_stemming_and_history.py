@@ -11,7 +11,7 @@ triggers as on SQLite. Having the category's name in the document means "garden 
 gnome in the Garden category on both databases; the weights (name A, brand B, category C,
 description D) rank name matches first, as bm25's column weights do on SQLite.
 
-``search_queries`` keeps what signed-in shoppers searched for (see shop.services.search_history).
+``search_queries`` keeps what signed-in shoppers searched for (see shop.search.history).
 
 Revision ID: 0003
 Revises: 0002

@@ -21,20 +21,21 @@ from flask import (
 from flask_login import current_user
 
 from shop.admin import bp
-from shop.admin.experiments import (
+from shop.admin.forms import ALGORITHM_LABELS, ActionForm, ExperimentForm
+from shop.experiments.assignment import running_experiment
+from shop.experiments.lifecycle import (
     ExperimentRefused,
     all_experiments,
     create_experiment,
     stop_experiment,
 )
-from shop.admin.forms import ALGORITHM_LABELS, ActionForm, ExperimentForm
+from shop.experiments.results import VariantResult, experiment_results
 from shop.extensions import db, login_manager
 from shop.models import Experiment, TrainingRun
-from shop.services import analytics, training
-from shop.services.experiments import running_experiment
-from shop.services.training_pipeline import ACTIVE_STATUSES, RetrainRefused
+from shop.services import analytics
 from shop.templating import money
-from shop.training import tasks
+from shop.training import report, tasks
+from shop.training.runs import ACTIVE_STATUSES, RetrainRefused
 
 DATA_SUFFIXES = (".json", ".csv")
 
@@ -111,23 +112,23 @@ def analytics_csv(name: str):
 @bp.route("/model")
 def model():
     status = current_app.extensions["recommender_store"].status()
-    current_run = training.run_for_version(status.version)
+    current_run = report.run_for_version(status.version)
     metrics = current_run.metrics if current_run else None
-    ratings, ratings_skipped = training.rating_rows(metrics)
-    runs = training.recent_runs()
+    ratings, ratings_skipped = report.rating_rows(metrics)
+    runs = report.recent_runs()
     running = next((r for r in runs if r.status in ACTIVE_STATUSES), None)
     return render_template(
         "admin/model.html",
         status=status,
         current_run=current_run,
-        topn_tables=training.topn_tables(metrics),
-        ranker=training.ranker_choice(status.metadata),
+        topn_tables=report.topn_tables(metrics),
+        ranker=report.ranker_choice(status.metadata),
         ratings=ratings,
         ratings_skipped=ratings_skipped,
         k=(metrics or {}).get("k", 10),
-        runs=[(run, training.headline(run.metrics)) for run in runs],
+        runs=[(run, report.headline(run.metrics)) for run in runs],
         running=running,
-        trigger_labels=training.TRIGGER_LABELS,
+        trigger_labels=report.TRIGGER_LABELS,
         form=ActionForm(),
     )
 
@@ -155,7 +156,7 @@ def run_status(run_id: int):
     run = db.session.get(TrainingRun, run_id)
     if run is None:
         return jsonify(error={"status": 404, "message": "No such training run."}), 404
-    return jsonify(training.run_as_json(run))
+    return jsonify(report.run_as_json(run))
 
 
 # --- Experiments -----------------------------------------------------------------------------
@@ -204,7 +205,7 @@ def create():
 @bp.route("/experiments/<id:experiment_id>")
 def experiment(experiment_id: int):
     item = db.get_or_404(Experiment, experiment_id)
-    results = analytics.experiment_results(item, money=money)
+    results = experiment_results(item, money=money)
     return render_template(
         "admin/experiment.html",
         experiment=item,
@@ -215,7 +216,7 @@ def experiment(experiment_id: int):
     )
 
 
-def _experiment_chart(results: list[analytics.VariantResult]) -> dict:
+def _experiment_chart(results: list[VariantResult]) -> dict:
     """Rates in percent with their interval ends, for the chart on the experiment page."""
 
     def points(estimates):

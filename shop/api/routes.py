@@ -53,6 +53,7 @@ def _item(shown, currency: str) -> dict:
 @bp.get("/recommend")
 def recommend():
     """A shopper's recommendations as JSON: their own when signed in, anyone's for an admin."""
+    from shop.experiments.impressions import record_impression
     from shop.services.recommendations import recommended_for
 
     if not current_user.is_authenticated:
@@ -72,7 +73,8 @@ def recommend():
     if user_id > MAX_ID or db.session.get(User, user_id) is None:
         return error_response(404, f"There is no user {user_id}.")
 
-    shown = recommended_for(user_id, n, source="api")
+    shown = record_impression(recommended_for(user_id, n, source="api"), user_id)
+    db.session.commit()
     currency = current_app.config.get("SHOP_CURRENCY", "GBP")
     response = jsonify(
         user_id=user_id,

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import secrets
 from functools import cache
-from urllib.parse import urlsplit
 
 from flask import (
     after_this_request,
@@ -29,6 +28,7 @@ from shop.auth.forms import (
 )
 from shop.extensions import db, limiter, login_manager
 from shop.models import User
+from shop.web import safe_next
 
 
 @login_manager.user_loader
@@ -66,19 +66,6 @@ def sign_in(user: User, remember: bool = False) -> None:
     login_user(user, remember=remember)
     user_id = user.id
     after_this_request(lambda response: throttle.remember_device(response, user_id))
-
-
-def safe_next(target: str | None) -> str | None:
-    """Only local paths are followed after sign-in: ``//evil.example`` and ``https://...`` are not."""
-    if not target:
-        return None
-    target = target.strip()
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    if "\\" in target or any(ord(c) < 32 for c in target):
-        return None
-    return target
 
 
 @bp.route("/register", methods=["GET", "POST"])

@@ -7,7 +7,7 @@ from wtforms import HiddenField
 from wtforms.validators import InputRequired, NumberRange, Optional
 
 from shop.forms import FirstErrorMixin, WholeNumberField
-from shop.services.orders import MAX_QUANTITY
+from shop.services.carts import MAX_QUANTITY
 
 QUANTITY_MESSAGE = f"Choose a quantity from 1 to {MAX_QUANTITY}."
 UPDATE_MESSAGE = f"Choose a quantity from 0 (remove) to {MAX_QUANTITY}."
@@ -24,7 +24,7 @@ class AddToCartForm(FirstErrorMixin, FlaskForm):
         default=1,
         validators=[Optional(), NumberRange(min=1, max=MAX_QUANTITY, message=QUANTITY_MESSAGE)],
     )
-    imp = HiddenField()  # a signed impression token (shop.services.impressions)
+    imp = HiddenField()  # a signed impression token (shop.experiments.impressions)
     src = HiddenField()
     next = HiddenField()
 

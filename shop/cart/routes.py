@@ -2,46 +2,33 @@
 
 from __future__ import annotations
 
-from functools import wraps
-
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.exc import SQLAlchemyError
 
-from shop.auth.routes import safe_next
 from shop.cart import bp
 from shop.cart.forms import AddToCartForm, CartActionForm, UpdateQuantityForm
-from shop.catalog.queries import parse_page
 from shop.database import MAX_ID
 from shop.errors import error_response, wants_json
+from shop.experiments.impressions import impression_for
 from shop.extensions import db
 from shop.models import Product
-from shop.services import orders as cart_service
-from shop.services.impressions import impression_for
+from shop.services import carts
+from shop.web import parse_page, safe_next, signin_required
 
 ORDERS_PER_PAGE = 10
 SIGN_IN_MESSAGE = "Please sign in to use your cart."
 
 
-def signin_required_for_post(view):
-    """login_required for POST-only URLs: a fetch() call gets 401 JSON, and a form post sends the
-    shopper to sign in with ``next`` pointing at a page (the product, or the cart), never at this
-    POST-only URL, which a browser would then GET."""
+def _page_before_sign_in(**_view_args) -> str:
+    """Where a signed-out cart post returns after sign-in: the product it adds, else the cart."""
+    product_id = request.form.get("product_id", "")
+    if request.endpoint == "cart.add" and product_id.isdigit() and len(product_id) < 10:
+        return url_for("catalog.product_detail", product_id=int(product_id))
+    return url_for("cart.view_cart")
 
-    @wraps(view)
-    def wrapped(*args, **kwargs):
-        if current_user.is_authenticated:
-            return view(*args, **kwargs)
-        if wants_json():
-            return error_response(401, SIGN_IN_MESSAGE, "Sign in required")
-        flash(SIGN_IN_MESSAGE, "info")
-        back = url_for("cart.view_cart")
-        product_id = request.form.get("product_id", "")
-        if request.endpoint == "cart.add" and product_id.isdigit() and len(product_id) < 10:
-            back = url_for("catalog.product_detail", product_id=int(product_id))
-        return redirect(url_for("auth.login", next=back))
 
-    return wrapped
+signin_required_for_post = signin_required(SIGN_IN_MESSAGE, back=_page_before_sign_in)
 
 
 def _existing_id(value: int) -> int:
@@ -61,7 +48,7 @@ def _back_to_cart(message: str | None = None, category: str = "success"):
 @bp.route("/cart")
 @login_required
 def view_cart():
-    cart = cart_service.cart_for(current_user.id)
+    cart = carts.cart_for(current_user.id)
     return render_template("cart/cart.html", cart=cart)
 
 
@@ -73,7 +60,7 @@ def add():
         return error_response(400, form.first_error(), "Could not add to cart")
     product = db.get_or_404(Product, _existing_id(form.product_id.data))
     quantity = form.quantity.data or 1
-    item = cart_service.add_to_cart(
+    item = carts.add_to_cart(
         current_user.id,
         product,
         quantity,
@@ -82,14 +69,14 @@ def add():
     )
     db.session.commit()
     message = f"Added {quantity} × {product.name} to your cart."
-    if item.quantity == cart_service.MAX_QUANTITY:
-        message += f" (at most {cart_service.MAX_QUANTITY} of one item)"
+    if item.quantity == carts.MAX_QUANTITY:
+        message += f" (at most {carts.MAX_QUANTITY} of one item)"
     if wants_json():
         return jsonify(
             message=message,
             product_id=product.id,
             quantity=item.quantity,
-            cart_count=cart_service.cart_count(current_user.id),
+            cart_count=carts.cart_count(current_user.id),
             cart_url=url_for("cart.view_cart"),
         )
     flash(message, "success")
@@ -103,7 +90,7 @@ def update(product_id: int):
     form = UpdateQuantityForm()
     if not form.validate_on_submit():
         return error_response(400, form.first_error(), "Could not update the cart")
-    item = cart_service.set_quantity(current_user.id, product_id, form.quantity.data)
+    item = carts.set_quantity(current_user.id, product_id, form.quantity.data)
     db.session.commit()
     if item is None:
         return _back_to_cart("Removed from your cart.", "info")
@@ -114,7 +101,7 @@ def update(product_id: int):
 @signin_required_for_post
 def remove(product_id: int):
     CartActionForm().validate_on_submit()  # CSRF is checked globally; nothing else to validate
-    removed = cart_service.remove_from_cart(current_user.id, product_id)
+    removed = carts.remove_from_cart(current_user.id, product_id)
     db.session.commit()
     return _back_to_cart("Removed from your cart." if removed else None, "info")
 
@@ -123,9 +110,9 @@ def remove(product_id: int):
 @signin_required_for_post
 def checkout():
     try:
-        order = cart_service.place_order(current_user.id)
+        order = carts.place_order(current_user.id)
         db.session.commit()
-    except cart_service.EmptyCartError:
+    except carts.EmptyCartError:
         db.session.rollback()
         return _back_to_cart("Your cart is empty: add something before checking out.", "info")
     except SQLAlchemyError:
@@ -147,7 +134,7 @@ def checkout():
 @login_required
 def orders():
     pager = db.paginate(
-        cart_service.orders_query(current_user.id),
+        carts.orders_query(current_user.id),
         page=parse_page(request.args.get("page")),
         per_page=ORDERS_PER_PAGE,
         error_out=False,
@@ -158,7 +145,7 @@ def orders():
 @bp.route("/orders/<id:order_id>")
 @login_required
 def order_detail(order_id: int):
-    order = cart_service.order_for(current_user.id, order_id)
+    order = carts.order_for(current_user.id, order_id)
     if order is None:
         abort(404)
     return render_template("cart/order.html", order=order)

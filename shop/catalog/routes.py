@@ -10,14 +10,15 @@ from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from shop.catalog import bp, queries
-from shop.catalog.images import product_svg
-from shop.catalog.pages import render_product_page
 from shop.database import begin_write
 from shop.errors import error_response
+from shop.experiments.impressions import impression_for, record_impression
 from shop.extensions import db, limiter
-from shop.services import history_lists, recommendations
+from shop.images import product_svg
+from shop.product_page import render_product_page
+from shop.services import categories, history_lists, recommendations
 from shop.services.events import record_event
-from shop.services.impressions import impression_for
+from shop.web import parse_page
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,10 @@ def index():
     for_you = because = buy_again = recently = None
     if current_user.is_authenticated:
         for_you = recommendations.recommended_for(current_user.id, n=10)
+        # An experiment's list is recorded as an impression (a write, committed here), so that
+        # clicks and purchases from it count for its variant.
+        for_you = record_impression(for_you, current_user.id)
+        db.session.commit()
         because = recommendations.because_you_liked(
             current_user.id, shown_already=[item.product.id for item in for_you.items]
         )
@@ -37,7 +42,7 @@ def index():
     best = [p for p in recommendations.best_sellers(5) if p.purchase_count > 0]
     return render_template(
         "catalog/index.html",
-        tiles=queries.category_tiles(),
+        tiles=categories.category_tiles(),
         top_clicked=recommendations.top_clicked(5),
         best_sellers=best,
         for_you=for_you,
@@ -50,7 +55,7 @@ def index():
 @bp.route("/products")
 def products():
     slug = request.args.get("category", "").strip()
-    category = queries.category_by_slug(slug)
+    category = categories.category_by_slug(slug)
     if slug and category is None:
         return error_response(
             404,
@@ -58,7 +63,7 @@ def products():
             "No such category",
         )
     sort = queries.parse_sort(request.args.get("sort"))
-    page = queries.parse_page(request.args.get("page"))
+    page = parse_page(request.args.get("page"))
     pager = db.paginate(
         queries.browse_statement(category, sort),
         page=page,
@@ -75,7 +80,7 @@ def products():
         "catalog/products.html",
         pager=pager,
         category=category,
-        categories=queries.all_categories(),
+        categories=categories.all_categories(),
         sort=sort,
         sort_options=queries.SORT_OPTIONS,
     )

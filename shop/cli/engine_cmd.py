@@ -32,7 +32,7 @@ def _interaction_count() -> int:
 
 
 def _require_data() -> None:
-    from shop.services.training_pipeline import NO_INTERACTIONS
+    from shop.training.runs import NO_INTERACTIONS
 
     if _interaction_count() == 0:
         click.echo(NO_INTERACTIONS, err=True)
@@ -58,12 +58,9 @@ def train_command(if_missing: bool, no_evaluate: bool) -> None:
     saves the model atomically into SHOP_MODEL_DIR and points every worker at it. The previous model
     keeps serving until the new one is completely written; a failed run changes nothing.
     """
-    from shop.services.training_pipeline import (
-        RetrainRefused,
-        has_loadable_model,
-        render_metrics,
-        train_and_publish,
-    )
+    from shop.services.model_store import has_loadable_model
+    from shop.training.report import render_metrics
+    from shop.training.runs import RetrainRefused, train_and_publish
 
     app = current_app._get_current_object()
     if if_missing and has_loadable_model(app):
@@ -143,7 +140,8 @@ def evaluate_command(out: Path | None, k: int, max_users: int, protocol: str, se
     """
     from config import INSTANCE_DIR
     from shop.services.interactions import all_interactions, products_frame
-    from shop.services.training_pipeline import evaluate_shop, render_metrics
+    from shop.training.evaluation import evaluate_shop
+    from shop.training.report import render_metrics
 
     _require_data()
     started = time.perf_counter()

@@ -26,7 +26,7 @@ def import_retail_command(path: Path, limit_rows: int | None) -> None:
     non-positive quantities or prices are skipped and counted. Products are matched by SKU,
     customers by CustomerID and orders by InvoiceNo, so importing the same file twice adds nothing.
     """
-    from shop.services.retail_import import RetailImportError, import_retail
+    from shop.importers.retail import RetailImportError, import_retail
 
     try:
         summary = import_retail(path, limit_rows=limit_rows, progress=click.echo)

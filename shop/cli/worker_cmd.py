@@ -45,8 +45,8 @@ def worker_command(nice: int | None) -> None:
     priority so that a fit takes only the time the web workers leave idle.
     """
     from shop import jobs
-    from shop.services.training_pipeline import fail_orphans, worker_id
     from shop.training import tasks
+    from shop.training.runs import fail_orphans, worker_id
 
     app = current_app._get_current_object()
     if app.config.get("SHOP_JOBS_IMMEDIATE"):

@@ -6,54 +6,35 @@ redirects back to the product page for a plain form post, so both work with Java
 
 from __future__ import annotations
 
-from functools import wraps
-
 from flask import flash, jsonify, redirect, url_for
 from flask_login import current_user
 
-from shop.catalog import pages as catalog_pages
+from shop import product_page
 from shop.errors import error_response, wants_json
 from shop.extensions import db
 from shop.feedback import bp
-from shop.feedback.forms import RatingForm
 from shop.models import Product
 from shop.services import feedback
 from shop.templating import rating1, stars
+from shop.web import signin_required
 
 SIGN_IN_MESSAGE = "Please sign in to rate or like products."
 
 
-def signin_required(view):
-    """Like flask_login's login_required, but a fetch() call gets 401 JSON instead of a redirect,
-    and a form post is sent back to the product page (not to this POST-only URL) after sign-in."""
-
-    @wraps(view)
-    def wrapped(product_id: int):
-        if current_user.is_authenticated:
-            return view(product_id)
-        if wants_json():
-            return error_response(401, SIGN_IN_MESSAGE, "Sign in required")
-        flash(SIGN_IN_MESSAGE, "info")
-        back = url_for("catalog.product_detail", product_id=product_id)
-        return redirect(url_for("auth.login", next=back))
-
-    return wrapped
-
-
-def _product_url(product_id: int, anchor: str) -> str:
+def _product_url(product_id: int, anchor: str = "") -> str:
     return url_for("catalog.product_detail", product_id=product_id) + anchor
 
 
 @bp.post("/rate/<id:product_id>")
-@signin_required
+@signin_required(SIGN_IN_MESSAGE, back=_product_url)
 def rate(product_id: int):
     product = db.get_or_404(Product, product_id)
-    form = RatingForm()
+    form = product_page.RatingForm()
     if not form.validate():
         message = form.first_error()
         if wants_json():
             return error_response(400, message, "Rating not saved")
-        return catalog_pages.render_product_page(product, rating_form=form), 400
+        return product_page.render_product_page(product, rating_form=form), 400
     outcome = feedback.rate_product(current_user.id, product.id, form.stars.data, form.review.data)
     db.session.commit()
     product = feedback.product_counters(product_id)
@@ -76,7 +57,7 @@ def rate(product_id: int):
 
 
 @bp.post("/like/<id:product_id>")
-@signin_required
+@signin_required(SIGN_IN_MESSAGE, back=_product_url)
 def like(product_id: int):
     db.get_or_404(Product, product_id)
     outcome = feedback.toggle_like(current_user.id, product_id)

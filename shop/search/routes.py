@@ -13,17 +13,18 @@ from flask import current_app, jsonify, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
-from shop.catalog import queries
 from shop.database import begin_write
 from shop.extensions import db
 from shop.search import bp
 from shop.search.engine import SearchResults, search_products
 from shop.search.facets import PriceBand
 from shop.search.forms import ParsedFilters, SearchForm, parse_filters
+from shop.search.history import record_search
 from shop.search.suggest import suggest as suggestions_for
 from shop.search.vocabulary import current_vocabulary
-from shop.services import search_history
+from shop.services import categories
 from shop.templating import money
+from shop.web import parse_page
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +50,13 @@ class FacetGroup:
 
 @bp.route("/search")
 def search():
-    categories = queries.all_categories()
     form = SearchForm(formdata=request.args)
     form.validate()
-    parsed = parse_filters(request.args, categories, form)
+    parsed = parse_filters(request.args, categories.all_categories(), form)
     results = search_products(
         form.q.data,
         filters=parsed.filters,
-        page=queries.parse_page(request.args.get("page")),
+        page=parse_page(request.args.get("page")),
         per_page=current_app.config["SHOP_PAGE_SIZE"],
         allow_correction=request.args.get("exact") != "1",
     )
@@ -70,7 +70,7 @@ def search():
         facet_groups=_facet_groups(results, parsed) if results.facets else [],
         clear_url=_search_url(q=results.text) if parsed.filters.active else None,
         exact_url=_search_url(q=results.text, exact="1") if results.corrected_text else None,
-        tiles=queries.category_tiles() if not results.tokens else [],
+        tiles=categories.category_tiles() if not results.tokens else [],
     )
 
 
@@ -121,7 +121,7 @@ def _remember_search(results: SearchResults) -> None:
     """
     try:
         begin_write()
-        search_history.record_search(current_user.id, results.text, results.total)
+        record_search(current_user.id, results.text, results.total)
         db.session.commit()
     except SQLAlchemyError:
         db.session.rollback()

@@ -46,8 +46,7 @@ from shop.seeding.generator import (
     generate,
 )
 from shop.seeding.images import write_product_images
-from shop.seeding.vocabulary import CATEGORIES
-from shop.services.stats import recompute_product_counters
+from shop.services.counters import recompute_product_counters
 
 __all__ = ["SeedError", "SeedOptions", "SeedReport", "seed_database", "DEMO_EMAIL", "DEMO_PASSWORD"]
 
@@ -197,7 +196,6 @@ def seed_database(
 
 
 def _image_rows(data: SeedData) -> list[dict]:
-    specs = {spec.name: spec for spec in CATEGORIES}
     rows = []
     for row in data.products:
         category = data.categories[row["category_index"]]["name"]
@@ -206,7 +204,6 @@ def _image_rows(data: SeedData) -> list[dict]:
                 "image_path": row["image_path"],
                 "name": row["name"],
                 "category_name": category,
-                "colour": specs[category].colour,
             }
         )
     return rows

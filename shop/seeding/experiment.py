@@ -2,7 +2,7 @@
 
 Nothing in it says which variant should win. The engine is trained on the history before the
 experiment, as the site would have been; each shopper is assigned with the live rule
-(``shop.services.experiments.pick_variant``); at every visit the shopper is shown the list their
+(``shop.experiments.assignment.pick_variant``); at every visit the shopper is shown the list their
 variant's engine really makes from their history up to that moment (the fitted engine folds it in and
 leaves out what the shopper already touched, as the home page does), and what they click, put in the cart and buy is drawn from the generator's own
 browsing model (``generator.browse_list``: the same view distribution and funnel as the history).
@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import insert, select
 
+from shop.experiments.assignment import pick_variant
 from shop.extensions import db
 from shop.models import (
     Event,
@@ -36,9 +37,8 @@ from shop.models import (
 from shop.recommend import HybridRecommender
 from shop.recommend.evaluation import engine_scorer
 from shop.seeding.generator import SeedData, browse_list
-from shop.services.experiments import pick_variant
+from shop.services.counters import recompute_product_counters
 from shop.services.interactions import all_interactions, products_frame
-from shop.services.stats import recompute_product_counters
 
 DEMO_SOURCE = "home:for-you"
 LIST_LENGTH = 10

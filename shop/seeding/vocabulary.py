@@ -13,7 +13,6 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class CategorySpec:
     name: str
-    colour: str  # the SVG thumbnail's background
     price_range: tuple[float, float]  # typical low and high price in the shop's currency
     nouns: tuple[str, ...]
     adjectives: tuple[str, ...]
@@ -30,7 +29,6 @@ class CategorySpec:
 CATEGORIES: tuple[CategorySpec, ...] = (
     CategorySpec(
         "Kitchen",
-        "#e07a5f",
         (6, 120),
         (
             "Chef's Knife",
@@ -89,7 +87,6 @@ CATEGORIES: tuple[CategorySpec, ...] = (
     ),
     CategorySpec(
         "Garden",
-        "#81b29a",
         (4, 150),
         (
             "Planter",
@@ -143,7 +140,6 @@ CATEGORIES: tuple[CategorySpec, ...] = (
     ),
     CategorySpec(
         "Books",
-        "#3d5a80",
         (5, 40),
         (
             "Novel",
@@ -187,7 +183,6 @@ CATEGORIES: tuple[CategorySpec, ...] = (
     ),
     CategorySpec(
         "Toys",
-        "#f2cc8f",
         (5, 80),
         (
             "Building Blocks",
@@ -238,7 +233,6 @@ CATEGORIES: tuple[CategorySpec, ...] = (
     ),
     CategorySpec(
         "Electronics",
-        "#4a4e69",
         (15, 400),
         (
             "Wireless Headphones",
@@ -292,7 +286,6 @@ CATEGORIES: tuple[CategorySpec, ...] = (
     ),
     CategorySpec(
         "Sports",
-        "#e63946",
         (8, 180),
         (
             "Yoga Mat",
@@ -346,7 +339,6 @@ CATEGORIES: tuple[CategorySpec, ...] = (
     ),
     CategorySpec(
         "Beauty",
-        "#e5989b",
         (4, 70),
         (
             "Face Serum",
@@ -399,7 +391,6 @@ CATEGORIES: tuple[CategorySpec, ...] = (
     ),
     CategorySpec(
         "Home Decor",
-        "#9c6644",
         (8, 200),
         (
             "Throw Cushion",
@@ -444,7 +435,6 @@ CATEGORIES: tuple[CategorySpec, ...] = (
     ),
     CategorySpec(
         "Stationery",
-        "#6d597a",
         (2, 45),
         (
             "Notebook",
@@ -496,7 +486,6 @@ CATEGORIES: tuple[CategorySpec, ...] = (
     ),
     CategorySpec(
         "Pet Supplies",
-        "#2a9d8f",
         (3, 90),
         (
             "Dog Bed",
@@ -548,7 +537,6 @@ CATEGORIES: tuple[CategorySpec, ...] = (
     ),
     CategorySpec(
         "Outdoor & Camping",
-        "#588157",
         (10, 250),
         (
             "Tent",
@@ -584,7 +572,6 @@ CATEGORIES: tuple[CategorySpec, ...] = (
     ),
     CategorySpec(
         "Grocery",
-        "#bc6c25",
         (1, 25),
         (
             "Coffee Beans",

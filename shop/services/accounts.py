@@ -1,7 +1,6 @@
-"""What a shopper can do with their own account: read everything the shop holds on them, erase it,
-and reset a forgotten password by a signed link.
+"""A shopper's own account: export what the shop holds on them, erase it, reset the password.
 
-The writes flush but do not commit; the view commits (or rolls back) the whole change at once.
+A forgotten password is reset by a signed link. The writes flush but do not commit; the view commits (or rolls back) the whole change at once.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from sqlalchemy import delete, func, select, union, update
 
 from shop.extensions import db
 from shop.models import CartItem, Event, Impression, Like, Order, Product, Rating, User
-from shop.services.events import bump_counters
+from shop.services.counters import bump_counters
 
 RESET_MAX_AGE_SECONDS = 30 * 60
 DELETED_NAME = "Deleted shopper"

@@ -1,4 +1,4 @@
-"""Recording what shoppers do, and keeping the product counters in step.
+"""Recording what shoppers do in the event log, with the product counter each event bumps.
 
 Every feedback write goes through here so that the event log, the per-product counters that the
 listing pages sort by, and the A/B attribution (``impression_id``) never disagree.
@@ -10,13 +10,7 @@ from sqlalchemy import update
 
 from shop.extensions import db
 from shop.models import EVENT_KINDS, Event, Product
-
-COUNTER_FOR_KIND = {
-    "view": Product.view_count,
-    "click": Product.click_count,
-    "add_to_cart": Product.cart_count,
-    "purchase": Product.purchase_count,
-}
+from shop.services.counters import COUNTER_FOR_KIND
 
 MAX_SOURCE_LENGTH = 64
 
@@ -56,10 +50,3 @@ def record_event(
         update(Product).where(Product.id == product_id).values({column.key: column + 1})
     )
     return event
-
-
-def bump_counters(product_id: int, **deltas: int) -> None:
-    """Add to named counters (``like_count=1``, ``rating_sum=4, rating_count=1``) atomically."""
-    values = {name: getattr(Product, name) + delta for name, delta in deltas.items() if delta}
-    if values:
-        db.session.execute(update(Product).where(Product.id == product_id).values(values))

@@ -17,7 +17,7 @@ from sqlalchemy.orm import joinedload
 from shop.extensions import db
 from shop.forms import clean_text
 from shop.models import Like, Product, Rating
-from shop.services.events import bump_counters
+from shop.services.counters import bump_counters
 
 MAX_REVIEW_LENGTH = 500
 

@@ -1,154 +1,27 @@
-"""The trained recommendation engine as this process sees it.
+"""The recommendation lists the pages show: for you, because you liked, similar, bought together.
 
-Each worker process loads the model file once and keeps it in memory. A retrain writes a new file
-atomically and re-points ``current.json``; every worker notices the change on its next look (at most
-every ``check_interval`` seconds) and swaps the new engine in. A missing or broken file never takes
-the site down: the store reports no engine, logs why once, and callers fall back to popularity.
+Each list asks the engine in the model store (:mod:`shop.services.model_store`) and falls back to SQL
+(popularity, the same category, co-purchases) when no model is loaded or the model cannot answer.
+Reading a list writes nothing: a page that shows an experiment's list records the impression itself.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
-import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from shop.database import begin_write
+from shop.experiments.assignment import variant_for
 from shop.extensions import cache, db
-from shop.models import Impression, Like, OrderLine, Product, Rating
-from shop.services import experiments
+from shop.models import Like, OrderLine, Product, Rating
 from shop.services.interactions import touched_product_ids, user_history
+from shop.services.model_store import current_engine, store
 
 log = logging.getLogger(__name__)
-
-POINTER_FILE = "current.json"
-
-
-@dataclass(frozen=True)
-class ModelStatus:
-    loaded: bool
-    version: str | None
-    path: str | None
-    trained_at: str | None
-    error: str | None
-    metadata: dict[str, Any]
-
-
-class RecommenderStore:
-    def __init__(self, model_dir: str | Path, check_interval: float = 5.0) -> None:
-        self.model_dir = Path(model_dir)
-        self.check_interval = check_interval
-        self._lock = threading.Lock()
-        self._engine = None
-        self._version: str | None = None
-        self._path: str | None = None
-        self._stamp: tuple | None = None
-        self._error: str | None = None
-        self._checked_at = 0.0
-
-    @property
-    def pointer(self) -> Path:
-        return self.model_dir / POINTER_FILE
-
-    def read_pointer(self) -> dict[str, Any] | None:
-        try:
-            return json.loads(self.pointer.read_text())
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"unreadable model pointer {self.pointer.name}: {exc}") from exc
-
-    def write_pointer(self, path: Path, version: str) -> None:
-        """Point every worker at a new model file (atomic rename)."""
-        self.model_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.pointer.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps({"path": Path(path).name, "version": version}))
-        tmp.replace(self.pointer)
-        self._checked_at = 0.0
-
-    def get(self):
-        """The current engine, or ``None`` when no usable model exists (callers fall back)."""
-        now = time.monotonic()
-        if now - self._checked_at < self.check_interval:
-            return self._engine
-        with self._lock:
-            if now - self._checked_at < self.check_interval:
-                return self._engine
-            self._checked_at = now
-            self._refresh()
-            return self._engine
-
-    @property
-    def version(self) -> str | None:
-        """The version of the engine the last get() returned (no refresh, no copying)."""
-        return self._version
-
-    def _refresh(self) -> None:
-        from shop.recommend import HybridRecommender, ModelLoadError
-
-        try:
-            pointer = self.read_pointer()
-        except ValueError as exc:
-            self._fail(str(exc))
-            return
-        if pointer is None:
-            self._fail(f"no trained model in {self.model_dir.name}/ yet; run `flask train`")
-            return
-        path = self.model_dir / str(pointer.get("path", ""))
-        try:
-            stat = path.stat()
-        except OSError:
-            self._fail(f"model file {path.name} is missing")
-            return
-        stamp = (str(path), stat.st_mtime_ns, stat.st_size)
-        if stamp == self._stamp and self._engine is not None:
-            return
-        try:
-            engine = HybridRecommender.load(path)
-        except ModelLoadError as exc:
-            self._fail(f"model file {path.name} could not be loaded: {exc}")
-            self._stamp = stamp
-            return
-        self._engine = engine
-        self._version = str(pointer.get("version") or engine.metadata_.get("model_version") or "")
-        self._path = str(path)
-        self._stamp = stamp
-        if self._error:
-            log.info("Recommendation model %s loaded; personalised lists are back", self._version)
-        self._error = None
-
-    def _fail(self, message: str) -> None:
-        if message != self._error:
-            log.warning("Recommendations fall back to popularity: %s", message)
-        self._error = message
-        self._engine = None
-        self._version = None
-        self._path = None
-        self._stamp = None
-
-    def status(self) -> ModelStatus:
-        engine = self.get()
-        meta = dict(getattr(engine, "metadata_", {}) or {}) if engine is not None else {}
-        return ModelStatus(
-            loaded=engine is not None,
-            version=self._version,
-            path=self._path,
-            trained_at=meta.get("trained_at"),
-            error=self._error,
-            metadata=meta,
-        )
-
-    def invalidate(self) -> None:
-        """Look at the model folder again on the next request."""
-        self._checked_at = 0.0
 
 
 # --- What the pages show ---------------------------------------------------------------------
@@ -170,6 +43,7 @@ class ShownList:
     personalised: bool = False
     impression_id: int | None = None
     variant: str | None = None
+    variant_id: int | None = None
     model_version: str | None = None
 
     def __bool__(self) -> bool:
@@ -178,15 +52,6 @@ class ShownList:
     @property
     def pairs(self) -> list[tuple[Any, str]]:
         return [(item.product, item.reason) for item in self.items]
-
-
-def store() -> RecommenderStore:
-
-    return current_app.extensions["recommender_store"]
-
-
-def current_engine():
-    return store().get()
 
 
 def products_by_id(ids: list) -> dict:
@@ -262,12 +127,13 @@ def recommended_for(user_id: int | None, n: int = 10, source: str = "home:for-yo
     the familiar products have their own rows (``history_lists``).
 
     Falls back to popularity (labelled as such) when no model is loaded or the shopper is unknown
-    to it. When an A/B experiment is running, the shopper's variant picks the algorithm and the
-    list is recorded as an impression so clicks and purchases can be attributed to it.
+    to it. When an A/B experiment is running, the shopper's variant picks the algorithm; this read
+    writes nothing, and the route that shows the list records it
+    (``shop.experiments.impressions.record_impression``) so clicks and purchases count for it.
     """
 
     engine = current_engine()
-    variant = experiments.variant_for(user_id)
+    variant = variant_for(user_id)
     algorithm = variant.algorithm if variant is not None else "hybrid"
     version = store().version if engine is not None else None
     exclude = touched_product_ids(user_id) if user_id is not None else set()
@@ -283,6 +149,7 @@ def recommended_for(user_id: int | None, n: int = 10, source: str = "home:for-yo
             source,
             personalised=user_id is not None,
             variant=variant.name if variant else None,
+            variant_id=variant.id if variant else None,
             model_version=version,
         )
     else:
@@ -291,25 +158,9 @@ def recommended_for(user_id: int | None, n: int = 10, source: str = "home:for-yo
             source=source,
             items=[ShownItem(p, "Popular with shoppers right now") for p in products],
             variant=variant.name if variant else None,
+            variant_id=variant.id if variant else None,
         )
-    if variant is not None and user_id is not None and shown.items:
-        shown = _record_impression(shown, user_id, variant.id)
     return shown
-
-
-def _record_impression(shown: ShownList, user_id: int, variant_id: int) -> ShownList:
-
-    begin_write()
-    impression = Impression(
-        user_id=user_id,
-        variant_id=variant_id,
-        source=shown.source,
-        product_ids=[item.product.id for item in shown.items],
-        model_version=shown.model_version,
-    )
-    db.session.add(impression)
-    db.session.commit()
-    return replace(shown, impression_id=impression.id)
 
 
 def because_you_liked(

@@ -1,1 +1,1 @@
-"""Training the recommendation engine outside the web workers: the queued and scheduled jobs."""
+"""Training the engine: a run (runs), what it measures (evaluation), its tables (report), its jobs (tasks)."""

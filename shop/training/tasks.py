@@ -52,7 +52,7 @@ def _log_progress(run_id: int):
 
 
 def _fit(app: Flask, run_id: int) -> None:
-    from shop.services.training_pipeline import train_and_publish
+    from shop.training.runs import train_and_publish
 
     train_and_publish(app, run_id=run_id, progress=_log_progress(run_id))
     store = app.extensions.get("recommender_store")
@@ -72,7 +72,7 @@ def request_retrain(app: Flask, requested_by_id: int | None) -> int:
     Raises ``RetrainRefused`` while another run is queued or running, or when the queue cannot take
     the job (the run is then marked failed with the reason).
     """
-    from shop.services.training_pipeline import RetrainRefused, fail_run, queue_run
+    from shop.training.runs import RetrainRefused, fail_run, queue_run
 
     run_id = queue_run(
         "manual", requested_by_id, stale_minutes=app.config["SHOP_RETRAIN_STALE_MINUTES"]
@@ -88,7 +88,7 @@ def request_retrain(app: Flask, requested_by_id: int | None) -> int:
 
 def scheduled_retrain() -> int | None:
     """The schedule's run: queue it (unless one is active) and fit it in this worker."""
-    from shop.services.training_pipeline import RetrainRefused, queue_run
+    from shop.training.runs import RetrainRefused, queue_run
 
     app = task_app()
     with app.app_context():

@@ -1,4 +1,4 @@
-"""A/B assignment: which recommendation variant a shopper sees.
+"""A/B assignment: which variant of the running experiment a shopper sees.
 
 Assignment is a pure function of (experiment, shopper): a SHA-256 bucket in 0..99 mapped onto the
 variants' cumulative traffic percentages. The same shopper gets the same variant on every device and

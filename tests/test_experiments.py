@@ -7,13 +7,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from shop.services import abtest
-from shop.services.experiments import bucket, pick_variant
+from shop.experiments import statistics
+from shop.experiments.assignment import bucket, pick_variant
 
 
 def test_wilson_interval_for_half_of_a_hundred():
     # p = 0.5, z^2/n = 0.038415: centre 0.5, half-width 1.96*sqrt(0.0025+0.000096)/1.038415
-    est = abtest.wilson_interval(50, 100)
+    est = statistics.wilson_interval(50, 100)
     assert est.value == 0.5
     assert est.low == pytest.approx(0.40383, abs=1e-5)
     assert est.high == pytest.approx(0.59617, abs=1e-5)
@@ -21,85 +21,87 @@ def test_wilson_interval_for_half_of_a_hundred():
 
 
 def test_wilson_interval_stays_inside_zero_one_at_the_edges():
-    none = abtest.wilson_interval(0, 10)
+    none = statistics.wilson_interval(0, 10)
     assert none.value == 0.0
     assert none.low == 0.0
     # upper end = (z^2/2n + z*sqrt(z^2/4n^2)) / (1 + z^2/n) = 2*0.19207/1.38415
     assert none.high == pytest.approx(0.27753, abs=1e-5)
-    everyone = abtest.wilson_interval(10, 10)
+    everyone = statistics.wilson_interval(10, 10)
     assert everyone.high == pytest.approx(1.0)
     assert everyone.low == pytest.approx(1 - 0.27753, abs=1e-5)
 
 
 def test_wilson_interval_without_trials_has_no_value():
-    est = abtest.wilson_interval(0, 0)
+    est = statistics.wilson_interval(0, 0)
     assert est.value is None and est.low is None and est.high is None
 
 
 def test_wilson_interval_refuses_more_successes_than_trials():
     with pytest.raises(ValueError):
-        abtest.wilson_interval(11, 10)
+        statistics.wilson_interval(11, 10)
 
 
 def test_two_proportion_z_test_matches_hand_computation():
     # 10% of 1000 vs 13% of 1000: pooled 0.115, se = sqrt(0.115*0.885*0.002) = 0.0142671
-    result = abtest.two_proportion_z_test(100, 1000, 130, 1000)
+    result = statistics.two_proportion_z_test(100, 1000, 130, 1000)
     assert result.difference == pytest.approx(0.03)
-    assert result.z == pytest.approx(0.03 / math.sqrt(0.115 * 0.885 * 0.002))
-    assert result.z == pytest.approx(2.1027, abs=1e-4)
+    assert result.statistic == pytest.approx(0.03 / math.sqrt(0.115 * 0.885 * 0.002))
+    assert result.statistic == pytest.approx(2.1027, abs=1e-4)
     assert result.p_value == pytest.approx(0.03549, abs=1e-4)
     assert result.significant
 
 
 def test_two_proportion_z_test_is_symmetric_and_needs_samples():
-    ahead = abtest.two_proportion_z_test(100, 1000, 130, 1000)
-    behind = abtest.two_proportion_z_test(130, 1000, 100, 1000)
-    assert behind.z == pytest.approx(-ahead.z)
+    ahead = statistics.two_proportion_z_test(100, 1000, 130, 1000)
+    behind = statistics.two_proportion_z_test(130, 1000, 100, 1000)
+    assert behind.statistic == pytest.approx(-ahead.statistic)
     assert behind.p_value == pytest.approx(ahead.p_value)
-    assert abtest.two_proportion_z_test(0, 0, 5, 10) is None
-    same = abtest.two_proportion_z_test(0, 10, 0, 10)
+    assert statistics.two_proportion_z_test(0, 0, 5, 10) is None
+    same = statistics.two_proportion_z_test(0, 10, 0, 10)
     assert same.p_value == 1.0 and not same.significant
 
 
 def test_mean_interval_uses_sample_standard_deviation():
     # mean 3, s = sqrt(2.5), half-width 1.96*sqrt(2.5/5) = 1.38590
-    est = abtest.mean_interval([1, 2, 3, 4, 5])
+    est = statistics.mean_interval([1, 2, 3, 4, 5])
     assert est.value == 3
     assert est.low == pytest.approx(3 - 1.385903, abs=1e-5)
     assert est.high == pytest.approx(3 + 1.385903, abs=1e-5)
-    assert abtest.mean_interval([]).value is None
+    assert statistics.mean_interval([]).value is None
 
 
-def test_welch_z_test_on_equal_groups_is_not_significant():
-    result = abtest.welch_z_test([0, 10, 0, 10], [0, 10, 0, 10])
+def test_welch_t_test_on_equal_groups_is_not_significant():
+    result = statistics.welch_t_test([0, 10, 0, 10], [0, 10, 0, 10])
     assert result.difference == 0 and result.p_value == pytest.approx(1.0)
-    assert abtest.welch_z_test([1.0], [2.0, 3.0]) is None
+    assert statistics.welch_t_test([1.0], [2.0, 3.0]) is None
 
 
 def test_verdict_for_a_significant_lead():
-    result = abtest.two_proportion_z_test(100, 1000, 130, 1000)
-    assert abtest.proportion_verdict("B", "A", result) == (
+    result = statistics.two_proportion_z_test(100, 1000, 130, 1000)
+    assert statistics.proportion_verdict("B", "A", result) == (
         "B is ahead of A by 3.0 points; significant at 95% (two-proportion z-test p=0.035)."
     )
 
 
 def test_verdict_for_a_small_lead_says_not_yet_significant():
-    result = abtest.two_proportion_z_test(100, 1000, 121, 1000)
-    text = abtest.proportion_verdict("B", "A", result)
+    result = statistics.two_proportion_z_test(100, 1000, 121, 1000)
+    text = statistics.proportion_verdict("B", "A", result)
     assert text.startswith("B is ahead of A by 2.1 points, not yet significant (p=0.")
 
 
 def test_verdict_for_a_variant_behind_and_for_missing_data():
-    result = abtest.two_proportion_z_test(300, 1000, 200, 1000)
-    assert abtest.proportion_verdict("B", "A", result).startswith(
+    result = statistics.two_proportion_z_test(300, 1000, 200, 1000)
+    assert statistics.proportion_verdict("B", "A", result).startswith(
         "B is behind A by 10.0 points; significant at 95% (two-proportion z-test p<0.001)"
     )
-    assert abtest.proportion_verdict("B", "A", None) == "Not enough data yet to compare B with A."
+    assert (
+        statistics.proportion_verdict("B", "A", None) == "Not enough data yet to compare B with A."
+    )
 
 
 def test_amount_verdict_uses_the_money_format():
-    result = abtest.welch_z_test([0.0, 10.0] * 50, [0.0, 12.0] * 50)
-    text = abtest.amount_verdict("B", "A", result, money="£{:.2f}".format)
+    result = statistics.welch_t_test([0.0, 10.0] * 50, [0.0, 12.0] * 50)
+    text = statistics.amount_verdict("B", "A", result, money="£{:.2f}".format)
     assert text.startswith("B is ahead of A by £1.00 per shopper, not yet significant")
 
 
@@ -135,3 +137,11 @@ def test_assignment_differs_between_experiments():
     one = [pick_variant(variants, 1, uid).name for uid in range(1, 1001)]
     two = [pick_variant(variants, 2, uid).name for uid in range(1, 1001)]
     assert one != two
+
+
+def test_welch_t_test_matches_the_welch_satterthwaite_hand_computation():
+    # means 5 and 6, s^2 = 25*100/99 and 36*100/99: se = sqrt((25.2525 + 36.3636)/100) = 0.784931
+    result = statistics.welch_t_test([0.0, 10.0] * 50, [0.0, 12.0] * 50)
+    assert result.difference == pytest.approx(1.0)
+    assert result.statistic == pytest.approx(1.0 / 0.784931, abs=1e-4)
+    assert result.p_value == pytest.approx(0.2042, abs=1e-3)  # t on 191.8 degrees of freedom

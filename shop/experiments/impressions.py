@@ -1,6 +1,8 @@
-"""Impression ids in links, signed and bound to the shopper they were shown to.
+"""Impressions: a list an experiment's variant showed, recorded, and its id signed into links.
 
-A recommendation link carries ``imp=<token>`` so the click, and a purchase from the product page,
+A page that shows a list to a shopper in a running experiment records it with
+:func:`record_impression`, explicitly in the route (a GET that writes should say so where it is
+read). A recommendation link carries ``imp=<token>`` so the click, and a purchase from the product page,
 count for the A/B variant that showed the list. A bare row id could be copied, guessed or replayed
 by anyone to steer an experiment's figures; the token is an itsdangerous signature over
 (impression id, shopper id), and only the same signed-in shopper's request turns it back into an
@@ -10,14 +12,41 @@ directly and never needs a token.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from shop.database import MAX_ID
+from shop.database import MAX_ID, begin_write
 from shop.extensions import db
 from shop.models import Impression
 
+if TYPE_CHECKING:
+    from shop.services.recommendations import ShownList
+
 MAX_TOKEN_LENGTH = 200
+
+
+def record_impression(shown: ShownList, user_id: int | None) -> ShownList:
+    """Record ``shown`` as an impression of its experiment variant; return it with the id.
+
+    A list outside any experiment (no ``variant_id``), shown to nobody signed in, or empty is
+    returned as it is and nothing is written. The row is flushed, not committed: the caller commits.
+    """
+    if shown.variant_id is None or user_id is None or not shown.items:
+        return shown
+    begin_write()
+    impression = Impression(
+        user_id=user_id,
+        variant_id=shown.variant_id,
+        source=shown.source,
+        product_ids=[item.product.id for item in shown.items],
+        model_version=shown.model_version,
+    )
+    db.session.add(impression)
+    db.session.flush()
+    return replace(shown, impression_id=impression.id)
 
 
 def _serializer() -> URLSafeSerializer:

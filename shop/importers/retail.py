@@ -29,7 +29,7 @@ from sqlalchemy import insert, select, update
 from shop.extensions import db
 from shop.models import Category, Event, Order, OrderLine, Product, User
 from shop.services.caches import forget_shop_figures
-from shop.services.stats import recompute_product_counters
+from shop.services.counters import recompute_product_counters
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
-"""What the admin's model page shows about training runs: metric tables, history, a run's JSON.
+"""The report tables of training runs: metric tables, the guard's choice, history, a run's JSON.
 
-Runs are queued and fitted elsewhere (``shop.training.tasks`` and the worker); this module only reads.
+What the admin's model page and ``flask train``/``flask evaluate`` show. Runs are queued and fitted
+elsewhere (:mod:`shop.training.tasks`, :mod:`shop.training.runs`); this module only reads.
 """
 
 from __future__ import annotations
@@ -8,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import select
 
 from shop.extensions import db
 from shop.models import TrainingRun
+from shop.training.evaluation import PROTOCOLS, RANDOM_TEST_FRACTION, topn_key
 
 # --- Reading a run's metrics for the model page -----------------------------------------------
 
@@ -46,8 +49,6 @@ def _model_rows(
 
 def topn_rows(metrics: dict | None, protocol: str = "time") -> tuple[list[dict], str | None]:
     """Ranking metrics per algorithm (best NDCG first), and why they are missing if they are."""
-    from shop.services.training_pipeline import topn_key
-
     rows, skipped = _model_rows(metrics, topn_key(protocol), TOPN_COLUMNS)
     rows.sort(key=lambda r: -(r["ndcg"] or 0.0))
     return rows, skipped
@@ -66,8 +67,6 @@ class TopNTable:
 def topn_tables(metrics: dict | None) -> list[TopNTable]:
     """A table per evaluation protocol, the time split first; a run from before a protocol existed
     says it was not measured rather than showing nothing."""
-    from shop.services.training_pipeline import PROTOCOLS, protocol_caption, topn_key
-
     k = int((metrics or {}).get("k", 10))
     tables = []
     for protocol in PROTOCOLS:
@@ -207,3 +206,42 @@ def run_as_json(run: TrainingRun) -> dict:
         "error": run.error,
         "finished": run.status in ("succeeded", "failed"),
     }
+
+
+# --- Plain-text tables for the command line ---------------------------------------------------
+
+
+def protocol_caption(protocol: str, split: dict[str, Any], k: int = 10) -> str:
+    """How a top-n table was measured, in words (the CLI's and the model page's caption)."""
+    if protocol == "time":
+        cut = split.get("cut")
+        when = pd.Timestamp(cut).strftime("%Y-%m-%d %H:%M UTC") if cut else "?"
+        return f"Top-{k}, time split at {when}: held-out later positives"
+    share = round(100 * float(split.get("test_fraction", RANDOM_TEST_FRACTION)))
+    return (
+        f"Top-{k}, random per-user {100 - share}/{share} holdout (seed {split.get('seed', '?')}): "
+        f"held-out products of each shopper"
+    )
+
+
+def render_metrics(metrics: dict[str, Any]) -> str:
+    """The metrics dict as the two plain-text tables the CLI prints."""
+    from shop.recommend import RatingScore, TopNScore, render_table
+
+    k = int(metrics.get("k", 10))
+    parts = []
+    ratings = metrics.get("ratings") or {}
+    if "models" in ratings:
+        scores = [RatingScore(name, **values) for name, values in ratings["models"].items()]
+        parts.append("Explicit ratings (random 80/20 split)\n" + render_table(scores, k))
+    elif ratings:
+        parts.append(f"Explicit ratings: skipped ({ratings.get('skipped')})")
+    for protocol in PROTOCOLS:
+        topn = metrics.get(topn_key(protocol)) or {}
+        if "models" in topn:
+            scores = [TopNScore(name, **values) for name, values in topn["models"].items()]
+            caption = protocol_caption(protocol, topn.get("split", {}), k)
+            parts.append(caption + "\n" + render_table(scores, k))
+        elif topn:
+            parts.append(f"Top-{k}, {protocol} protocol: skipped ({topn.get('skipped')})")
+    return "\n\n".join(parts)

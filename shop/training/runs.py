@@ -1,66 +1,42 @@
-"""Training the recommendation engine on the shop's data and publishing it to every worker.
+"""A training run: fit the engine, evaluate it, publish it; the only writer of a run's status.
 
 One function, :func:`train_and_publish`, serves the ``flask train`` command, the admin's "Retrain now"
 button and the nightly schedule (both run it in the worker process, see ``shop.training.tasks``). It
 records its progress in a :class:`~shop.models.TrainingRun` row in short transactions, so any web
-worker polling that row sees each phase as it happens, and it publishes a model only once the file is
-completely written: a crash at any point leaves the previous model and pointer serving the site.
+worker polling that row sees each phase as it happens, and it publishes a model
+(:func:`shop.services.model_store.publish`) only once the file is completely written: a crash at any
+point leaves the previous model and pointer serving the site.
 
-This module is the only writer of a run's status. A run is ``queued`` (:func:`queue_run`, which
-refuses while another run is queued or running), then ``running`` in one process, then ``succeeded``
-or ``failed``. A run whose process died (SIGKILL, a restart) is failed by :func:`fail_orphans`, which
-every worker calls as it starts.
-
-``run.metrics`` has this shape (every section may instead hold ``{"skipped": "<why>"}``)::
-
-    {"k": 10,
-     "topn": {"split": {"protocol": "time", "cut": iso-time, "n_train": int, "n_test_users": int,
-                        "n_test_pairs": int},
-              "models": {"popularity": {"precision": f, "recall": f, "ndcg": f, "map": f,
-                                        "coverage": f, "n_users": int}, "svd": {...}, ...,
-                         "ease": {...}, "hybrid": {...}}},
-     "topn_random": {"split": {"protocol": "random", "test_fraction": 0.25, "seed": int, ...},
-                     "models": {...}},
-     "ratings": {"models": {"global_mean": {"rmse": f, "mae": f, "n_test": int},
-                            "baseline_only": {...}, "svd": {...}}},
-     "seconds": {"read": f, "fit": f, "evaluate": f, "save": f, "total": f}}
+A run is ``queued`` (:func:`queue_run`, which refuses while another run is queued or running), then
+``running`` in one process, then ``succeeded`` or ``failed``. A run whose process died (SIGKILL, a
+restart) is failed by :func:`fail_orphans`, which every worker calls as it starts. What goes into
+``run.metrics`` is described in :mod:`shop.training.evaluation`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import socket
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from shop.extensions import db
 from shop.models import TrainingRun
+from shop.services import model_store
 from shop.services.caches import forget_shop_figures
+from shop.training.evaluation import PROTOCOLS, evaluate_shop
 
 log = logging.getLogger(__name__)
 
-MODEL_PREFIX = "model-"
-MODEL_SUFFIX = ".joblib"
-#: Model files kept on disk (the current one is always kept): enough to roll back by hand.
-KEEP_MODELS = 5
 #: Shoppers sampled for the top-n evaluation during training; bounds its time on big logs.
 TRAIN_EVAL_USERS = 500
-TOPN_VARIANTS = ("popularity", "content", "itemknn", "als", "svd", "hybrid")
-#: How top-n lists are evaluated: "time" trains on the past and tests on each shopper's later
-#: positives; "random" holds out a seeded random quarter of each shopper's products.
-PROTOCOLS = ("time", "random")
-RANDOM_TEST_FRACTION = 0.25
 NO_INTERACTIONS = "no interactions yet: run `flask --app shop seed`"
 #: A run still queued or running after this long is taken as lost (SHOP_RETRAIN_STALE_MINUTES).
 DEFAULT_STALE_MINUTES = 120
@@ -75,215 +51,6 @@ class NoTrainingDataError(RuntimeError):
 
 class RetrainRefused(Exception):
     """A retrain cannot start now (one is already queued or running); the message says why."""
-
-
-# --- evaluation ------------------------------------------------------------------------------
-
-
-def _topn_section(scores) -> dict[str, dict[str, float]]:
-    return {
-        s.model: {
-            "precision": s.precision,
-            "recall": s.recall,
-            "ndcg": s.ndcg,
-            "map": s.map,
-            "coverage": s.coverage,
-            "n_users": s.n_users,
-        }
-        for s in scores
-    }
-
-
-def topn_variants() -> tuple[str, ...]:
-    """The models the top-n tables score: the usual ones the engine offers, and EASE when it has it.
-
-    Read from the engine at run time, so a build that adds or drops a variant changes the tables
-    without touching this module. Popularity and EASE are the yardsticks the hybrid is judged by.
-    """
-    from shop.recommend import VARIANTS
-
-    usual = [v for v in TOPN_VARIANTS if v in VARIANTS and v != "hybrid"]
-    if "ease" in VARIANTS and "ease" not in usual:
-        usual.append("ease")
-    return (*usual, "hybrid") if "hybrid" in VARIANTS else tuple(usual)
-
-
-def topn_key(protocol: str) -> str:
-    """The metrics section a protocol's table lives in ("topn" for the time split, as before)."""
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; expected one of {list(PROTOCOLS)}")
-    return "topn" if protocol == "time" else f"topn_{protocol}"
-
-
-def _protocol_split(interactions: pd.DataFrame, protocol: str, random_state: int):
-    """The split a protocol evaluates on, and how it was made (for the tables' captions)."""
-    from shop.recommend import random_split, time_split
-
-    if protocol == "time":
-        split = time_split(interactions)
-        return split, {"protocol": "time", "cut": split.cut.isoformat()}
-    split = random_split(
-        interactions, test_fraction=RANDOM_TEST_FRACTION, random_state=random_state
-    )
-    return split, {
-        "protocol": "random",
-        "test_fraction": RANDOM_TEST_FRACTION,
-        "seed": random_state,
-    }
-
-
-def _topn_protocol(
-    interactions: pd.DataFrame,
-    products: pd.DataFrame,
-    protocol: str,
-    *,
-    k: int,
-    max_users: int | None,
-    random_state: int,
-) -> dict[str, Any]:
-    from shop.recommend import evaluate_topn
-
-    try:
-        split, described = _protocol_split(interactions, protocol, random_state)
-        if split.train.empty or split.test.empty:
-            raise ValueError(f"the {protocol} split left no training events or no test positives")
-        scores = evaluate_topn(
-            interactions,
-            products,
-            k=k,
-            split=split,
-            variants=topn_variants(),
-            max_users=max_users,
-            random_state=random_state,
-        )
-    except ValueError as exc:
-        return {"skipped": str(exc)}
-    return {
-        "split": {
-            **described,
-            "n_train": len(split.train),
-            "n_test_users": int(split.test["user_id"].nunique()),
-            "n_test_pairs": len(split.test),
-        },
-        "models": _topn_section(scores),
-    }
-
-
-def evaluate_shop(
-    interactions: pd.DataFrame,
-    products: pd.DataFrame,
-    *,
-    k: int = 10,
-    max_users: int | None = 2000,
-    random_state: int = 0,
-    protocols: tuple[str, ...] = ("time",),
-) -> dict[str, Any]:
-    """Offline quality of every model on this shop's data, as a JSON-ready dict (see module doc).
-
-    Top-n metrics come from each protocol in ``protocols``: the time split (train on the past, test
-    on each shopper's later positives of products new to them) and the random per-user holdout
-    (a seeded quarter of each shopper's products held out). Rating error comes from a random split
-    of the explicit ratings, as the prototype measured it. A part that the data cannot support (too
-    few ratings, nothing after the cut) is reported as skipped with the reason instead of failing
-    the whole evaluation.
-    """
-    from shop.recommend import evaluate_ratings
-
-    out: dict[str, Any] = {"k": k}
-    for protocol in protocols:
-        out[topn_key(protocol)] = _topn_protocol(
-            interactions,
-            products,
-            protocol,
-            k=k,
-            max_users=max_users,
-            random_state=random_state,
-        )
-    try:
-        rating_scores = evaluate_ratings(interactions, random_state=random_state)
-        out["ratings"] = {
-            "models": {
-                s.model: {"rmse": s.rmse, "mae": s.mae, "n_test": s.n_test} for s in rating_scores
-            }
-        }
-    except ValueError as exc:
-        out["ratings"] = {"skipped": str(exc)}
-    return out
-
-
-def protocol_caption(protocol: str, split: dict[str, Any], k: int = 10) -> str:
-    """How a top-n table was measured, in words (the CLI's and the model page's caption)."""
-    if protocol == "time":
-        cut = split.get("cut")
-        when = pd.Timestamp(cut).strftime("%Y-%m-%d %H:%M UTC") if cut else "?"
-        return f"Top-{k}, time split at {when}: held-out later positives"
-    share = round(100 * float(split.get("test_fraction", RANDOM_TEST_FRACTION)))
-    return (
-        f"Top-{k}, random per-user {100 - share}/{share} holdout (seed {split.get('seed', '?')}): "
-        f"held-out products of each shopper"
-    )
-
-
-def render_metrics(metrics: dict[str, Any]) -> str:
-    """The metrics dict as the two plain-text tables the CLI prints."""
-    from shop.recommend import RatingScore, TopNScore, render_table
-
-    k = int(metrics.get("k", 10))
-    parts = []
-    ratings = metrics.get("ratings") or {}
-    if "models" in ratings:
-        scores = [RatingScore(name, **values) for name, values in ratings["models"].items()]
-        parts.append("Explicit ratings (random 80/20 split)\n" + render_table(scores, k))
-    elif ratings:
-        parts.append(f"Explicit ratings: skipped ({ratings.get('skipped')})")
-    for protocol in PROTOCOLS:
-        topn = metrics.get(topn_key(protocol)) or {}
-        if "models" in topn:
-            scores = [TopNScore(name, **values) for name, values in topn["models"].items()]
-            caption = protocol_caption(protocol, topn.get("split", {}), k)
-            parts.append(caption + "\n" + render_table(scores, k))
-        elif topn:
-            parts.append(f"Top-{k}, {protocol} protocol: skipped ({topn.get('skipped')})")
-    return "\n\n".join(parts)
-
-
-# --- model files ------------------------------------------------------------------------------
-
-
-def new_version(n_interactions: int = 0) -> str:
-    """A unique, sortable model version: UTC time to the second plus a short hash."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    digest = hashlib.sha256(f"{time.time_ns()}:{uuid.uuid4()}:{n_interactions}".encode())
-    return f"{stamp}-{digest.hexdigest()[:8]}"
-
-
-def model_files(model_dir: Path) -> list[Path]:
-    """Published model files, oldest first."""
-    if not model_dir.is_dir():
-        return []
-    files = [p for p in model_dir.glob(f"{MODEL_PREFIX}*{MODEL_SUFFIX}") if p.is_file()]
-    return sorted(files, key=lambda p: (p.stat().st_mtime_ns, p.name))
-
-
-def prune_models(
-    model_dir: Path, keep: int = KEEP_MODELS, current: Path | None = None
-) -> list[Path]:
-    """Delete all but the newest ``keep`` model files (never the current one); returns what went."""
-    files = model_files(model_dir)
-    doomed = [p for p in files[: max(0, len(files) - keep)] if current is None or p != current]
-    for path in doomed:
-        try:
-            path.unlink()
-        except OSError as exc:  # another worker may be reading it on a platform that forbids this
-            log.warning("could not delete old model file %s: %s", path.name, exc)
-    return doomed
-
-
-def has_loadable_model(app: Flask) -> bool:
-    """True when the pointer names a model file that loads (what ``train --if-missing`` checks)."""
-    store = app.extensions["recommender_store"]
-    store.invalidate()
-    return store.get() is not None
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -481,8 +248,6 @@ def train_and_publish(
             return _loaded_run(run_id)
         started = time.perf_counter()
         seconds: dict[str, float] = {}
-        new_file: Path | None = None
-        published = False
 
         def step(percent: int, message: str) -> None:
             _set_run(run_id, progress=percent, message=message[:255])
@@ -524,18 +289,10 @@ def train_and_publish(
 
             step(85, "Saving the model")
             clock = time.perf_counter()
-            store = app.extensions["recommender_store"]
-            model_dir = Path(app.config["SHOP_MODEL_DIR"])
-            model_dir.mkdir(parents=True, exist_ok=True)
-            version = new_version(len(interactions))
-            new_file = model_dir / f"{MODEL_PREFIX}{version}{MODEL_SUFFIX}"
-            engine.metadata_["model_version"] = version
-            engine.save(new_file)  # atomic: a temp file, fsync, then rename
-            HybridRecommender.load(new_file)  # refuse to publish a file that does not read back
-            store.write_pointer(new_file, version)
-            published = True
+            version, new_file = model_store.publish(
+                engine, app.extensions["recommender_store"], len(interactions)
+            )
             forget_shop_figures()
-            prune_models(model_dir, current=new_file)
             seconds["save"] = time.perf_counter() - clock
             seconds["total"] = time.perf_counter() - started
             metrics["seconds"] = {name: round(value, 3) for name, value in seconds.items()}
@@ -564,8 +321,6 @@ def train_and_publish(
             log.info("Published recommendation model %s", version)
         except Exception as exc:
             db.session.rollback()
-            if new_file is not None and not published:
-                new_file.unlink(missing_ok=True)  # never leave an unpublished file behind
             if isinstance(exc, NoTrainingDataError):
                 message = str(exc)
                 log.warning("Training run %s: %s", run_id, message)

@@ -1,6 +1,6 @@
-"""Starting and stopping A/B experiments.
+"""Starting, stopping and listing A/B experiments (the writes flush; the admin view commits).
 
-Only one experiment runs at a time: assignment (``shop.services.experiments``) reads "the running
+Only one experiment runs at a time: assignment (``shop.experiments.assignment``) reads "the running
 experiment", and two overlapping tests would also blur each other's results. Starting a second one is
 refused with a message rather than silently stopping the first.
 """
@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from shop.experiments.assignment import running_experiment
 from shop.extensions import db
 from shop.models import Experiment, ExperimentVariant
-from shop.services.experiments import running_experiment
 
 
 class ExperimentRefused(Exception):
@@ -50,6 +50,7 @@ def stop_experiment(experiment: Experiment) -> None:
 
 
 def all_experiments() -> list[Experiment]:
+    """Every experiment, the running one first, then the newest."""
     return list(
         db.session.scalars(
             select(Experiment).order_by(

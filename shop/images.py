@@ -1,9 +1,10 @@
-"""Placeholder product pictures drawn as SVG from the product's name and category.
+"""The shop's one product-picture drawer: an SVG card from the product's name and category.
 
 Most imported products come without a photo. A drawn card still tells shoppers apart at a glance:
 the colour comes from the category (so a shelf of one category looks of a piece), the motif and the
 initials from the name. The drawing is a pure function of those two strings (an MD5 digest, not
 Python's per-process ``hash``), so every worker draws the same picture and browsers may cache it.
+The catalog serves it for products without a picture, and the seeder writes it to files.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""A/B testing of recommendation algorithms: assignment, lifecycle, impressions, statistics, results."""

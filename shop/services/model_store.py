@@ -1,0 +1,223 @@
+"""The model store: published model files, the pointer to the current one, and the hot swap.
+
+A retrain saves a new version atomically (:func:`publish`) and re-points ``current.json``; each worker
+process keeps the engine it loaded in memory and notices the change on its next look (at most every
+``check_interval`` seconds), then swaps the new engine in. Old files beyond ``KEEP_MODELS`` are pruned.
+A missing or broken file never takes the site down: the store reports no engine, logs why once, and
+callers fall back to popularity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app
+
+log = logging.getLogger(__name__)
+
+POINTER_FILE = "current.json"
+MODEL_PREFIX = "model-"
+MODEL_SUFFIX = ".joblib"
+#: Model files kept on disk (the current one is always kept): enough to roll back by hand.
+KEEP_MODELS = 5
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """What the model page and the health check say about the served model."""
+
+    loaded: bool
+    version: str | None
+    path: str | None
+    trained_at: str | None
+    error: str | None
+    metadata: dict[str, Any]
+
+
+class RecommenderStore:
+    """The published model as one process sees it: loaded once, swapped when the pointer moves."""
+
+    def __init__(self, model_dir: str | Path, check_interval: float = 5.0) -> None:
+        self.model_dir = Path(model_dir)
+        self.check_interval = check_interval
+        self._lock = threading.Lock()
+        self._engine = None
+        self._version: str | None = None
+        self._path: str | None = None
+        self._stamp: tuple | None = None
+        self._error: str | None = None
+        self._checked_at = 0.0
+
+    @property
+    def pointer(self) -> Path:
+        return self.model_dir / POINTER_FILE
+
+    def read_pointer(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.pointer.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"unreadable model pointer {self.pointer.name}: {exc}") from exc
+
+    def write_pointer(self, path: Path, version: str) -> None:
+        """Point every worker at a new model file (atomic rename)."""
+        self.model_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.pointer.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps({"path": Path(path).name, "version": version}))
+        tmp.replace(self.pointer)
+        self._checked_at = 0.0
+
+    def get(self):
+        """The current engine, or ``None`` when no usable model exists (callers fall back)."""
+        now = time.monotonic()
+        if now - self._checked_at < self.check_interval:
+            return self._engine
+        with self._lock:
+            if now - self._checked_at < self.check_interval:
+                return self._engine
+            self._checked_at = now
+            self._refresh()
+            return self._engine
+
+    @property
+    def version(self) -> str | None:
+        """The version of the engine the last get() returned (no refresh, no copying)."""
+        return self._version
+
+    def _refresh(self) -> None:
+        from shop.recommend import HybridRecommender, ModelLoadError
+
+        try:
+            pointer = self.read_pointer()
+        except ValueError as exc:
+            self._fail(str(exc))
+            return
+        if pointer is None:
+            self._fail(f"no trained model in {self.model_dir.name}/ yet; run `flask train`")
+            return
+        path = self.model_dir / str(pointer.get("path", ""))
+        try:
+            stat = path.stat()
+        except OSError:
+            self._fail(f"model file {path.name} is missing")
+            return
+        stamp = (str(path), stat.st_mtime_ns, stat.st_size)
+        if stamp == self._stamp and self._engine is not None:
+            return
+        try:
+            engine = HybridRecommender.load(path)
+        except ModelLoadError as exc:
+            self._fail(f"model file {path.name} could not be loaded: {exc}")
+            self._stamp = stamp
+            return
+        self._engine = engine
+        self._version = str(pointer.get("version") or engine.metadata_.get("model_version") or "")
+        self._path = str(path)
+        self._stamp = stamp
+        if self._error:
+            log.info("Recommendation model %s loaded; personalised lists are back", self._version)
+        self._error = None
+
+    def _fail(self, message: str) -> None:
+        if message != self._error:
+            log.warning("Recommendations fall back to popularity: %s", message)
+        self._error = message
+        self._engine = None
+        self._version = None
+        self._path = None
+        self._stamp = None
+
+    def status(self) -> ModelStatus:
+        engine = self.get()
+        meta = dict(getattr(engine, "metadata_", {}) or {}) if engine is not None else {}
+        return ModelStatus(
+            loaded=engine is not None,
+            version=self._version,
+            path=self._path,
+            trained_at=meta.get("trained_at"),
+            error=self._error,
+            metadata=meta,
+        )
+
+    def invalidate(self) -> None:
+        """Look at the model folder again on the next request."""
+        self._checked_at = 0.0
+
+
+def new_version(n_interactions: int = 0) -> str:
+    """A unique, sortable model version: UTC time to the second plus a short hash."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    digest = hashlib.sha256(f"{time.time_ns()}:{uuid.uuid4()}:{n_interactions}".encode())
+    return f"{stamp}-{digest.hexdigest()[:8]}"
+
+
+def model_files(model_dir: Path) -> list[Path]:
+    """Published model files, oldest first."""
+    if not model_dir.is_dir():
+        return []
+    files = [p for p in model_dir.glob(f"{MODEL_PREFIX}*{MODEL_SUFFIX}") if p.is_file()]
+    return sorted(files, key=lambda p: (p.stat().st_mtime_ns, p.name))
+
+
+def prune_models(
+    model_dir: Path, keep: int = KEEP_MODELS, current: Path | None = None
+) -> list[Path]:
+    """Delete all but the newest ``keep`` model files (never the current one); returns what went."""
+    files = model_files(model_dir)
+    doomed = [p for p in files[: max(0, len(files) - keep)] if current is None or p != current]
+    for path in doomed:
+        try:
+            path.unlink()
+        except OSError as exc:  # another worker may be reading it on a platform that forbids this
+            log.warning("could not delete old model file %s: %s", path.name, exc)
+    return doomed
+
+
+def publish(engine, store: RecommenderStore, n_interactions: int = 0) -> tuple[str, Path]:
+    """Save ``engine`` as a new version, check it reads back, point every worker at it, prune.
+
+    Returns the version and the file. Until the pointer moves nothing the site serves changes: a
+    failure before then removes the new file and re-raises, and the previous model keeps serving.
+    """
+    from shop.recommend import HybridRecommender
+
+    store.model_dir.mkdir(parents=True, exist_ok=True)
+    version = new_version(n_interactions)
+    path = store.model_dir / f"{MODEL_PREFIX}{version}{MODEL_SUFFIX}"
+    engine.metadata_["model_version"] = version
+    try:
+        engine.save(path)  # atomic: a temp file, fsync, then rename
+        HybridRecommender.load(path)  # refuse to publish a file that does not read back
+        store.write_pointer(path, version)
+    except BaseException:
+        path.unlink(missing_ok=True)  # never leave an unpublished file behind
+        raise
+    prune_models(store.model_dir, current=path)
+    return version, path
+
+
+def has_loadable_model(app: Flask) -> bool:
+    """True when the pointer names a model file that loads (what ``train --if-missing`` checks)."""
+    store = app.extensions["recommender_store"]
+    store.invalidate()
+    return store.get() is not None
+
+
+def store() -> RecommenderStore:
+    """This process's store (made by the app factory)."""
+    return current_app.extensions["recommender_store"]
+
+
+def current_engine():
+    """The engine every page of this process asks, or None when no usable model is published."""
+    return store().get()

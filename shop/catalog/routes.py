@@ -77,6 +77,7 @@ def products():
         category=category,
         categories=queries.all_categories(),
         sort=sort,
+        default_sort=queries.DEFAULT_SORT,
         sort_options=queries.SORT_OPTIONS,
     )
 

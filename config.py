@@ -96,6 +96,10 @@ class Config:
     # from the request's Host, which TRUSTED_HOSTS restricts (any other Host gets 400).
     SERVER_NAME = os.environ.get("SHOP_SERVER_NAME") or None
     TRUSTED_HOSTS = env_list("SHOP_TRUSTED_HOSTS")
+    # Where search engines and link previews are told the shop lives (canonical links, the
+    # sitemap, Open Graph and JSON-LD URLs), e.g. https://shop.example. Unset: https:// (http://
+    # outside production) and SERVER_NAME; with neither, those absolute URLs are left out.
+    SHOP_BASE_URL = os.environ.get("SHOP_BASE_URL") or None
     # How many reverse proxies sit in front of the shop and set X-Forwarded-For/-Proto/-Host;
     # 0 trusts none of those headers (the client address is the socket's).
     SHOP_PROXY_COUNT = env_int("SHOP_PROXY_COUNT", 0)

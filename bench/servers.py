@@ -148,9 +148,12 @@ def prepare_shop(env: dict[str, str], users: int, products: int, events: int, se
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], workers: int = 4, log: Path | None = None):
-    """Serve ``wsgi:app`` on a free loopback port; yield its base URL; stop it by its pid."""
-    port = free_port()
+def gunicorn(
+    env: dict[str, str], workers: int = 4, log: Path | None = None, port: int | None = None
+):
+    """Serve ``wsgi:app`` on a loopback port (a free one unless given); yield its base URL; stop
+    it by its pid."""
+    port = port or free_port()
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
         [

@@ -120,6 +120,7 @@ def register_blueprints(app: Flask) -> None:
     from shop.converters import IdConverter
     from shop.feedback import bp as feedback_bp
     from shop.search import bp as search_bp
+    from shop.seo import bp as seo_bp
 
     app.url_map.converters["id"] = IdConverter  # before the routes that use <id:...> are added
     app.register_blueprint(catalog_bp)
@@ -129,6 +130,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(cart_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(api_bp)
+    app.register_blueprint(seo_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -1,17 +1,22 @@
 """Security headers on every response.
 
 The site serves every script and style from ``static/``, so the Content-Security-Policy can forbid
-inline scripts and foreign origins outright.
+inline scripts and foreign origins outright. The one inline block a page may carry is data (the
+product page's JSON-LD): :func:`allow_inline_script` admits exactly its bytes, by their SHA-256
+hash, in the policy of the response that carries it and no other.
 """
 
 from __future__ import annotations
 
-from flask import Flask
+import base64
+import hashlib
+from collections.abc import Iterable
 
-CSP = "; ".join(
+from flask import Flask, g
+
+SCRIPT_SRC = "script-src 'self'"
+OTHER_DIRECTIVES = "; ".join(
     [
-        "default-src 'self'",
-        "script-src 'self'",
         "style-src 'self'",
         "img-src 'self' data:",
         "font-src 'self'",
@@ -22,6 +27,25 @@ CSP = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+CSP = f"default-src 'self'; {SCRIPT_SRC}; {OTHER_DIRECTIVES}"
+
+
+def script_hash(text: str) -> str:
+    """The CSP source expression for an inline script whose text is exactly ``text``."""
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
+
+
+def content_security_policy(script_hashes: Iterable[str] = ()) -> str:
+    allowed = " ".join(dict.fromkeys(script_hashes))  # in order, each once
+    if not allowed:
+        return CSP
+    return f"default-src 'self'; {SCRIPT_SRC} {allowed}; {OTHER_DIRECTIVES}"
+
+
+def allow_inline_script(text: str) -> None:
+    """Admit one inline ``<script>`` block, whose text is exactly ``text``, in this response."""
+    g.setdefault("csp_script_hashes", []).append(script_hash(text))
 
 
 def register(app: Flask) -> None:
@@ -33,7 +57,9 @@ def register(app: Flask) -> None:
 
     @app.after_request
     def set_security_headers(response):
-        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault(
+            "Content-Security-Policy", content_security_policy(g.get("csp_script_hashes", ()))
+        )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")

@@ -84,6 +84,7 @@ def app(tmp_path, migrated_template):
         # user and the CSRF token from one request into the next; a server starts each afresh.
         g.pop("_login_user", None)
         g.pop("csrf_token", None)
+        g.pop("csp_script_hashes", None)
 
     with app.app_context():
         if ON_POSTGRES:

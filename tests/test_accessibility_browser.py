@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import select
 
 from shop.extensions import db
-from shop.models import Category, Order, Product, Rating
+from shop.models import Category, Event, Order, OrderLine, Product, Rating, User
+from shop.services import accounts
 from tests.axe_support import check_page, describe
 from tests.browser_support import ARTIFACTS, launch_chromium, new_page, running_shop
 
@@ -38,12 +39,27 @@ def _seed() -> dict:
         with_experiment=True,
     )
     product = db.session.scalars(select(Product).order_by(Product.rating_count.desc())).first()
+    _give_the_shopper_a_history(product)
     return {
         "experiment": report.experiment_id,
         "product": product.id,
         "category": db.session.scalars(select(Category.slug).order_by(Category.id)).first(),
         "word": max(product.name.split(), key=len).lower(),
     }
+
+
+def _give_the_shopper_a_history(product: Product) -> None:
+    """Two orders of one product and a few views, so the home page shows "Buy it again" and
+    "Recently viewed" for the demo shopper whatever the seed drew."""
+    shopper = db.session.scalar(select(User).where(User.email == SHOPPER[0]))
+    others = db.session.scalars(select(Product).where(Product.id != product.id).limit(3)).all()
+    for _ in range(2):
+        placed = Order(user_id=shopper.id, total=product.price)
+        placed.lines = [OrderLine(product_id=product.id, quantity=1, unit_price=product.price)]
+        db.session.add(placed)
+    for other in others:
+        db.session.add(Event(user_id=shopper.id, product_id=other.id, kind="view"))
+    db.session.commit()
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +97,15 @@ def sign_in(page, base: str, email: str, password: str) -> None:
     page.wait_for_url(f"{base}/")
 
 
+def check_errors_shown(page, audit: Audit, name: str, **fields: str) -> None:
+    """Fill the page's form with values it refuses, submit it, and check the page it answers with."""
+    for field, value in fields.items():
+        page.fill(f"main input[name={field}]", value)
+    page.click("main form [type=submit]")
+    page.wait_for_selector(".is-invalid")
+    audit.check(page, name)
+
+
 def submit_without_script(page, form_selector: str) -> None:
     """Post a form the plain way (as with JavaScript off) to see the page the server answers with."""
     page.eval_on_selector(form_selector, "form => form.removeAttribute('data-async')")
@@ -111,18 +136,50 @@ def test_visitor_pages_have_no_axe_violations(shop, browser):
         audit.check(page, name)
 
     page.goto(f"{base}/auth/register")
-    page.fill("input[name=email]", "not-an-email")
-    page.fill("input[name=password]", "short")
-    page.click("main form [type=submit]")
-    page.wait_for_selector(".is-invalid")
-    audit.check(page, "register-errors")
-
+    check_errors_shown(page, audit, "register-errors", email="not-an-email", password="short")
     page.goto(f"{base}/auth/login")
-    page.fill("input[name=email]", "nobody@example.com")
-    page.fill("input[name=password]", "wrong-password")
+    check_errors_shown(
+        page, audit, "sign-in-errors", email="nobody@example.com", password="wrong-password"
+    )
+    context.close()
+    audit.assert_clean()
+
+
+def test_search_suggestions_and_password_reset_have_no_axe_violations(shop, browser):
+    base, app, seeded = shop
+    audit = Audit()
+    context, page = new_page(browser)
+    page.goto(f"{base}/products")
+    page.fill("nav input[name=q]", seeded["word"][:4])
+    page.wait_for_selector("#search-suggestions:not([hidden]) [role=option]")
+    audit.check(page, "search-suggestions-open")
+    page.keyboard.press("ArrowDown")
+    page.wait_for_selector("#search-suggestions [aria-selected=true]")
+    audit.check(page, "search-suggestions-option-chosen")
+
+    page.goto(f"{base}/auth/reset")
+    audit.check(page, "reset-request")
+    check_errors_shown(page, audit, "reset-request-errors", email="not-an-email")
+    page.fill("main input[name=email]", "nobody-here@example.com")  # no account: no mail is sent
     page.click("main form [type=submit]")
-    page.wait_for_selector(".is-invalid")
-    audit.check(page, "sign-in-errors")
+    page.wait_for_url(f"{base}/auth/login")
+    assert page.locator(".alert-info").count() == 1
+    audit.check(page, "reset-request-sent")
+
+    with app.app_context():
+        forgetful = User(email="forgetful@example.com", display_name="Forgetful")
+        forgetful.set_password("forgotten-password-1")
+        db.session.add(forgetful)
+        db.session.commit()
+        token = accounts.reset_token(forgetful)
+        db.session.remove()
+    page.goto(f"{base}/auth/reset/{token}")
+    audit.check(page, "reset-password")
+    check_errors_shown(
+        page, audit, "reset-password-errors", password="a-new-password-1", confirm="another-2"
+    )
+    page.goto(f"{base}/auth/reset/not-a-real-token")
+    audit.check(page, "reset-link-not-valid")
     context.close()
     audit.assert_clean()
 
@@ -145,7 +202,12 @@ def test_shopper_pages_have_no_axe_violations(shop, browser):
     audit = Audit()
     context, page = new_page(browser)
     sign_in(page, base, *SHOPPER)
-    audit.check(page, "home-signed-in")
+    assert page.locator("#buy-again .product-card").count() >= 1
+    assert page.locator("#recently-viewed .product-card").count() >= 1
+    audit.check(page, "home-signed-in-with-history-rows")
+
+    page.goto(f"{base}/auth/account")
+    audit.check(page, "account")
 
     page.goto(f"{base}/products/{seeded['product']}")
     audit.check(page, "product-signed-in")

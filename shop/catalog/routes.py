@@ -82,6 +82,7 @@ def products():
         category=category,
         categories=categories.all_categories(),
         sort=sort,
+        default_sort=queries.DEFAULT_SORT,
         sort_options=queries.SORT_OPTIONS,
     )
 

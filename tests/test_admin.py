@@ -128,6 +128,8 @@ def test_retrain_now_queues_a_job_that_fits_and_publishes_the_model(app, as_admi
     assert state["progress"] == 100 and state["trigger"] == "manual"
     html = as_admin.get("/admin/model").get_data(as_text=True)
     assert f"Serving model <strong>{state['model_version']}</strong>" in html
+    # the training date reads like the page's other dates, not as the engine's raw ISO string
+    assert re.search(r", trained \d\d [A-Z][a-z]{2} \d{4}, \d\d:\d\d UTC\.", html)
     history = html[html.index('id="run-history"') :]
     assert f"#{run_id}" in history
     assert 'data-trigger="manual">by hand' in history

@@ -38,7 +38,7 @@ class ModelStatus:
     loaded: bool
     version: str | None
     path: str | None
-    trained_at: str | None
+    trained_at: datetime | None
     error: str | None
     metadata: dict[str, Any]
 
@@ -144,7 +144,7 @@ class RecommenderStore:
             loaded=engine is not None,
             version=self._version,
             path=self._path,
-            trained_at=meta.get("trained_at"),
+            trained_at=_when(meta.get("trained_at")),
             error=self._error,
             metadata=meta,
         )
@@ -152,6 +152,15 @@ class RecommenderStore:
     def invalidate(self) -> None:
         """Look at the model folder again on the next request."""
         self._checked_at = 0.0
+
+
+def _when(value: Any) -> datetime | None:
+    """The engine's ISO ``trained_at`` as a datetime, so pages format it like their other dates."""
+    try:
+        when = datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+    return when.astimezone(UTC) if when is not None and when.tzinfo else when
 
 
 def new_version(n_interactions: int = 0) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 from datetime import UTC, datetime, timedelta
@@ -199,6 +200,27 @@ def test_train_if_missing_keeps_a_loadable_model(app, runner, small_shop):
     assert result.exit_code == 0
     assert "nothing to do" in result.output
     assert db.session.scalar(select(func.count(TrainingRun.id))) == 1
+
+
+def test_train_if_missing_on_a_fresh_clone_trains_without_warning_of_the_fallback(
+    app, runner, small_shop, caplog
+):
+    with caplog.at_level(logging.INFO, logger="shop.services.model_store"):
+        result = runner.invoke(args=["train", "--if-missing", "--no-evaluate"])
+
+    assert result.exit_code == 0, result.output
+    assert "Model version" in result.output
+    assert "fall back to popularity" not in caplog.text  # it is fixing that, not suffering it
+    assert "personalised lists are back" not in caplog.text  # nothing was said to be gone
+    assert model_store.store().get() is not None
+
+
+def test_a_page_still_warns_of_the_fallback_after_a_quiet_check(app, caplog):
+    assert not model_store.has_loadable_model(app)
+    with caplog.at_level(logging.WARNING, logger="shop.services.model_store"):
+        model_store.store().invalidate()
+        assert model_store.current_engine() is None
+    assert "fall back to popularity: no trained model" in caplog.text
 
 
 def test_train_if_missing_trains_when_the_model_file_is_broken(app, runner, small_shop):

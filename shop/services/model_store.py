@@ -55,6 +55,7 @@ class RecommenderStore:
         self._path: str | None = None
         self._stamp: tuple | None = None
         self._error: str | None = None
+        self._warned: str | None = None  # the fallback warning last logged, so each is logged once
         self._checked_at = 0.0
 
     @property
@@ -89,27 +90,39 @@ class RecommenderStore:
             self._refresh()
             return self._engine
 
+    def loadable(self) -> bool:
+        """Look at the model folder now and say whether a model loads, without the fallback warning.
+
+        For callers that only ask (``flask train --if-missing`` on a fresh clone is about to train):
+        "Recommendations fall back to popularity" there would warn about the state it is fixing. A
+        page that later finds no model still logs it.
+        """
+        with self._lock:
+            self._checked_at = time.monotonic()
+            self._refresh(warn=False)
+            return self._engine is not None
+
     @property
     def version(self) -> str | None:
         """The version of the engine the last get() returned (no refresh, no copying)."""
         return self._version
 
-    def _refresh(self) -> None:
+    def _refresh(self, warn: bool = True) -> None:
         from shop.recommend import HybridRecommender, ModelLoadError
 
         try:
             pointer = self.read_pointer()
         except ValueError as exc:
-            self._fail(str(exc))
+            self._fail(str(exc), warn)
             return
         if pointer is None:
-            self._fail(f"no trained model in {self.model_dir.name}/ yet; run `flask train`")
+            self._fail(f"no trained model in {self.model_dir.name}/ yet; run `flask train`", warn)
             return
         path = self.model_dir / str(pointer.get("path", ""))
         try:
             stat = path.stat()
         except OSError:
-            self._fail(f"model file {path.name} is missing")
+            self._fail(f"model file {path.name} is missing", warn)
             return
         stamp = (str(path), stat.st_mtime_ns, stat.st_size)
         if stamp == self._stamp and self._engine is not None:
@@ -117,20 +130,21 @@ class RecommenderStore:
         try:
             engine = HybridRecommender.load(path)
         except ModelLoadError as exc:
-            self._fail(f"model file {path.name} could not be loaded: {exc}")
+            self._fail(f"model file {path.name} could not be loaded: {exc}", warn)
             self._stamp = stamp
             return
         self._engine = engine
         self._version = str(pointer.get("version") or engine.metadata_.get("model_version") or "")
         self._path = str(path)
         self._stamp = stamp
-        if self._error:
+        if self._warned:
             log.info("Recommendation model %s loaded; personalised lists are back", self._version)
-        self._error = None
+        self._error = self._warned = None
 
-    def _fail(self, message: str) -> None:
-        if message != self._error:
+    def _fail(self, message: str, warn: bool = True) -> None:
+        if warn and message != self._warned:
             log.warning("Recommendations fall back to popularity: %s", message)
+            self._warned = message
         self._error = message
         self._engine = None
         self._version = None
@@ -217,9 +231,7 @@ def publish(engine, store: RecommenderStore, n_interactions: int = 0) -> tuple[s
 
 def has_loadable_model(app: Flask) -> bool:
     """True when the pointer names a model file that loads (what ``train --if-missing`` checks)."""
-    store = app.extensions["recommender_store"]
-    store.invalidate()
-    return store.get() is not None
+    return app.extensions["recommender_store"].loadable()
 
 
 def store() -> RecommenderStore:

@@ -52,6 +52,14 @@ def percent(value: float | None, digits: int = 1) -> str:
     return "–" if value is None else f"{100 * float(value):.{digits}f}%"
 
 
+def counted(value: int | None, singular: str, plural: str | None = None) -> str:
+    """``1 | counted("buyer")`` -> ``1 buyer``, ``1200`` -> ``1,200 buyers``; ``–`` when unknown."""
+    if value is None:
+        return "–"
+    word = singular if value == 1 else (plural or f"{singular}s")
+    return f"{value:,} {word}"
+
+
 def url_with_page(page: int) -> str:
     """The current URL with another ``page`` argument, keeping filters and sort.
 
@@ -90,6 +98,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(dt)
     app.add_template_filter(dt_long)
     app.add_template_filter(percent)
+    app.add_template_filter(counted)
     app.add_template_global(url_with_page)
 
     @app.context_processor

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from shop.extensions import db
-from shop.models import Category, Event, Product, User
+from shop.models import (
+    Category,
+    Event,
+    Experiment,
+    ExperimentVariant,
+    Impression,
+    Order,
+    OrderLine,
+    Product,
+    User,
+)
 
 _seq = itertools.count(1)
 
@@ -63,3 +74,55 @@ def make_event(user: User | None, product: Product, kind: str = "click", **extra
     db.session.add(event)
     db.session.commit()
     return event
+
+
+def make_experiment(
+    name: str = "Home list test",
+    variants: tuple[tuple[str, str, int], ...] = (("A", "hybrid", 50), ("B", "popularity", 50)),
+) -> Experiment:
+    """A running experiment; ``variants`` are (name, algorithm, traffic percent), control first."""
+    experiment = Experiment(name=name, started_at=datetime.now(UTC))
+    experiment.variants = [
+        ExperimentVariant(name=v, algorithm=algorithm, traffic_percent=share)
+        for v, algorithm, share in variants
+    ]
+    db.session.add(experiment)
+    db.session.commit()
+    return experiment
+
+
+def show_list(user: User, variant: ExperimentVariant, products: list[Product]) -> Impression:
+    """A recommendation list of ``variant`` shown to ``user``."""
+    impression = Impression(
+        user_id=user.id,
+        variant_id=variant.id,
+        source="home:for-you",
+        product_ids=[p.id for p in products],
+    )
+    db.session.add(impression)
+    db.session.commit()
+    return impression
+
+
+def buy_from_list(user: User, impression: Impression, product: Product, quantity: int = 1) -> Order:
+    """A click and a purchase of ``product`` from the list ``impression``, with its order."""
+    line = OrderLine(
+        product_id=product.id,
+        quantity=quantity,
+        unit_price=product.price,
+        impression_id=impression.id,
+    )
+    order = Order(user_id=user.id, total=product.price * quantity, lines=[line])
+    db.session.add(order)
+    for kind in ("click", "purchase"):
+        db.session.add(
+            Event(
+                user_id=user.id,
+                product_id=product.id,
+                kind=kind,
+                quantity=quantity if kind == "purchase" else 1,
+                impression_id=impression.id,
+            )
+        )
+    db.session.commit()
+    return order

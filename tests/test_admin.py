@@ -315,6 +315,31 @@ def test_experiment_page_numbers_match_sql(as_admin, demo_experiment):
     )
 
 
+def _variant_row(html: str, name: str) -> dict[str, str]:
+    """The visible text of each cell of a variant's row on the experiment page."""
+    row = re.search(rf'<tr data-variant="{name}">(.*?)</tr>', html, re.S).group(1)
+    cells = re.findall(r'data-col="([\w-]+)">(.*?)</td>', row, re.S)
+    return {col: " ".join(re.sub(r"<[^>]+>", " ", text).split()) for col, text in cells}
+
+
+def test_experiment_page_counts_one_buyer_and_one_list_in_the_singular(as_admin):
+    experiment = factories.make_experiment()
+    control, variant = sorted(experiment.variants, key=lambda v: v.id)
+    kettle = factories.make_product(price="42.99")
+    buyer, browser, other = (factories.make_user() for _ in range(3))
+    factories.buy_from_list(buyer, factories.show_list(buyer, control, [kettle]), kettle)
+    for shopper in (browser, other):
+        shown = factories.show_list(shopper, variant, [kettle])
+        factories.make_event(shopper, kettle, "click", impression_id=shown.id)
+
+    html = as_admin.get(f"/admin/experiments/{experiment.id}").get_data(as_text=True)
+
+    a, b = _variant_row(html, "A"), _variant_row(html, "B")
+    assert a["conversion"].endswith("1 buyer") and "buyers" not in a["conversion"]
+    assert b["conversion"].endswith("0 buyers")
+    assert a["clicks"] == "1 1 list clicked" and b["clicks"] == "2 2 lists clicked"
+
+
 def test_demo_experiment_is_finished_deterministic_and_attributed(app, demo_experiment):
     assert demo_experiment.status == "finished"
     ended = demo_experiment.ended_at

@@ -322,7 +322,7 @@ def _variant_row(html: str, name: str) -> dict[str, str]:
     return {col: " ".join(re.sub(r"<[^>]+>", " ", text).split()) for col, text in cells}
 
 
-def test_experiment_page_counts_one_buyer_and_one_list_in_the_singular(as_admin):
+def test_experiment_page_counts_one_buyer_and_gives_no_interval_it_cannot_measure(as_admin):
     experiment = factories.make_experiment()
     control, variant = sorted(experiment.variants, key=lambda v: v.id)
     kettle = factories.make_product(price="42.99")
@@ -338,6 +338,9 @@ def test_experiment_page_counts_one_buyer_and_one_list_in_the_singular(as_admin)
     assert a["conversion"].endswith("1 buyer") and "buyers" not in a["conversion"]
     assert b["conversion"].endswith("0 buyers")
     assert a["clicks"] == "1 1 list clicked" and b["clicks"] == "2 2 lists clicked"
+    assert a["revenue"] == "£42.99 too few buyers for an interval"
+    assert b["revenue"] == "£0.00 too few buyers for an interval"
+    assert "£42.99 – £42.99" not in html and "95% CI £" not in html
 
 
 def test_demo_experiment_is_finished_deterministic_and_attributed(app, demo_experiment):

@@ -70,6 +70,14 @@ def test_mean_interval_uses_sample_standard_deviation():
     assert statistics.mean_interval([]).value is None
 
 
+@pytest.mark.parametrize("values", [[42.99], [0.0, 0.0, 0.0], [10.0, 10.0]])
+def test_mean_interval_without_spread_gives_no_interval(values):
+    # One shopper, or all spending alike: a zero-width interval would claim certainty it lacks.
+    est = statistics.mean_interval(values)
+    assert est.value == pytest.approx(values[0]) and est.n == len(values)
+    assert est.low is None and est.high is None
+
+
 def test_welch_t_test_on_equal_groups_is_not_significant():
     result = statistics.welch_t_test([0, 10, 0, 10], [0, 10, 0, 10])
     assert result.difference == 0 and result.p_value == pytest.approx(1.0)

@@ -24,7 +24,12 @@ Z_95 = float(stats.norm.ppf(1 - ALPHA / 2))  # two-sided 95% quantile of the sta
 
 @dataclass(frozen=True)
 class Estimate:
-    """A point estimate with a 95% interval; ``value`` is None when there is no data."""
+    """A point estimate with a 95% interval; ``value`` is None when there is no data.
+
+    ``low`` and ``high`` are None, with a value, when the data has no spread to measure an interval
+    from (one shopper, or every shopper spending the same): a zero-width interval would claim a
+    certainty the data does not have, so the page says in words that there are too few buyers.
+    """
 
     value: float | None
     low: float | None
@@ -72,14 +77,14 @@ def two_proportion_z_test(x1: int, n1: int, x2: int, n2: int) -> TestResult | No
 
 
 def mean_interval(values: Sequence[float]) -> Estimate:
-    """Sample mean with a 95% normal-approximation interval (mean ± z·s/√n)."""
+    """Sample mean with a 95% normal-approximation interval (mean ± z·s/√n); no interval without spread."""
     n = len(values)
     if n == 0:
         return Estimate(None, None, None, 0)
     mean = math.fsum(values) / n
-    if n == 1:
-        return Estimate(mean, mean, mean, 1)
-    var = math.fsum((v - mean) ** 2 for v in values) / (n - 1)
+    var = math.fsum((v - mean) ** 2 for v in values) / (n - 1) if n > 1 else 0.0
+    if var == 0:
+        return Estimate(mean, None, None, n)
     half = Z_95 * math.sqrt(var / n)
     return Estimate(mean, mean - half, mean + half, n)
 

@@ -79,6 +79,40 @@ def topn_tables(metrics: dict | None) -> list[TopNTable]:
     return tables
 
 
+#: How the model page names the guard's contenders; a single source is "source: <its name>".
+CONTENDER_LABELS = {"lambdarank": "LambdaRank", "logit": "logistic ranker", "blend": "tuned blend"}
+SOURCE_LABELS = {
+    "als": "ALS",
+    "ease": "EASE",
+    "svd": "SVD",
+    "itemknn": "item k-NN",
+    "copurchase": "co-purchase",
+    "new": "new arrivals",
+}
+_SOURCE = "source:"
+
+
+def contender_label(name: str) -> str:
+    """``"source:ease"`` -> ``"source: EASE"``, ``"logit"`` -> ``"logistic ranker"``; others as they are."""
+    if name.startswith(_SOURCE):
+        source = name.removeprefix(_SOURCE)
+        return f"source: {SOURCE_LABELS.get(source, source)}"
+    return CONTENDER_LABELS.get(name, name)
+
+
+@dataclass(frozen=True)
+class Contender:
+    """One row of the guard's table on the model page."""
+
+    name: str
+    label: str
+    #: Its validation NDCG divided by the best single source's (1.0: as good as the best source).
+    relative: float | None
+    #: Its figure in each of :attr:`RankerChoice.columns`, None where it has none.
+    figures: tuple[float | None, ...]
+    chosen: bool
+
+
 @dataclass(frozen=True)
 class RankerChoice:
     """What the engine's guard chose to serve, and the validation figures behind the choice."""
@@ -89,6 +123,13 @@ class RankerChoice:
     metric: str | None = None
     scores: list[tuple[str, float]] = field(default_factory=list)
     details: list[tuple[str, str]] = field(default_factory=list)
+    #: The table the page shows: a row per contender (best first) and the headers of its figures.
+    contenders: list[Contender] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+
+    @property
+    def chosen_label(self) -> str:
+        return contender_label(self.chosen)
 
 
 #: Keys of ``metadata_["ranker"]`` that may name the choice, in the order they are tried.
@@ -119,6 +160,59 @@ def _label(name: Any) -> str:
     return str(name).replace("_", " ")
 
 
+def _metric_label(name: str) -> str:
+    head, at, k = name.partition("@")
+    return f"{head.upper()}{at}{k}" if head.lower() in ("ndcg", "map") else _label(name)
+
+
+#: The key under which the guard records each contender's score relative to the best single source.
+_RELATIVE = "score"
+
+
+def _contenders(record: dict, chosen: str | None) -> tuple[list[Contender], list[str], set[str]]:
+    """The guard's scores as one table: relative score first, then each metric (per protocol).
+
+    Reads flat tables (``{"ndcg@10": {contender: value}}``) and tables per protocol
+    (``{"ndcg@10": {"time": {...}, "random": {...}}}``). Without a recorded relative score it is
+    worked out from the first table against its best single source. Returns the rows, the column
+    headers and the record keys the table used, so they are not listed again as details.
+    """
+    tables: list[tuple[str, dict]] = []
+    used: set[str] = set()
+    relative: dict | None = None
+    for name, value in record.items():
+        if name == _RELATIVE and _is_score_table(value):
+            relative = value
+            used.add(name)
+        elif _is_score_table(value):
+            tables.append((_metric_label(name), value))
+            used.add(name)
+        elif isinstance(value, dict) and value and all(map(_is_score_table, value.values())):
+            tables += [(f"{_metric_label(name)} {sub}", t) for sub, t in value.items()]
+            used.add(name)
+    if relative is None and tables:
+        first = tables[0][1]
+        best = max((v for n, v in first.items() if str(n).startswith(_SOURCE)), default=0)
+        relative = {n: v / best for n, v in first.items()} if best > 0 else None
+    names = list(dict.fromkeys([*(relative or {}), *(n for _, t in tables for n in t)]))
+    if not names:
+        return [], [], used
+    rows = [
+        Contender(
+            name=str(n),
+            label=contender_label(str(n)),
+            relative=float(relative[n]) if relative and n in relative else None,
+            figures=tuple(float(t[n]) if n in t else None for _, t in tables),
+            chosen=n == chosen,
+        )
+        for n in names
+    ]
+    rows.sort(key=lambda c: -(c.relative if c.relative is not None else (c.figures or [0])[0] or 0))
+    if any(isinstance(record.get(k), dict) for k in used - {_RELATIVE}):
+        used.add("protocols")  # the per-protocol columns name them
+    return rows, [header for header, _ in tables], used
+
+
 def ranker_choice(metadata: dict | None) -> RankerChoice | None:
     """The guard's choice from the served model's metadata, or None when the model records none.
 
@@ -139,9 +233,10 @@ def ranker_choice(metadata: dict | None) -> RankerChoice | None:
         ((str(name), float(v)) for name, v in (record[metric] if metric else {}).items()),
         key=lambda pair: -pair[1],
     )
+    contenders, columns, tabled = _contenders(record, record[key] if key else None)
     details = []
     for name, value in record.items():
-        if name in (key, "reason", metric) or value is None:
+        if name in (key, "reason", metric) or name in tabled or value is None:
             continue
         if isinstance(value, dict):
             details += [
@@ -157,6 +252,8 @@ def ranker_choice(metadata: dict | None) -> RankerChoice | None:
         metric=metric,
         scores=scores,
         details=details,
+        contenders=contenders,
+        columns=columns,
     )
 
 

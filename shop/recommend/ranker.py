@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -68,16 +69,18 @@ class ValidationSet:
             np.concatenate([p.protocols for p in parts]),
         )
 
+    @cached_property
+    def offsets(self) -> np.ndarray:
+        """Where each group's rows start, and one past the last row (groups + 1 entries)."""
+        return np.concatenate([[0], np.cumsum(self.groups)]).astype(np.int64)
+
+    @cached_property
     def padded_rows(self) -> np.ndarray:
-        """(groups x largest group) row indices, padded with ``len(labels)``; built once per set."""
-        padded = self.__dict__.get("_padded")
-        if padded is None:
-            width = int(self.groups.max()) if len(self.groups) else 0
-            starts = np.concatenate([[0], np.cumsum(self.groups)[:-1]]).astype(np.int64)
-            columns = np.arange(width)
-            padded = starts[:, None] + columns[None, :]
-            padded[columns[None, :] >= self.groups[:, None]] = len(self.labels)
-            self._padded = padded
+        """(groups x largest group) row indices, padded with ``len(labels)``."""
+        width = int(self.groups.max()) if len(self.groups) else 0
+        columns = np.arange(width)
+        padded = self.offsets[:-1, None] + columns[None, :]
+        padded[columns[None, :] >= self.groups[:, None]] = len(self.labels)
         return padded
 
     def sampled(self, negatives: int, seed: int) -> ValidationSet:
@@ -93,9 +96,8 @@ class ValidationSet:
         labelled = self.labels > 0
         noise = np.where(labelled, np.inf, np.random.default_rng(seed).random(len(self.labels)))
         order = np.lexsort((noise, group_of))
-        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         position = np.empty(len(order), dtype=np.int64)
-        position[order] = np.arange(len(order)) - np.repeat(starts, sizes)
+        position[order] = np.arange(len(order)) - np.repeat(self.offsets[:-1], sizes)
         rows = np.flatnonzero(labelled | (position < negatives))
         return ValidationSet(
             self.features[rows],
@@ -106,7 +108,7 @@ class ValidationSet:
         )
 
     def subset(self, groups: np.ndarray) -> ValidationSet:
-        starts = np.concatenate([[0], np.cumsum(self.groups)])
+        starts = self.offsets
         rows = np.concatenate([np.arange(starts[g], starts[g + 1]) for g in groups])
         return ValidationSet(
             self.features[rows],
@@ -120,12 +122,12 @@ class ValidationSet:
 def ndcg_groups(scores: np.ndarray, data: ValidationSet, k: int = K) -> float:
     """Mean NDCG@k over groups, the ideal counting every held-out positive.
 
-    All groups at once over ``data.padded_rows()``: the guard calls this a few hundred times per fit.
+    All groups at once over ``data.padded_rows``: the guard calls this a few hundred times per fit.
     Candidates tied on the k-th score are told apart in an arbitrary but fixed order.
     """
     if not len(data.groups):
         return 0.0
-    padded = data.padded_rows()
+    padded = data.padded_rows
     values = np.append(scores, -np.inf)[padded]
     width = padded.shape[1]
     top_k = min(k, width)

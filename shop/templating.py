@@ -60,16 +60,22 @@ def counted(value: int | None, singular: str, plural: str | None = None) -> str:
     return f"{value:,} {word}"
 
 
-def url_with_page(page: int) -> str:
-    """The current URL with another ``page`` argument, keeping filters and sort.
+def this_page_url(query) -> str:
+    """The current page's path with ``query`` (a mapping or pairs) as its query string.
 
     The query string is encoded here, not handed to ``url_for`` as keywords: a visitor's
     ``?endpoint=`` would clash with its first argument (a 500), and ``?_external=1&_anchor=...``
     would steer the links it builds.
     """
+    path = url_for(request.endpoint, **(request.view_args or {}))
+    return f"{path}?{urlencode(query, doseq=True)}" if query else path
+
+
+def url_with_page(page: int) -> str:
+    """The current URL with another ``page`` argument, keeping filters and sort."""
     args = request.args.to_dict(flat=False)  # every value of a repeated argument (search facets)
     args["page"] = [page]
-    return f"{url_for(request.endpoint, **(request.view_args or {}))}?{urlencode(args, doseq=True)}"
+    return this_page_url(args)
 
 
 def product_image_url(product) -> str:

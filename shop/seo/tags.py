@@ -7,14 +7,14 @@ helpers only turn it into URLs and tags.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from urllib.parse import urlencode
 
-from flask import request, url_for
+from flask import request
 from markupsafe import Markup
 
 from shop.seo import bp
 from shop.seo.structured import breadcrumb_data, json_ld, product_data
 from shop.seo.urls import absolute, check_base_url, is_private_request
+from shop.templating import this_page_url
 
 DESCRIPTION_LENGTH = 155  # about what a results page shows before it cuts the text
 
@@ -33,10 +33,7 @@ def canonical_url(**args) -> str:
     if request.endpoint is None:  # an error page for a URL that matched no route
         return ""
     kept = {key: value for key, value in args.items() if value not in (None, "", 1)}
-    path = url_for(request.endpoint, **(request.view_args or {}))
-    if kept:
-        path = f"{path}?{urlencode(kept, doseq=True)}"
-    return absolute(path) or ""
+    return absolute(this_page_url(kept)) or ""
 
 
 @bp.app_template_global()
@@ -45,9 +42,7 @@ def page_link(page: int) -> str:
     args = [(key, value) for key, value in request.args.items(multi=True) if key != "page"]
     if page > 1:
         args.append(("page", str(page)))
-    path = url_for(request.endpoint, **(request.view_args or {}))
-    if args:
-        path = f"{path}?{urlencode(args)}"
+    path = this_page_url(args)
     return absolute(path) or path
 
 

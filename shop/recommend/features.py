@@ -36,7 +36,14 @@ FEATURES: tuple[str, ...] = (
     "n_rated",
     "mean_stars",
     "category_mean_stars",
+    # 1 on validation rows whose labels are random gaps in the shopper's past, 0 on a shopper's future
+    # and on every request. Trees learnt on both protocols without it carry the gaps' lessons (what
+    # co-occurs with the rest of the history) into the future: on a development split of the Online
+    # Retail log (train to June 2011, judged on June-August) the hybrid's NDCG@10 was 0.158 without it
+    # and 0.165 with it.
+    "random_gap",
 )
+RANDOM_GAP_COLUMN = FEATURES.index("random_gap")
 #: Column of each source's score feature, for linear blends and single-source rankings.
 SCORE_COLUMN = {name: FEATURES.index(f"{name}_score") for name in SCORED_SOURCES}
 SCORE_COLUMN["popularity"] = FEATURES.index("trending")
@@ -145,4 +152,5 @@ def build_features(
     out[:, column + 14] = len(rated)
     out[:, column + 15] = mean_stars
     out[:, column + 16] = category_stars
+    out[:, RANDOM_GAP_COLUMN] = 0.0  # a request ranks the shopper's future
     return out

@@ -21,7 +21,8 @@ MAGIC = b"SHOPREC\n"
 #: Bump when the fitted state of HybridRecommender changes shape; load refuses other versions.
 #: 2: the factor models keep float32 item factors for the request path.
 #: 3: the pipeline engine (sources, EASE, a learned ranker chosen by the guard).
-FORMAT_VERSION = 3
+#: 4: the ranker's features say which holdout protocol a validation row comes from (``random_gap``).
+FORMAT_VERSION = 4
 
 
 def dump(obj: Any, path: str | os.PathLike[str], *, kind: str) -> None:

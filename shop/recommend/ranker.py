@@ -2,19 +2,23 @@
 
 Three kinds, one interface (``score`` and ``contributions`` over a feature matrix):
 
-* ``LearnedRanker``: LightGBM's LambdaRank, trained at fit time on a time holdout inside the training data;
+* ``LearnedRanker``: LightGBM's LambdaRank, trained at fit time on holdouts inside the training data
+  (time windows and random gaps, told apart by the ``random_gap`` feature);
 * ``LogitRanker``: logistic regression on the features and their logs, for small validation sets;
 * ``LinearBlend``: a weighted sum of the sources' [0, 1] scores (the first engine's idea);
 * a single source, as a ``LinearBlend`` with one weight.
 
 ``choose_ranker`` is the guard: it trains the learned ranker and the blend on one half of the validation
-shoppers and keeps whichever of them, or of the single sources, ranks the other half best. With too few
+shoppers and keeps whichever of them, or of the single sources, ranks the other half best on both
+holdout protocols (see its comments for how "best" weighs the two). With too few
 validation shoppers it keeps a fixed blend and says so. The choice and its figures go into the model's
-metadata, so the engine is never worse on validation than its best source.
+metadata, so wherever some contender can be, the engine is no worse on validation than its best
+source on either protocol.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -22,7 +26,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .features import FEATURE_SOURCE, FEATURES, MONOTONE, SCORE_COLUMN
+from .features import FEATURE_SOURCE, FEATURES, MONOTONE, RANDOM_GAP_COLUMN, SCORE_COLUMN
 
 K = 10
 #: Holdout protocols of the validation data: the shopper's future, or a random part of their past.
@@ -47,6 +51,9 @@ _TIEBREAK = 1e-4  # popularity orders what the ranker scores equally
 SAMPLED_NEGATIVES = 100
 #: Negatives the logistic ranker keeps per positive (see ``LogitRanker.fit``).
 NEGATIVES_PER_POSITIVE = 30
+#: Weights of a shopper's future, against the gaps in their past, the guard tries LambdaRank with
+#: (``LearnedRanker.future_weight``; 1, the plain "lambdarank", is what a request asks for).
+FUTURE_WEIGHTS: tuple[float, ...] = (0.75, 0.5, 0.25, 0.0)
 
 
 @dataclass
@@ -106,6 +113,13 @@ class ValidationSet:
             self.positives,
             self.protocols,
         )
+
+    def as_served(self) -> ValidationSet:
+        """The same rows as a request builds them: every row ranks the shopper's future
+        (``random_gap`` = 0), so the guard judges each contender on what it would serve."""
+        features = self.features.copy()
+        features[:, RANDOM_GAP_COLUMN] = 0.0
+        return ValidationSet(features, self.labels, self.groups, self.positives, self.protocols)
 
     def subset(self, groups: np.ndarray) -> ValidationSet:
         starts = self.offsets
@@ -231,6 +245,9 @@ class LearnedRanker:
 
     seed: int
     n_rounds: int = 400
+    #: Below 1, requests are ranked by ``future_weight`` x the score of the rows as a shopper's future
+    #: plus the rest x their score as gaps in the past (``random_gap`` 0 and 1); the guard chooses it.
+    future_weight: float = 1.0
     params: dict[str, Any] = field(default_factory=dict)
     kind: str = "lambdarank"
 
@@ -301,16 +318,40 @@ class LearnedRanker:
             validate_features=False,
         ).astype(np.intp, copy=False)
 
+    def with_future_weight(self, weight: float) -> LearnedRanker:
+        """The same trees, serving with another ``future_weight``."""
+        twin = copy.copy(self)
+        twin.future_weight = weight
+        return twin
+
+    def _views(self, features: np.ndarray) -> list[tuple[np.ndarray, float]]:
+        """The rows to push through the trees, with their weights: as given, or as both protocols."""
+        if self.future_weight >= 1.0:
+            return [(features, 1.0)]
+        views = []
+        for flag, weight in ((0.0, self.future_weight), (1.0, 1.0 - self.future_weight)):
+            if weight > 0:
+                view = features.copy()
+                view[:, RANDOM_GAP_COLUMN] = flag
+                views.append((view, weight))
+        return views
+
     def score(self, features: np.ndarray) -> np.ndarray:
         """LightGBM's prediction, summed from each tree's leaf (LightGBM routes the rows, NaNs included)."""
         tables = self._tables()
-        raw = tables.values[tables.trees, self._leaves(features)].sum(axis=1)
+        raw = sum(
+            weight * tables.values[tables.trees, self._leaves(view)].sum(axis=1)
+            for view, weight in self._views(features)
+        )
         return raw + _TIEBREAK * np.nan_to_num(features[:, SCORE_COLUMN["popularity"]])
 
     def contributions(self, features: np.ndarray) -> dict[str, np.ndarray]:
         """Per-source sums of the features' path contributions (see ``_LeafTables``)."""
         tables = self._tables()
-        parts = tables.parts[tables.trees, self._leaves(features)].sum(axis=1)
+        parts = sum(
+            weight * tables.parts[tables.trees, self._leaves(view)].sum(axis=1)
+            for view, weight in self._views(features)
+        )
         return {source: parts[:, j] for j, source in enumerate(CONTRIBUTING_SOURCES)}
 
     def __getstate__(self) -> dict[str, Any]:
@@ -324,6 +365,7 @@ class LearnedRanker:
         return {
             "kind": self.kind,
             "rounds": self.best_rounds_,
+            "future_weight": self.future_weight,
             "top_features": {FEATURES[i]: round(float(gains[i]), 1) for i in order if gains[i] > 0},
         }
 
@@ -485,9 +527,14 @@ def choose_ranker(
         contenders["blend"] = _coordinate_search(fit_part, present)
         if learn:
             contenders.update(_learned(fit_part, seed + side))
+            if len(np.unique(data.protocols)) > 1:
+                learned = contenders["lambdarank"]
+                assert isinstance(learned, LearnedRanker)
+                for weight in FUTURE_WEIGHTS:
+                    contenders[f"lambdarank:{weight:g}"] = learned.with_future_weight(weight)
         by_protocol = {
             PROTOCOLS[p]: (
-                judge_part.subset(np.flatnonzero(judge_part.protocols == p)),
+                judge_part.subset(np.flatnonzero(judge_part.protocols == p)).as_served(),
                 float((judge_part.protocols == p).sum() / (data.protocols == p).sum()),
             )
             for p in np.unique(judge_part.protocols).tolist()
@@ -498,24 +545,34 @@ def choose_ranker(
                 score = ndcg_groups(ranker.score(part.features), part)
                 totals[key] = totals.get(key, 0.0) + share * score
             trained.setdefault(name, []).append(ranker)
-    # Each protocol's NDCG relative to its best single source, averaged: the chosen ranker must do well
-    # on a shopper's future and on the gaps in their past alike, whatever the shop is judged on later.
+    # Each protocol's NDCG relative to its best single source. The chosen ranker must do well on a
+    # shopper's future and on the gaps in their past alike, whatever the shop is judged on later: of the
+    # contenders at least as good as the best source on every protocol, the best mean is served; when
+    # none is, the one whose worst protocol is best.
     protocols = sorted({protocol for _, protocol in totals})
     best_source = {
         p: max(v for (n, q), v in totals.items() if q == p and n.startswith("source:"))
         for p in protocols
     }
-    scores = {
-        name: float(np.mean([totals[(name, p)] / max(best_source[p], 1e-12) for p in protocols]))
+    relative = {
+        name: [totals[(name, p)] / max(best_source[p], 1e-12) for p in protocols]
         for name in trained
     }
-    chosen = max(scores, key=lambda name: (scores[name], name in ("lambdarank", "logit")))
+    scores = {name: float(np.mean(values)) for name, values in relative.items()}
+    worst = {name: float(min(values)) for name, values in relative.items()}
+    safe = [name for name in trained if worst[name] >= 1.0 - 1e-9]
+    learned_kind = ("lambdarank", "logit")
+    if safe:
+        chosen = max(safe, key=lambda name: (scores[name], name.startswith(learned_kind)))
+    else:
+        chosen = max(trained, key=lambda name: (worst[name], name.startswith(learned_kind)))
     winner = trained[chosen][0]
     # Refit the winner on every validation shopper (the blend's weights and the ranker's trees).
     if isinstance(winner, LearnedRanker):
         rounds = [r.best_rounds_ for r in trained[chosen]]
         n_rounds = max(10, int(round(np.mean(rounds) * 1.2)))
         winner = LearnedRanker(seed, n_rounds=n_rounds).fit(data.sampled(SAMPLED_NEGATIVES, seed))
+        winner.future_weight = trained[chosen][0].future_weight
     elif isinstance(winner, LogitRanker):
         penalties = [r.C for r in trained[chosen]]
         winner = LogitRanker(float(np.exp(np.mean(np.log(penalties)))), seed).fit(data)
@@ -524,10 +581,14 @@ def choose_ranker(
     report = {
         "chosen": chosen,
         "reason": "best NDCG@10 relative to the best single source on held-out validation shoppers, "
-        "averaged over the holdout protocols (two-fold cross-fitting)",
+        "averaged over the holdout protocols, among the contenders no worse than that source on any "
+        "protocol (two-fold cross-fitting)"
+        if safe
+        else "no contender matched the best single source on every protocol: the best worst protocol",
         "n_users": useful,
         "protocols": protocols,
         "score": {name: round(value, 4) for name, value in sorted(scores.items())},
+        "worst_protocol": {name: round(value, 4) for name, value in sorted(worst.items())},
         "ndcg@10": {
             p: {n: round(float(v), 5) for (n, q), v in sorted(totals.items()) if q == p}
             for p in protocols

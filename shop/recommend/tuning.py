@@ -14,6 +14,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .content import ContentModel
+from .features import RANDOM_GAP_COLUMN
 from .frames import Events, kind_codes
 from .history import code_shopper
 from .pipeline import candidate_features
@@ -213,8 +214,10 @@ def validation_set(
             positives.append(len(truth))
     if not groups:
         return None
+    features = np.vstack(features)
+    features[:, RANDOM_GAP_COLUMN] = float(holdout.protocol == "random")
     data = ValidationSet(
-        np.vstack(features),
+        features,
         np.concatenate(labels),
         np.array(groups),
         np.array(positives),

@@ -97,6 +97,11 @@ def contender_label(name: str) -> str:
     if name.startswith(_SOURCE):
         source = name.removeprefix(_SOURCE)
         return f"source: {SOURCE_LABELS.get(source, source)}"
+    kind, _, weight = name.partition(":")
+    if (
+        weight and kind in CONTENDER_LABELS
+    ):  # "lambdarank:0.5": LambdaRank serving half future, half gaps
+        return f"{CONTENDER_LABELS[kind]}, future weight {weight}"
     return CONTENDER_LABELS.get(name, name)
 
 

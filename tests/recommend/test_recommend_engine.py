@@ -287,11 +287,17 @@ def test_requests_code_a_history_exactly_as_the_ranker_was_trained(engine, shop,
 def test_the_guard_never_serves_worse_than_the_best_single_source_on_validation(engine):
     report = engine.metadata_["ranker"]
     scores = report["score"]  # NDCG@10 relative to the best single source, averaged over protocols
+    worst = report["worst_protocol"]  # the same, on the protocol where it is lowest
     chosen = report["chosen"]
-    assert scores[chosen] == max(scores.values())
-    assert scores[chosen] >= max(v for k, v in scores.items() if k.startswith("source:"))
+    safe = [name for name, value in worst.items() if value >= 1.0 - 1e-9]
+    if safe:
+        assert chosen in safe and scores[chosen] == max(scores[name] for name in safe)
+    else:
+        assert worst[chosen] == max(worst.values())
+    # Either way no single source does better on the protocol where the chosen ranker is weakest.
+    assert worst[chosen] >= max(v for k, v in worst.items() if k.startswith("source:"))
     assert set(report["ndcg@10"]) == {"time", "random"}
-    assert {"lambdarank", "logit", "blend"} <= set(scores)  # the learned rankers were tried
+    assert {"lambdarank", "lambdarank:0.5", "logit", "blend"} <= set(scores)  # all were tried
 
 
 def test_too_little_data_keeps_a_fixed_blend_and_says_why():

@@ -11,7 +11,15 @@ from conftest import history
 
 from shop.recommend import HybridRecommender, interactions_frame, products_frame
 from shop.recommend.content import ContentModel
-from shop.recommend.frames import to_epoch_days
+from shop.recommend.features import FEATURES, RANDOM_GAP_COLUMN
+from shop.recommend.frames import (
+    DEFAULT_KIND_WEIGHTS,
+    encode_events,
+    kind_weight_table,
+    to_epoch_days,
+)
+from shop.recommend.pipeline import candidate_features
+from shop.recommend.tuning import random_holdout, time_holdouts, validation_set
 
 NOON = 20089.5  # 2025-01-01 12:00 UTC in days since the epoch
 
@@ -100,3 +108,41 @@ def test_a_small_shop_widens_its_time_holdout_until_enough_shoppers_are_in_it(sh
     folds = engine.metadata_["ranker"]["folds"]
     assert folds[0] == "time" and folds[-1] == "random"
     assert engine.metadata_["ranker"]["n_users"] >= 40
+
+
+def test_validation_rows_say_which_protocol_labelled_them_and_a_request_ranks_the_future(
+    shop, engine
+):
+    interactions, _ = shop
+    events = encode_events(interactions, engine.product_ids_)
+    table = kind_weight_table(DEFAULT_KIND_WEIGHTS)
+    built = {}
+    for holdout in (time_holdouts(events, 0.2)[0], random_holdout(events, 0.25, 0)):
+        part = validation_set(
+            holdout,
+            engine.content_,
+            engine.catalog_,
+            engine._source_params(),
+            (1, 2),
+            table,
+            engine.recency_half_life_days,
+            1000,
+            0,
+        )
+        built[holdout.protocol] = part
+    assert (built["time"].features[:, RANDOM_GAP_COLUMN] == 0).all()
+    assert (built["random"].features[:, RANDOM_GAP_COLUMN] == 1).all()
+    served = built["random"].as_served()
+    assert (served.features[:, RANDOM_GAP_COLUMN] == 0).all()
+    others = np.arange(len(FEATURES)) != RANDOM_GAP_COLUMN
+    assert np.array_equal(
+        served.features[:, others], built["random"].features[:, others], equal_nan=True
+    )
+    shopper = engine.shopper(history([(0, "purchase"), (5, "like")]))
+    blocked = np.zeros(len(engine.product_ids_), dtype=bool)
+    blocked[shopper.history_items] = True
+    popular = np.argsort(-engine.sources_.trending_, kind="stable")
+    request = candidate_features(
+        shopper, engine.sources_, engine.catalog_, blocked, int(blocked.sum()), popular
+    )
+    assert len(request.items) and (request.features[:, RANDOM_GAP_COLUMN] == 0).all()

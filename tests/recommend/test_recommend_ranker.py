@@ -7,8 +7,8 @@ import pickle
 import numpy as np
 import pytest
 
-from shop.recommend.features import FEATURES, SCORE_COLUMN
-from shop.recommend.ranker import LearnedRanker, ValidationSet, ndcg_groups
+from shop.recommend.features import FEATURES, RANDOM_GAP_COLUMN, SCORE_COLUMN
+from shop.recommend.ranker import LearnedRanker, ValidationSet, choose_ranker, ndcg_groups
 
 
 def _validation_set(seed: int = 0, groups: int = 120, size: int = 30) -> ValidationSet:
@@ -110,3 +110,67 @@ def test_sampled_training_groups_keep_every_labelled_candidate_and_a_few_others(
     assert (sampled.labels > 0).sum() == labelled.sum()
     again = data.sampled(50, seed=1)
     np.testing.assert_array_equal(again.features, sampled.features)
+
+
+def _two_protocol_set(seed: int = 0, groups: int = 160, size: int = 30) -> ValidationSet:
+    """Half the groups are a shopper's future (item-kNN decides), half random gaps (EASE decides)."""
+    data = _validation_set(seed, groups, size)
+    rng = np.random.default_rng(seed + 100)
+    protocols = np.arange(groups) % 2
+    gap = np.repeat(protocols, size).astype(bool)
+    features = data.features.copy()
+    features[:, RANDOM_GAP_COLUMN] = gap
+    ease = np.nan_to_num(features[:, SCORE_COLUMN["ease"]])
+    knn = np.nan_to_num(features[:, SCORE_COLUMN["itemknn"]])
+    labels = np.where(np.where(gap, ease, knn) + 0.1 * rng.random(len(gap)) > 0.9, 2.0, 0.0)
+    positives = labels.reshape(groups, size).astype(bool).sum(axis=1)
+    return ValidationSet(features, labels, data.groups, positives, protocols)
+
+
+def test_future_weight_blends_the_trees_views_of_the_rows_as_future_and_as_gaps():
+    future_ranker = LearnedRanker(seed=3, n_rounds=80).fit(_two_protocol_set())
+    judge = _two_protocol_set(seed=1).as_served()
+    gaps = judge.subset(np.flatnonzero(judge.protocols == 1))
+    as_future = future_ranker.score(gaps.features)
+    as_gaps = future_ranker.with_future_weight(0.0).score(gaps.features)
+    # Served as the future, the trees follow item-kNN; as gaps, EASE: the gap shoppers' own lesson.
+    assert ndcg_groups(as_gaps, gaps) > ndcg_groups(as_future, gaps) + 0.1
+    half = future_ranker.with_future_weight(0.5)
+    np.testing.assert_allclose(
+        half.score(gaps.features), 0.5 * (as_future + as_gaps), rtol=1e-5, atol=1e-6
+    )
+    assert future_ranker.future_weight == 1.0  # the twin is a copy, the trees are shared
+    future_parts = future_ranker.contributions(gaps.features)
+    gap_parts = future_ranker.with_future_weight(0.0).contributions(gaps.features)
+    for source, values in half.contributions(gaps.features).items():
+        np.testing.assert_allclose(
+            values, 0.5 * (future_parts[source] + gap_parts[source]), rtol=1e-5, atol=1e-6
+        )
+
+
+def test_the_guard_serves_the_best_mean_among_contenders_no_worse_than_a_source_anywhere():
+    data = _validation_set(groups=400)  # item-kNN decides, whichever protocol labelled the group
+    protocols = np.arange(len(data.groups)) % 2
+    features = data.features.copy()
+    features[:, RANDOM_GAP_COLUMN] = np.repeat(protocols, data.groups)
+    data = ValidationSet(features, data.labels, data.groups, data.positives, protocols)
+    _, report = choose_ranker(data, seed=0)
+    worst, score = report["worst_protocol"], report["score"]
+    assert set(report["protocols"]) == {"random", "time"}
+    safe = [name for name, value in worst.items() if value >= 1.0 - 1e-9]
+    assert "source:itemknn" in safe
+    assert report["chosen"] in safe
+    assert score[report["chosen"]] == max(score[name] for name in safe)
+    assert "no worse than that source on any protocol" in report["reason"]
+
+
+def test_with_no_contender_safe_everywhere_the_guard_serves_the_best_worst_protocol():
+    # Item-kNN decides the future and EASE the gaps: no source, blend or single view of the trees
+    # matches both; the trees serving half future, half gaps come closest on the worse protocol.
+    _, report = choose_ranker(_two_protocol_set(groups=400), seed=0)
+    worst = report["worst_protocol"]
+    assert max(worst.values()) < 1.0
+    assert "best worst protocol" in report["reason"]
+    assert worst[report["chosen"]] == max(worst.values())
+    assert report["chosen"].startswith("lambdarank:")
+    assert worst[report["chosen"]] > max(worst["lambdarank"], worst["lambdarank:0"])

@@ -69,6 +69,8 @@ def main() -> None:
     print(
         f"catalogue {args.products:,} products, {len(interactions):,} events; fit {time.perf_counter() - clock:.1f}s"
     )
+    served = engine.metadata_["ranker"]["chosen"]
+    print(f"the guard served: {served}")
 
     rng = np.random.default_rng(args.seed)
     # Shoppers with a rating, so the SVD comparison is like for like; histories as the shop would send them.
@@ -163,6 +165,7 @@ def main() -> None:
             "script": "bench/recommend_speed.py",
             "machine": info,
             "params": vars(args) | {"out": None},
+            "guard_served": served,
             **figures,
         },
     )

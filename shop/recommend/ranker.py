@@ -324,24 +324,25 @@ class LearnedRanker:
         twin.future_weight = weight
         return twin
 
-    def _views(self, features: np.ndarray) -> list[tuple[np.ndarray, float]]:
-        """The rows to push through the trees, with their weights: as given, or as both protocols."""
+    def _weighted_leaves(self, features: np.ndarray) -> list[tuple[np.ndarray, float]]:
+        """Each tree's leaf per row, with its weight: the rows as given, or (below ``future_weight`` 1)
+        as a shopper's future and as gaps in their past, routed in one LightGBM call."""
         if self.future_weight >= 1.0:
-            return [(features, 1.0)]
-        views = []
-        for flag, weight in ((0.0, self.future_weight), (1.0, 1.0 - self.future_weight)):
-            if weight > 0:
-                view = features.copy()
-                view[:, RANDOM_GAP_COLUMN] = flag
-                views.append((view, weight))
-        return views
+            return [(self._leaves(features), 1.0)]
+        weights = [w for w in (self.future_weight, 1.0 - self.future_weight) if w > 0]
+        flags = [0.0, 1.0] if len(weights) == 2 else [0.0 if self.future_weight > 0 else 1.0]
+        views = np.tile(features, (len(flags), 1))
+        views[:, RANDOM_GAP_COLUMN] = np.repeat(flags, len(features))
+        leaves = self._leaves(views)
+        n = len(features)
+        return [(leaves[i * n : (i + 1) * n], w) for i, w in enumerate(weights)]
 
     def score(self, features: np.ndarray) -> np.ndarray:
         """LightGBM's prediction, summed from each tree's leaf (LightGBM routes the rows, NaNs included)."""
         tables = self._tables()
         raw = sum(
-            weight * tables.values[tables.trees, self._leaves(view)].sum(axis=1)
-            for view, weight in self._views(features)
+            weight * tables.values[tables.trees, leaves].sum(axis=1)
+            for leaves, weight in self._weighted_leaves(features)
         )
         return raw + _TIEBREAK * np.nan_to_num(features[:, SCORE_COLUMN["popularity"]])
 
@@ -349,8 +350,8 @@ class LearnedRanker:
         """Per-source sums of the features' path contributions (see ``_LeafTables``)."""
         tables = self._tables()
         parts = sum(
-            weight * tables.parts[tables.trees, self._leaves(view)].sum(axis=1)
-            for view, weight in self._views(features)
+            weight * tables.parts[tables.trees, leaves].sum(axis=1)
+            for leaves, weight in self._weighted_leaves(features)
         )
         return {source: parts[:, j] for j, source in enumerate(CONTRIBUTING_SOURCES)}
 

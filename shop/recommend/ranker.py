@@ -324,35 +324,34 @@ class LearnedRanker:
         twin.future_weight = weight
         return twin
 
-    def _weighted_leaves(self, features: np.ndarray) -> list[tuple[np.ndarray, float]]:
-        """Each tree's leaf per row, with its weight: the rows as given, or (below ``future_weight`` 1)
-        as a shopper's future and as gaps in their past, routed in one LightGBM call."""
+    def _summed(self, table: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """``table``'s entries at each row's leaves, summed over the trees. Below ``future_weight`` 1 the
+        rows go through the trees as a shopper's future and as gaps in their past (``random_gap`` 0 and
+        1, in one LightGBM call), weighted ``future_weight`` and the rest."""
+        tables = self._tables()
         if self.future_weight >= 1.0:
-            return [(self._leaves(features), 1.0)]
-        weights = [w for w in (self.future_weight, 1.0 - self.future_weight) if w > 0]
-        flags = [0.0, 1.0] if len(weights) == 2 else [0.0 if self.future_weight > 0 else 1.0]
-        views = np.tile(features, (len(flags), 1))
-        views[:, RANDOM_GAP_COLUMN] = np.repeat(flags, len(features))
-        leaves = self._leaves(views)
-        n = len(features)
-        return [(leaves[i * n : (i + 1) * n], w) for i, w in enumerate(weights)]
+            return table[tables.trees, self._leaves(features)].sum(axis=1)
+        views = [
+            (flag, weight)
+            for flag, weight in ((0.0, self.future_weight), (1.0, 1.0 - self.future_weight))
+            if weight > 0
+        ]
+        rows = np.tile(features, (len(views), 1))
+        rows[:, RANDOM_GAP_COLUMN] = np.repeat([flag for flag, _ in views], len(features))
+        leaves = self._leaves(rows).reshape(len(views), len(features), -1)
+        return sum(
+            weight * table[tables.trees, leaves[i]].sum(axis=1)
+            for i, (_, weight) in enumerate(views)
+        )
 
     def score(self, features: np.ndarray) -> np.ndarray:
         """LightGBM's prediction, summed from each tree's leaf (LightGBM routes the rows, NaNs included)."""
-        tables = self._tables()
-        raw = sum(
-            weight * tables.values[tables.trees, leaves].sum(axis=1)
-            for leaves, weight in self._weighted_leaves(features)
-        )
+        raw = self._summed(self._tables().values, features)
         return raw + _TIEBREAK * np.nan_to_num(features[:, SCORE_COLUMN["popularity"]])
 
     def contributions(self, features: np.ndarray) -> dict[str, np.ndarray]:
         """Per-source sums of the features' path contributions (see ``_LeafTables``)."""
-        tables = self._tables()
-        parts = sum(
-            weight * tables.parts[tables.trees, leaves].sum(axis=1)
-            for leaves, weight in self._weighted_leaves(features)
-        )
+        parts = self._summed(self._tables().parts, features)
         return {source: parts[:, j] for j, source in enumerate(CONTRIBUTING_SOURCES)}
 
     def __getstate__(self) -> dict[str, Any]:
@@ -572,8 +571,9 @@ def choose_ranker(
     if isinstance(winner, LearnedRanker):
         rounds = [r.best_rounds_ for r in trained[chosen]]
         n_rounds = max(10, int(round(np.mean(rounds) * 1.2)))
-        winner = LearnedRanker(seed, n_rounds=n_rounds).fit(data.sampled(SAMPLED_NEGATIVES, seed))
-        winner.future_weight = trained[chosen][0].future_weight
+        winner = LearnedRanker(seed, n_rounds=n_rounds, future_weight=winner.future_weight).fit(
+            data.sampled(SAMPLED_NEGATIVES, seed)
+        )
     elif isinstance(winner, LogitRanker):
         penalties = [r.C for r in trained[chosen]]
         winner = LogitRanker(float(np.exp(np.mean(np.log(penalties)))), seed).fit(data)

@@ -97,10 +97,9 @@ def contender_label(name: str) -> str:
     if name.startswith(_SOURCE):
         source = name.removeprefix(_SOURCE)
         return f"source: {SOURCE_LABELS.get(source, source)}"
+    # "lambdarank:0.5": LambdaRank serving half the shopper's future, half the gaps in their past.
     kind, _, weight = name.partition(":")
-    if (
-        weight and kind in CONTENDER_LABELS
-    ):  # "lambdarank:0.5": LambdaRank serving half future, half gaps
+    if weight and kind in CONTENDER_LABELS:
         return f"{CONTENDER_LABELS[kind]}, future weight {weight}"
     return CONTENDER_LABELS.get(name, name)
 

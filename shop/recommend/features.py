@@ -51,6 +51,8 @@ SCORE_COLUMN["popularity"] = FEATURES.index("trending")
 FEATURE_SOURCE: dict[str, str] = {
     **{f"{name}_score": name for name in SCORED_SOURCES},
     **{f"{name}_rank": name for name in SCORED_SOURCES},
+    "taste_events_score": "taste",
+    "taste_events_rank": "taste",
     "trending": "popularity",
     "log_interest": "popularity",
     "category_share": "taste",

@@ -22,7 +22,8 @@ MAGIC = b"SHOPREC\n"
 #: 2: the factor models keep float32 item factors for the request path.
 #: 3: the pipeline engine (sources, EASE, a learned ranker chosen by the guard).
 #: 4: the ranker's features say which holdout protocol a validation row comes from (``random_gap``).
-FORMAT_VERSION = 4
+#: 5: a second taste source, ``taste_events`` (category shares counted over every event).
+FORMAT_VERSION = 5
 
 
 def dump(obj: Any, path: str | os.PathLike[str], *, kind: str) -> None:

@@ -146,3 +146,23 @@ def test_validation_rows_say_which_protocol_labelled_them_and_a_request_ranks_th
         shopper, engine.sources_, engine.catalog_, blocked, int(blocked.sum()), popular
     )
     assert len(request.items) and (request.features[:, RANDOM_GAP_COLUMN] == 0).all()
+
+
+def test_event_counted_taste_follows_how_often_a_shopper_comes_back_to_a_category(engine):
+    # Twenty views of one kitchen product against one purchase each of two garden products: weighed
+    # per product (the log of each product's weighted events) the garden leads; counted per event the
+    # kitchen does. The two taste sources disagree, and the ranker sees both.
+    mine = history([(0, "view")] * 20 + [(1, "purchase"), (6, "purchase")])
+    shopper = engine.shopper(mine)
+    sources = engine.sources_
+    kitchen, garden = sources.category_codes_[0], sources.category_codes_[1]
+    weighed, counted = sources.category_shares(shopper), sources.event_shares(shopper)
+    assert weighed[garden] > weighed[kitchen]
+    assert counted[kitchen] > counted[garden]
+    assert np.isclose(counted.sum(), 1.0)
+    scores = sources.score(shopper, only={"taste", "taste_events"})
+    kitchen_item, garden_item = 5, 11  # neither touched; same categories as products 0 and 1
+    assert engine.catalog_.categories[kitchen_item] == engine.catalog_.categories[0]
+    assert engine.catalog_.categories[garden_item] == engine.catalog_.categories[1]
+    relative_kitchen = scores["taste_events"][kitchen_item] / scores["taste_events"][garden_item]
+    assert relative_kitchen > scores["taste"][kitchen_item] / scores["taste"][garden_item]

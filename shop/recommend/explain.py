@@ -114,7 +114,7 @@ def explain(
         category = categories[item]
         if source == "popularity" or not len(history):
             out.append(f"Popular in {category}" if category else "Trending now")
-        elif source in ("taste", "taste_events"):
+        elif source == "taste":
             code = sources.category_codes_[item]
             liked = shares is not None and shares[code] > sources.category_prior_[code]
             if not category:

@@ -48,11 +48,11 @@ RANDOM_GAP_COLUMN = FEATURES.index("random_gap")
 SCORE_COLUMN = {name: FEATURES.index(f"{name}_score") for name in SCORED_SOURCES}
 SCORE_COLUMN["popularity"] = FEATURES.index("trending")
 #: The source a feature speaks for, for explanations ("taste" features explain by category).
+#: Sources explained as another: a card says "Popular in Kitchen" however the shares were counted.
+EXPLAINED_AS: dict[str, str] = {"taste_events": "taste"}
 FEATURE_SOURCE: dict[str, str] = {
-    **{f"{name}_score": name for name in SCORED_SOURCES},
-    **{f"{name}_rank": name for name in SCORED_SOURCES},
-    "taste_events_score": "taste",
-    "taste_events_rank": "taste",
+    **{f"{name}_score": EXPLAINED_AS.get(name, name) for name in SCORED_SOURCES},
+    **{f"{name}_rank": EXPLAINED_AS.get(name, name) for name in SCORED_SOURCES},
     "trending": "popularity",
     "log_interest": "popularity",
     "category_share": "taste",

@@ -26,7 +26,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .features import FEATURE_SOURCE, FEATURES, MONOTONE, RANDOM_GAP_COLUMN, SCORE_COLUMN
+from .features import (
+    EXPLAINED_AS,
+    FEATURE_SOURCE,
+    FEATURES,
+    MONOTONE,
+    RANDOM_GAP_COLUMN,
+    SCORE_COLUMN,
+)
 
 K = 10
 #: Holdout protocols of the validation data: the shopper's future, or a random part of their past.
@@ -174,11 +181,13 @@ class LinearBlend:
         return total
 
     def contributions(self, features: np.ndarray) -> dict[str, np.ndarray]:
-        return {
-            name: weight * np.nan_to_num(features[:, SCORE_COLUMN[name]])
-            for name, weight in self.weights.items()
-            if weight
-        }
+        out: dict[str, np.ndarray] = {}
+        for name, weight in self.weights.items():
+            if weight:
+                source = EXPLAINED_AS.get(name, name)
+                part = weight * np.nan_to_num(features[:, SCORE_COLUMN[name]])
+                out[source] = out[source] + part if source in out else part
+        return out
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "weights": dict(self.weights)}

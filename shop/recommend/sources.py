@@ -200,7 +200,7 @@ class SourceSet:
         mass = np.bincount(
             codes[shopper.items], weights=shopper.strengths, minlength=len(self.category_prior_)
         )
-        return (mass + TASTE_PRIOR * self.category_prior_) / (mass.sum() + TASTE_PRIOR)
+        return self._smoothed(mass)
 
     def event_shares(self, shopper: Shopper) -> np.ndarray:
         """The shopper's category shares counted over every event they made, whatever its kind or age.
@@ -211,10 +211,18 @@ class SourceSet:
         generated shops of 2,000 shoppers the taste source's NDCG@10 rose from 0.177 / 0.183 to
         0.185 / 0.194 (seeds 42 / 1). Both are sources; the ranker and the guard decide per shop.
         """
-        codes = self.category_codes_
-        n_categories = len(self.category_prior_)
-        mass = np.bincount(codes[shopper.touched], minlength=n_categories).astype(float)
+        mass = np.bincount(
+            self.category_codes_[shopper.touched], minlength=len(self.category_prior_)
+        )
+        return self._smoothed(mass)
+
+    def _smoothed(self, mass: np.ndarray) -> np.ndarray:
+        """Interest per category pulled towards the shop's mix by ``TASTE_PRIOR`` (sums to one)."""
         return (mass + TASTE_PRIOR * self.category_prior_) / (mass.sum() + TASTE_PRIOR)
+
+    def _taste(self, shares: np.ndarray) -> np.ndarray:
+        """Category shares times each product's share of its category, scaled to [0, 1]."""
+        return minmax(shares[self.category_codes_] * self.share_in_category_)
 
     def score(
         self, shopper: Shopper, only: Iterable[str] = SOURCES, shares: np.ndarray | None = None
@@ -232,10 +240,9 @@ class SourceSet:
         cold = self.cold_
         if "taste" in only:
             shares = self.category_shares(shopper) if shares is None else shares
-            out["taste"] = minmax(shares[self.category_codes_] * self.share_in_category_)
+            out["taste"] = self._taste(shares)
         if "taste_events" in only:
-            counted = self.event_shares(shopper)
-            out["taste_events"] = minmax(counted[self.category_codes_] * self.share_in_category_)
+            out["taste_events"] = self._taste(self.event_shares(shopper))
         if only & {"content", "new"}:
             content = minmax(self.content_.profile_scores_for(items, strengths))
             out["content"] = content

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from shop.recommend.features import FEATURES, RANDOM_GAP_COLUMN, SCORE_COLUMN
-from shop.recommend.ranker import LearnedRanker, ValidationSet, choose_ranker, ndcg_groups
+from shop.recommend.ranker import (
+    LearnedRanker,
+    LinearBlend,
+    ValidationSet,
+    choose_ranker,
+    ndcg_groups,
+)
 
 
 def _validation_set(seed: int = 0, groups: int = 120, size: int = 30) -> ValidationSet:
@@ -174,3 +180,12 @@ def test_with_no_contender_safe_everywhere_the_guard_serves_the_best_worst_proto
     assert worst[report["chosen"]] == max(worst.values())
     assert report["chosen"].startswith("lambdarank:")
     assert worst[report["chosen"]] > max(worst["lambdarank"], worst["lambdarank:0"])
+
+
+def test_a_blend_explains_event_counted_taste_as_taste():
+    features = np.zeros((3, len(FEATURES)), dtype=np.float32)
+    features[:, SCORE_COLUMN["taste"]] = [0.2, 0.4, 0.0]
+    features[:, SCORE_COLUMN["taste_events"]] = [0.5, 0.0, 1.0]
+    parts = LinearBlend({"taste": 1.0, "taste_events": 2.0}).contributions(features)
+    assert list(parts) == ["taste"]
+    assert np.allclose(parts["taste"], [1.2, 0.4, 2.0])

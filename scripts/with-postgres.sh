@@ -8,6 +8,8 @@
 # TEST_DATABASE_URL and DATABASE_URL for the command, and always stops the server afterwards.
 set -euo pipefail
 
+# A fixed port unless SHOP_PG_PORT says otherwise; when it is taken (another server, a run that
+# did not clean up), start_server below moves on to a free one.
 PORT="${SHOP_PG_PORT:-55432}"
 DB_NAME="shop_test"
 DB_USER="shop"
@@ -47,10 +49,36 @@ cleanup() {
 }
 trap cleanup EXIT
 
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+port_taken() {
+  python3 -c 'import socket, sys; s = socket.socket(); sys.exit(s.connect_ex(("127.0.0.1", int(sys.argv[1]))) != 0)' "$1"
+}
+
+start_server() {
+  as_pg "$PGBIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 120 \
+    -o "-c listen_addresses=127.0.0.1 -p $PORT -k $WORK -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+    start >/dev/null
+}
+
 as_pg "$PGBIN/initdb" -D "$DATA" -U "$DB_USER" -A trust --encoding=UTF8 --locale=C.UTF-8 >/dev/null
-as_pg "$PGBIN/pg_ctl" -D "$DATA" -l "$LOG" -w \
-  -o "-c listen_addresses=127.0.0.1 -p $PORT -k $WORK -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
-  start >/dev/null
+if port_taken "$PORT"; then
+  echo "port $PORT is taken; using another" >&2
+  PORT="$(free_port)"
+fi
+# A server that does not come up gets a second try on a fresh port, and its log is shown either way.
+if ! start_server; then
+  echo "PostgreSQL did not start on port $PORT; its log:" >&2
+  tail -n 30 "$LOG" >&2 || true
+  PORT="$(free_port)"
+  echo "trying again on port $PORT" >&2
+  if ! start_server; then
+    tail -n 30 "$LOG" >&2 || true
+    exit 1
+  fi
+fi
 as_pg "$PGBIN/createdb" -h 127.0.0.1 -p "$PORT" -U "$DB_USER" "$DB_NAME"
 
 export TEST_DATABASE_URL="postgresql+psycopg://$DB_USER@127.0.0.1:$PORT/$DB_NAME"

@@ -17,7 +17,8 @@ import scipy.linalg
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-#: Dense float64 n x n matrices alive at once while fitting (the Gram matrix, its inverse, B).
+#: Dense n x n matrices alive at once while fitting (the float64 Gram matrix, its float32 copy and
+#: inverse, B), counted as float64: a bound with room to spare.
 _MATRICES_WHILE_FITTING = 3
 
 
@@ -83,8 +84,14 @@ class EASEModel:
         diagonal = np.diag(gram).copy()
         self.l2_ = float(self.l2) if self.l2 is not None else self.l2_scale * float(diagonal.mean())
         gram[np.diag_indices_from(gram)] += max(self.l2_, 1e-6)
+        # Inverted in single precision, the precision B is kept in: twice as fast as float64 (6,000
+        # products: 3.0 s against 6.5 s on two cores), and B moves by a few parts in a million of its
+        # largest weight, which leaves the shoppers' top tens as they were.
         with threadpool_limits(2, "blas"):
-            inverse = scipy.linalg.inv(gram, overwrite_a=True, check_finite=False)
+            inverse = scipy.linalg.inv(
+                gram.astype(np.float32), overwrite_a=True, check_finite=False
+            )
+        del gram
         weights = inverse / (-np.diag(inverse))[None, :]
         weights[np.diag_indices_from(weights)] = 0.0
         self.weights_ = np.ascontiguousarray(weights, dtype=np.float32)

@@ -19,7 +19,7 @@ source on either protocol.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple
@@ -174,10 +174,14 @@ class LinearBlend:
     kind: str = "blend"
 
     def score(self, features: np.ndarray) -> np.ndarray:
-        total = _TIEBREAK * np.nan_to_num(features[:, SCORE_COLUMN["popularity"]])
+        return self.score_columns(source_columns(features, self.weights))
+
+    def score_columns(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The blend from ``source_columns`` of the rows (which may hold more sources than it weighs)."""
+        total = _TIEBREAK * columns["popularity"]
         for name, weight in self.weights.items():
             if weight:
-                total = total + weight * np.nan_to_num(features[:, SCORE_COLUMN[name]])
+                total = total + weight * columns[name]
         return total
 
     def contributions(self, features: np.ndarray) -> dict[str, np.ndarray]:
@@ -191,6 +195,12 @@ class LinearBlend:
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "weights": dict(self.weights)}
+
+
+def source_columns(features: np.ndarray, names: Iterable[str]) -> dict[str, np.ndarray]:
+    """Each named source's score column (and popularity's, the tie-break), silent (NaN) as 0."""
+    wanted = dict.fromkeys(["popularity", *names])
+    return {name: np.nan_to_num(features[:, SCORE_COLUMN[name]]) for name in wanted}
 
 
 def single_source(name: str) -> LinearBlend:
@@ -333,29 +343,53 @@ class LearnedRanker:
         twin.future_weight = weight
         return twin
 
-    def _summed(self, table: np.ndarray, features: np.ndarray) -> np.ndarray:
-        """``table``'s entries at each row's leaves, summed over the trees. Below ``future_weight`` 1 the
-        rows go through the trees as a shopper's future and as gaps in their past (``random_gap`` 0 and
-        1, in one LightGBM call), weighted ``future_weight`` and the rest."""
-        tables = self._tables()
+    def _views(self) -> list[tuple[float | None, float]]:
+        """How a row goes through the trees: (``random_gap`` flag, weight). At ``future_weight`` 1, as it
+        is (flag None); below, as a shopper's future and as a gap in their past, weighted
+        ``future_weight`` and the rest."""
         if self.future_weight >= 1.0:
-            return table[tables.trees, self._leaves(features)].sum(axis=1)
-        views = [
-            (flag, weight)
-            for flag, weight in ((0.0, self.future_weight), (1.0, 1.0 - self.future_weight))
-            if weight > 0
-        ]
-        rows = np.tile(features, (len(views), 1))
-        rows[:, RANDOM_GAP_COLUMN] = np.repeat([flag for flag, _ in views], len(features))
-        leaves = self._leaves(rows).reshape(len(views), len(features), -1)
-        return sum(
-            weight * table[tables.trees, leaves[i]].sum(axis=1)
-            for i, (_, weight) in enumerate(views)
-        )
+            return [(None, 1.0)]
+        pairs = ((0.0, self.future_weight), (1.0, 1.0 - self.future_weight))
+        return [(flag, weight) for flag, weight in pairs if weight > 0]
 
-    def score(self, features: np.ndarray) -> np.ndarray:
-        """LightGBM's prediction, summed from each tree's leaf (LightGBM routes the rows, NaNs included)."""
-        raw = self._summed(self._tables().values, features)
+    def view_sums(
+        self,
+        features: np.ndarray,
+        flags: Sequence[float | None],
+        table: np.ndarray | None = None,
+    ) -> dict[float | None, np.ndarray]:
+        """``table``'s entries (the leaves' outputs by default) at each row's leaves, summed over the trees,
+        with ``random_gap`` set to each of ``flags`` (None: as the rows have it), in one LightGBM call.
+        Twins from ``with_future_weight`` can share them."""
+        if list(flags) == [None]:
+            rows = features
+        else:
+            rows = np.tile(features, (len(flags), 1))
+            for i, flag in enumerate(flags):
+                if flag is not None:
+                    rows[i * len(features) : (i + 1) * len(features), RANDOM_GAP_COLUMN] = flag
+        leaves = self._leaves(rows).reshape(len(flags), len(features), -1)
+        tables = self._tables()
+        table = tables.values if table is None else table
+        return {flag: table[tables.trees, leaves[i]].sum(axis=1) for i, flag in enumerate(flags)}
+
+    def _summed(
+        self,
+        table: np.ndarray,
+        features: np.ndarray,
+        sums: Mapping[float | None, np.ndarray] | None = None,
+    ) -> np.ndarray:
+        views = self._views()
+        if sums is None:
+            sums = self.view_sums(features, [flag for flag, _ in views], table)
+        return sum(weight * sums[flag] for flag, weight in views)
+
+    def score(
+        self, features: np.ndarray, sums: Mapping[float | None, np.ndarray] | None = None
+    ) -> np.ndarray:
+        """LightGBM's prediction, summed from each tree's leaf (LightGBM routes the rows, NaNs included).
+        ``sums``: this booster's ``view_sums`` of the leaf values for these rows, when already known."""
+        raw = self._summed(self._tables().values, features, sums)
         return raw + _TIEBREAK * np.nan_to_num(features[:, SCORE_COLUMN["popularity"]])
 
     def contributions(self, features: np.ndarray) -> dict[str, np.ndarray]:
@@ -468,7 +502,8 @@ class LogitRanker:
 
 def _coordinate_search(data: ValidationSet, available: Sequence[str]) -> LinearBlend:
     weights = {name: float(DEFAULT_BLEND.get(name, 0.0)) for name in available}
-    best = ndcg_groups(LinearBlend(weights).score(data.features), data)
+    columns = source_columns(data.features, available)  # once: the search scores hundreds of blends
+    best = ndcg_groups(LinearBlend(weights).score_columns(columns), data)
     for _ in range(2):
         improved = False
         for name in available:
@@ -478,7 +513,7 @@ def _coordinate_search(data: ValidationSet, available: Sequence[str]) -> LinearB
                 trial = {**weights, name: value}
                 if not any(trial.values()):
                     continue
-                score = ndcg_groups(LinearBlend(trial).score(data.features), data)
+                score = ndcg_groups(LinearBlend(trial).score_columns(columns), data)
                 if score > best + 1e-9:
                     best, weights, improved = score, trial, True
         if not improved:
@@ -537,10 +572,10 @@ def choose_ranker(
         if learn:
             contenders.update(_learned(fit_part, seed + side))
             if len(np.unique(data.protocols)) > 1:
-                learned = contenders["lambdarank"]
-                assert isinstance(learned, LearnedRanker)
+                plain = contenders["lambdarank"]
+                assert isinstance(plain, LearnedRanker)
                 for weight in FUTURE_WEIGHTS:
-                    contenders[f"lambdarank:{weight:g}"] = learned.with_future_weight(weight)
+                    contenders[f"lambdarank:{weight:g}"] = plain.with_future_weight(weight)
         by_protocol = {
             PROTOCOLS[p]: (
                 judge_part.subset(np.flatnonzero(judge_part.protocols == p)).as_served(),
@@ -548,10 +583,28 @@ def choose_ranker(
             )
             for p in np.unique(judge_part.protocols).tolist()
         }
+        # LambdaRank's twins differ only in how they weigh the two ways through the same trees: each
+        # protocol's rows go through them once. Served rows rank the future: as they are = flag 0.
+        learned = contenders.get("lambdarank")
+        shared: dict[str, dict[float | None, np.ndarray]] = {}
+        if isinstance(learned, LearnedRanker):
+            for protocol, (part, _) in by_protocol.items():
+                sums = learned.view_sums(part.features, (0.0, 1.0))
+                shared[protocol] = {None: sums[0.0], **sums}
         for name, ranker in contenders.items():
+            twin = (
+                isinstance(ranker, LearnedRanker)
+                and isinstance(learned, LearnedRanker)
+                and ranker.booster_ is learned.booster_
+            )
             for protocol, (part, share) in by_protocol.items():
                 key = (name, protocol)
-                score = ndcg_groups(ranker.score(part.features), part)
+                scores = (
+                    ranker.score(part.features, shared[protocol])
+                    if twin
+                    else ranker.score(part.features)
+                )
+                score = ndcg_groups(scores, part)
                 totals[key] = totals.get(key, 0.0) + share * score
             trained.setdefault(name, []).append(ranker)
     # Each protocol's NDCG relative to its best single source. The chosen ranker must do well on a

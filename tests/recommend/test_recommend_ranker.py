@@ -14,6 +14,7 @@ from shop.recommend.ranker import (
     ValidationSet,
     choose_ranker,
     ndcg_groups,
+    source_columns,
 )
 
 
@@ -152,6 +153,26 @@ def test_future_weight_blends_the_trees_views_of_the_rows_as_future_and_as_gaps(
         np.testing.assert_allclose(
             values, 0.5 * (future_parts[source] + gap_parts[source]), rtol=1e-5, atol=1e-6
         )
+
+
+def test_twins_scored_from_shared_view_sums_score_as_they_would_alone():
+    ranker = LearnedRanker(seed=3, n_rounds=40).fit(_two_protocol_set())
+    served = _two_protocol_set(seed=2).as_served().features
+    # What the guard does: the rows go through the trees once as future and once as gaps.
+    sums = ranker.view_sums(served, (0.0, 1.0))
+    shared = {None: sums[0.0], **sums}
+    for weight in (1.0, 0.75, 0.5, 0.0):
+        twin = ranker.with_future_weight(weight)
+        np.testing.assert_array_equal(twin.score(served, shared), twin.score(served))
+    # The two views really differ, so sharing them is not trivially the same number twice.
+    assert not np.allclose(sums[0.0], sums[1.0])
+
+
+def test_blend_scores_from_precomputed_columns_equal_scores_from_rows():
+    data = _validation_set(seed=4)
+    blend = LinearBlend({"itemknn": 0.7, "ease": 0.2, "popularity": 0.1})
+    columns = source_columns(data.features, ["itemknn", "ease", "taste", "popularity"])
+    np.testing.assert_array_equal(blend.score_columns(columns), blend.score(data.features))
 
 
 def test_the_guard_serves_the_best_mean_among_contenders_no_worse_than_a_source_anywhere():

@@ -19,10 +19,8 @@ import statistics
 import time
 from collections.abc import Hashable
 
-import numpy as np
 import pandas as pd
-import scipy.sparse as sp
-from _retail import load_retail, machine, resolve_data, resolve_out, write_json
+from _retail import load_retail, machine, resolve_data, resolve_out, textbook_als, write_json
 from threadpoolctl import threadpool_limits
 
 from shop.recommend import HybridRecommender, evaluate_scorers, render_table, time_split
@@ -44,19 +42,7 @@ def popularity_scorer(train: pd.DataFrame, k: int) -> Scorer:
 
 def untuned_als_scorer(train: pd.DataFrame, k: int, seed: int) -> Scorer:
     """implicit ALS with textbook settings on the binary purchase matrix, already-bought items filtered."""
-    from implicit.als import AlternatingLeastSquares
-
-    users, user_ids = pd.factorize(train["user_id"])
-    items, item_ids = pd.factorize(train["product_id"])
-    matrix = sp.csr_matrix((np.ones(len(users), np.float32), (users, items)))
-    matrix.data[:] = 1.0  # binary after duplicate summing
-    matrix.sum_duplicates()
-    matrix.data[:] = 1.0
-    with threadpool_limits(1, "blas"):
-        model = AlternatingLeastSquares(
-            factors=64, iterations=20, regularization=0.05, random_state=seed
-        )
-        model.fit(matrix, show_progress=False)
+    model, matrix, user_ids, item_ids = textbook_als(train, seed)
     row_of = {u: r for r, u in enumerate(user_ids.tolist())}
     fallback = popularity_scorer(train, k)
 

@@ -254,6 +254,7 @@ def test_ranker_choice_tabulates_the_engines_scores_per_protocol():
         ("source:ease", "source: EASE"),
         ("source:itemknn", "source: item k-NN"),
         ("source:taste", "source: taste"),
+        ("source:taste_events", "source: taste, every event counted"),
         ("lambdarank:0.25", "LambdaRank, future weight 0.25"),
         ("something_new", "something_new"),
     ],

@@ -88,6 +88,7 @@ SOURCE_LABELS = {
     "itemknn": "item k-NN",
     "copurchase": "co-purchase",
     "new": "new arrivals",
+    "taste_events": "taste, every event counted",
 }
 _SOURCE = "source:"
 

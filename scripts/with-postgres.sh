@@ -68,17 +68,15 @@ if port_taken "$PORT"; then
   echo "port $PORT is taken; using another" >&2
   PORT="$(free_port)"
 fi
-# A server that does not come up gets a second try on a fresh port, and its log is shown either way.
-if ! start_server; then
+# A server that does not come up shows its log and gets a second try on a fresh port.
+for attempt in 1 2; do
+  start_server && break
   echo "PostgreSQL did not start on port $PORT; its log:" >&2
   tail -n 30 "$LOG" >&2 || true
+  ((attempt == 2)) && exit 1
   PORT="$(free_port)"
   echo "trying again on port $PORT" >&2
-  if ! start_server; then
-    tail -n 30 "$LOG" >&2 || true
-    exit 1
-  fi
-fi
+done
 as_pg "$PGBIN/createdb" -h 127.0.0.1 -p "$PORT" -U "$DB_USER" "$DB_NAME"
 
 export TEST_DATABASE_URL="postgresql+psycopg://$DB_USER@127.0.0.1:$PORT/$DB_NAME"

@@ -571,11 +571,10 @@ def choose_ranker(
         contenders["blend"] = _coordinate_search(fit_part, present)
         if learn:
             contenders.update(_learned(fit_part, seed + side))
-            if len(np.unique(data.protocols)) > 1:
-                plain = contenders["lambdarank"]
-                assert isinstance(plain, LearnedRanker)
-                for weight in FUTURE_WEIGHTS:
-                    contenders[f"lambdarank:{weight:g}"] = plain.with_future_weight(weight)
+        learned = contenders.get("lambdarank")
+        if isinstance(learned, LearnedRanker) and len(np.unique(data.protocols)) > 1:
+            for weight in FUTURE_WEIGHTS:
+                contenders[f"lambdarank:{weight:g}"] = learned.with_future_weight(weight)
         by_protocol = {
             PROTOCOLS[p]: (
                 judge_part.subset(np.flatnonzero(judge_part.protocols == p)).as_served(),
@@ -585,27 +584,21 @@ def choose_ranker(
         }
         # LambdaRank's twins differ only in how they weigh the two ways through the same trees: each
         # protocol's rows go through them once. Served rows rank the future: as they are = flag 0.
-        learned = contenders.get("lambdarank")
         shared: dict[str, dict[float | None, np.ndarray]] = {}
         if isinstance(learned, LearnedRanker):
             for protocol, (part, _) in by_protocol.items():
                 sums = learned.view_sums(part.features, (0.0, 1.0))
                 shared[protocol] = {None: sums[0.0], **sums}
+        booster = getattr(learned, "booster_", None)
         for name, ranker in contenders.items():
-            twin = (
-                isinstance(ranker, LearnedRanker)
-                and isinstance(learned, LearnedRanker)
-                and ranker.booster_ is learned.booster_
-            )
+            twin = isinstance(ranker, LearnedRanker) and ranker.booster_ is booster
             for protocol, (part, share) in by_protocol.items():
                 key = (name, protocol)
+                features = part.features
                 scores = (
-                    ranker.score(part.features, shared[protocol])
-                    if twin
-                    else ranker.score(part.features)
+                    ranker.score(features, shared[protocol]) if twin else ranker.score(features)
                 )
-                score = ndcg_groups(scores, part)
-                totals[key] = totals.get(key, 0.0) + share * score
+                totals[key] = totals.get(key, 0.0) + share * ndcg_groups(scores, part)
             trained.setdefault(name, []).append(ranker)
     # Each protocol's NDCG relative to its best single source. The chosen ranker must do well on a
     # shopper's future and on the gaps in their past alike, whatever the shop is judged on later: of the

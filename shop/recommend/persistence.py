@@ -23,8 +23,7 @@ MAGIC = b"SHOPREC\n"
 #: 3: the pipeline engine (sources, EASE, a learned ranker chosen by the guard).
 #: 4: the ranker's features say which holdout protocol a validation row comes from (``random_gap``).
 #: 5: a second taste source, ``taste_events`` (category shares counted over every event).
-#: 6: LambdaRank keeps one booster per holdout protocol (``LearnedRanker.boosters_``).
-FORMAT_VERSION = 6
+FORMAT_VERSION = 5
 
 
 def dump(obj: Any, path: str | os.PathLike[str], *, kind: str) -> None:

@@ -2,8 +2,8 @@
 
 Three kinds, one interface (``score`` and ``contributions`` over a feature matrix):
 
-* ``LearnedRanker``: LightGBM's LambdaRank, trained at fit time on holdouts inside the training data,
-  one booster on time windows (a shopper's future) and one on random gaps in their past;
+* ``LearnedRanker``: LightGBM's LambdaRank, trained at fit time on holdouts inside the training data
+  (time windows and random gaps, told apart by the ``random_gap`` feature);
 * ``LogitRanker``: logistic regression on the features and their logs, for small validation sets;
 * ``LinearBlend``: a weighted sum of the sources' [0, 1] scores (the first engine's idea);
 * a single source, as a ``LinearBlend`` with one weight.
@@ -60,7 +60,7 @@ SAMPLED_NEGATIVES = 100
 NEGATIVES_PER_POSITIVE = 30
 #: Weights of a shopper's future, against the gaps in their past, the guard tries LambdaRank with
 #: (``LearnedRanker.future_weight``; 1, the plain "lambdarank", is what a request asks for).
-FUTURE_WEIGHTS: tuple[float, ...] = (0.9, 0.75, 0.6, 0.5, 0.25, 0.0)
+FUTURE_WEIGHTS: tuple[float, ...] = (0.75, 0.5, 0.25, 0.0)
 
 
 @dataclass
@@ -128,15 +128,9 @@ class ValidationSet:
         features[:, RANDOM_GAP_COLUMN] = 0.0
         return ValidationSet(features, self.labels, self.groups, self.positives, self.protocols)
 
-    def of_protocol(self, protocol: int) -> ValidationSet:
-        """The groups of one holdout protocol (``PROTOCOLS`` index)."""
-        return self.subset(np.flatnonzero(self.protocols == protocol))
-
     def subset(self, groups: np.ndarray) -> ValidationSet:
         starts = self.offsets
-        rows = np.concatenate(
-            [np.zeros(0, dtype=np.int64), *(np.arange(starts[g], starts[g + 1]) for g in groups)]
-        )
+        rows = np.concatenate([np.arange(starts[g], starts[g + 1]) for g in groups])
         return ValidationSet(
             self.features[rows],
             self.labels[rows],
@@ -266,20 +260,12 @@ class _LeafTables(NamedTuple):
 
 @dataclass
 class LearnedRanker:
-    """LightGBM LambdaRank over FEATURES, one booster per holdout protocol; deterministic for a seed.
-
-    The booster for a shopper's future learns from the time holdouts only, the one for gaps in their
-    past from the random holdout only. Trees shared by both (told apart by ``random_gap``) carried the
-    gaps' lesson into how the future was ranked: on the Online Retail development split the future
-    booster alone ranked the later purchases about 13% better (NDCG@10). With one protocol in the
-    data, its booster serves both views.
-    """
+    """LightGBM LambdaRank over FEATURES; deterministic for a given seed."""
 
     seed: int
-    #: Boosting rounds: one number for every booster, or rounds per protocol (``PROTOCOLS`` index).
-    n_rounds: int | Mapping[int, int] = 400
-    #: Below 1, requests are ranked by ``future_weight`` x the future booster's score plus the rest x
-    #: the gap booster's; the guard chooses it.
+    n_rounds: int = 400
+    #: Below 1, requests are ranked by ``future_weight`` x the score of the rows as a shopper's future
+    #: plus the rest x their score as gaps in the past (``random_gap`` 0 and 1); the guard chooses it.
     future_weight: float = 1.0
     params: dict[str, Any] = field(default_factory=dict)
     kind: str = "lambdarank"
@@ -305,42 +291,10 @@ class LearnedRanker:
             **self.params,
         }
 
-    def _rounds_for(self, protocol: int) -> int:
-        if isinstance(self.n_rounds, Mapping):
-            return int(self.n_rounds.get(protocol, max(self.n_rounds.values())))
-        return int(self.n_rounds)
-
     def fit(self, train: ValidationSet, stop_on: ValidationSet | None = None) -> LearnedRanker:
-        """One booster per protocol in ``train``, each early-stopped on ``stop_on``'s groups of its
-        protocol when it has some."""
-        present = [int(p) for p in np.unique(train.protocols)] or [PROTOCOLS.index("time")]
-        self.boosters_: dict[int, Any] = {}
-        self.rounds_: dict[int, int] = {}
-        #: How far apart each booster's scores are within a group: two boosters trained apart score
-        #: on scales of their own, and a weighted sum must not let the wider one decide alone.
-        self.spreads_: dict[int, float] = {}
-        for protocol in present:
-            own = train.of_protocol(protocol) if len(present) > 1 else train
-            judge = None if stop_on is None else stop_on.of_protocol(protocol)
-            if judge is not None and not len(judge.groups):
-                judge = None
-            booster = self._train(own, judge, self._rounds_for(protocol))
-            self.boosters_[protocol] = booster
-            self.rounds_[protocol] = int(booster.best_iteration or booster.current_iteration())
-            self.spreads_[protocol] = _spread(
-                booster.predict(own.features, num_iteration=self.rounds_[protocol]), own
-            )
-        for protocol in range(len(PROTOCOLS)):  # a protocol the data lacks: the other one's booster
-            if protocol not in self.boosters_:
-                self.boosters_[protocol] = self.boosters_[present[0]]
-                self.rounds_[protocol] = self.rounds_[present[0]]
-                self.spreads_[protocol] = self.spreads_[present[0]]
-        self.__dict__.pop("_leaf_tables", None)
-        return self
-
-    def _train(self, train: ValidationSet, stop_on: ValidationSet | None, n_rounds: int) -> Any:
         import lightgbm
 
+        params = self._params()
         dataset = lightgbm.Dataset(
             train.features,
             train.labels,
@@ -357,99 +311,90 @@ class LearnedRanker:
                 )
             ]
             callbacks = [lightgbm.early_stopping(40, verbose=False)]
-        return lightgbm.train(
-            self._params(),
+        booster = lightgbm.train(
+            params,
             dataset,
-            num_boost_round=n_rounds,
+            num_boost_round=self.n_rounds,
             valid_sets=valid_sets,
             callbacks=callbacks,
         )
+        self.best_rounds_ = int(booster.best_iteration or booster.current_iteration())
+        self.booster_ = booster
+        return self
 
-    @property
-    def shared_trees(self) -> bool:
-        """Whether both views are the same booster (the data had one protocol)."""
-        return self.boosters_[0] is self.boosters_[1]
+    def _tables(self) -> _LeafTables:
+        tables = self.__dict__.get("_leaf_tables")
+        if tables is None:  # after fit, or once per process after a load
+            tables = self._leaf_tables = _LeafTables.from_booster(self.booster_, self.best_rounds_)
+        return tables
 
-    def _tables(self, protocol: int) -> _LeafTables:
-        tables = self.__dict__.setdefault("_leaf_tables", {})  # after fit, or once after a load
-        if protocol not in tables:
-            other = 1 - protocol
-            if self.shared_trees and other in tables:
-                tables[protocol] = tables[other]
-            else:
-                tables[protocol] = _LeafTables.from_booster(
-                    self.boosters_[protocol], self.rounds_[protocol]
-                )
-        return tables[protocol]
-
-    def _leaves(self, protocol: int, features: np.ndarray) -> np.ndarray:
-        return (
-            self.boosters_[protocol]
-            .predict(
-                features,
-                num_iteration=self.rounds_[protocol],
-                pred_leaf=True,
-                num_threads=1,
-                validate_features=False,
-            )
-            .astype(np.intp, copy=False)
-            .reshape(len(features), -1)
-        )
+    def _leaves(self, features: np.ndarray) -> np.ndarray:
+        return self.booster_.predict(
+            features,
+            num_iteration=self.best_rounds_,
+            pred_leaf=True,
+            num_threads=1,
+            validate_features=False,
+        ).astype(np.intp, copy=False)
 
     def with_future_weight(self, weight: float) -> LearnedRanker:
-        """The same boosters, serving with another ``future_weight``."""
+        """The same trees, serving with another ``future_weight``."""
         twin = copy.copy(self)
         twin.future_weight = weight
         return twin
 
-    def _views(self) -> list[tuple[int, float]]:
-        """Which boosters score a request, and with what weight: (``PROTOCOLS`` index, weight)."""
+    def _views(self) -> list[tuple[float | None, float]]:
+        """How a row goes through the trees: (``random_gap`` flag, weight). At ``future_weight`` 1, as it
+        is (flag None); below, as a shopper's future and as a gap in their past, weighted
+        ``future_weight`` and the rest."""
         if self.future_weight >= 1.0:
-            return [(0, 1.0)]
-        # In the future booster's units: the gap booster's scores are brought to the same spread.
-        gap = (1.0 - self.future_weight) * self.spreads_[0] / max(self.spreads_[1], 1e-12)
-        pairs = ((0, self.future_weight), (1, gap))
-        return [(protocol, weight) for protocol, weight in pairs if weight > 0]
+            return [(None, 1.0)]
+        pairs = ((0.0, self.future_weight), (1.0, 1.0 - self.future_weight))
+        return [(flag, weight) for flag, weight in pairs if weight > 0]
 
     def view_sums(
-        self, features: np.ndarray, protocols: Sequence[int], table: str = "values"
-    ) -> dict[int, np.ndarray]:
-        """Each named booster's ``table`` ("values": the leaves' outputs, "parts": their per-source
-        contributions) at the rows' leaves, summed over its trees. Twins from ``with_future_weight``
-        can share them."""
-        sums: dict[int, np.ndarray] = {}
-        for protocol in protocols:
-            other = 1 - protocol
-            if self.shared_trees and other in sums:
-                sums[protocol] = sums[other]
-                continue
-            tables = self._tables(protocol)
-            leaves = self._leaves(protocol, features)
-            sums[protocol] = getattr(tables, table)[tables.trees, leaves].sum(axis=1)
-        return sums
+        self,
+        features: np.ndarray,
+        flags: Sequence[float | None],
+        table: np.ndarray | None = None,
+    ) -> dict[float | None, np.ndarray]:
+        """``table``'s entries (the leaves' outputs by default) at each row's leaves, summed over the trees,
+        with ``random_gap`` set to each of ``flags`` (None: as the rows have it), in one LightGBM call.
+        Twins from ``with_future_weight`` can share them."""
+        if list(flags) == [None]:
+            rows = features
+        else:
+            rows = np.tile(features, (len(flags), 1))
+            for i, flag in enumerate(flags):
+                if flag is not None:
+                    rows[i * len(features) : (i + 1) * len(features), RANDOM_GAP_COLUMN] = flag
+        leaves = self._leaves(rows).reshape(len(flags), len(features), -1)
+        tables = self._tables()
+        table = tables.values if table is None else table
+        return {flag: table[tables.trees, leaves[i]].sum(axis=1) for i, flag in enumerate(flags)}
 
     def _summed(
         self,
-        table: str,
+        table: np.ndarray,
         features: np.ndarray,
-        sums: Mapping[int, np.ndarray] | None = None,
+        sums: Mapping[float | None, np.ndarray] | None = None,
     ) -> np.ndarray:
         views = self._views()
         if sums is None:
-            sums = self.view_sums(features, [protocol for protocol, _ in views], table)
-        return sum(weight * sums[protocol] for protocol, weight in views)
+            sums = self.view_sums(features, [flag for flag, _ in views], table)
+        return sum(weight * sums[flag] for flag, weight in views)
 
     def score(
-        self, features: np.ndarray, sums: Mapping[int, np.ndarray] | None = None
+        self, features: np.ndarray, sums: Mapping[float | None, np.ndarray] | None = None
     ) -> np.ndarray:
         """LightGBM's prediction, summed from each tree's leaf (LightGBM routes the rows, NaNs included).
-        ``sums``: these rows' ``view_sums`` of the leaf values, when already known."""
-        raw = self._summed("values", features, sums)
+        ``sums``: this booster's ``view_sums`` of the leaf values for these rows, when already known."""
+        raw = self._summed(self._tables().values, features, sums)
         return raw + _TIEBREAK * np.nan_to_num(features[:, SCORE_COLUMN["popularity"]])
 
     def contributions(self, features: np.ndarray) -> dict[str, np.ndarray]:
         """Per-source sums of the features' path contributions (see ``_LeafTables``)."""
-        parts = self._summed("parts", features)
+        parts = self._summed(self._tables().parts, features)
         return {source: parts[:, j] for j, source in enumerate(CONTRIBUTING_SOURCES)}
 
     def __getstate__(self) -> dict[str, Any]:
@@ -458,25 +403,14 @@ class LearnedRanker:
         return state
 
     def describe(self) -> dict[str, Any]:
-        """The future booster's rounds and most useful features (what a request at weight 1 uses)."""
-        gains = self.boosters_[0].feature_importance("gain")
+        gains = self.booster_.feature_importance("gain")
         order = np.argsort(-gains)[:8]
         return {
             "kind": self.kind,
-            "rounds": self.rounds_[0],
-            "gap_rounds": None if self.shared_trees else self.rounds_[1],
+            "rounds": self.best_rounds_,
             "future_weight": self.future_weight,
             "top_features": {FEATURES[i]: round(float(gains[i]), 1) for i in order if gains[i] > 0},
         }
-
-
-def _spread(scores: np.ndarray, data: ValidationSet) -> float:
-    """The mean standard deviation of ``scores`` within ``data``'s groups."""
-    group_of = np.repeat(np.arange(len(data.groups)), data.groups)
-    sizes = np.maximum(data.groups, 1)
-    mean = np.bincount(group_of, scores, len(data.groups)) / sizes
-    variance = np.bincount(group_of, (scores - mean[group_of]) ** 2, len(data.groups)) / sizes
-    return float(np.sqrt(variance).mean()) if len(data.groups) else 1.0
 
 
 #: Features whose logarithm the logistic ranker also sees: sources' scores and shares are products of
@@ -643,20 +577,21 @@ def choose_ranker(
                 contenders[f"lambdarank:{weight:g}"] = learned.with_future_weight(weight)
         by_protocol = {
             PROTOCOLS[p]: (
-                judge_part.of_protocol(p).as_served(),
+                judge_part.subset(np.flatnonzero(judge_part.protocols == p)).as_served(),
                 float((judge_part.protocols == p).sum() / (data.protocols == p).sum()),
             )
             for p in np.unique(judge_part.protocols).tolist()
         }
-        # LambdaRank's twins differ only in how they weigh the same two boosters: each protocol's rows
-        # go through each booster once.
-        shared: dict[str, dict[int, np.ndarray]] = {}
+        # LambdaRank's twins differ only in how they weigh the two ways through the same trees: each
+        # protocol's rows go through them once. Served rows rank the future: as they are = flag 0.
+        shared: dict[str, dict[float | None, np.ndarray]] = {}
         if isinstance(learned, LearnedRanker):
             for protocol, (part, _) in by_protocol.items():
-                shared[protocol] = learned.view_sums(part.features, (0, 1))
-        boosters = getattr(learned, "boosters_", None)
+                sums = learned.view_sums(part.features, (0.0, 1.0))
+                shared[protocol] = {None: sums[0.0], **sums}
+        booster = getattr(learned, "booster_", None)
         for name, ranker in contenders.items():
-            twin = isinstance(ranker, LearnedRanker) and ranker.boosters_ is boosters
+            twin = isinstance(ranker, LearnedRanker) and ranker.booster_ is booster
             for protocol, (part, share) in by_protocol.items():
                 key = (name, protocol)
                 features = part.features
@@ -689,10 +624,8 @@ def choose_ranker(
     winner = trained[chosen][0]
     # Refit the winner on every validation shopper (the blend's weights and the ranker's trees).
     if isinstance(winner, LearnedRanker):
-        n_rounds = {
-            p: max(10, int(round(np.mean([r.rounds_[p] for r in trained[chosen]]) * 1.2)))
-            for p in range(len(PROTOCOLS))
-        }
+        rounds = [r.best_rounds_ for r in trained[chosen]]
+        n_rounds = max(10, int(round(np.mean(rounds) * 1.2)))
         winner = LearnedRanker(seed, n_rounds=n_rounds, future_weight=winner.future_weight).fit(
             data.sampled(SAMPLED_NEGATIVES, seed)
         )

@@ -16,7 +16,6 @@ from shop.recommend import (
 )
 from shop.recommend.frames import kind_codes, to_epoch_days
 from shop.recommend.history import Shopper, code_shopper
-from shop.recommend.ranker import FUTURE_WEIGHTS
 from shop.recommend.sources import SOURCES
 
 
@@ -241,8 +240,7 @@ def test_metadata_describes_the_fit(engine, shop):
     assert meta["version"] >= 1
     assert meta["n_products"] == len(products)
     assert meta["n_interactions"] == len(interactions)
-    twins = {f"lambdarank:{weight:g}" for weight in FUTURE_WEIGHTS}
-    assert meta["ranker"]["chosen"] in {"lambdarank", "logit", "blend"} | twins | {
+    assert meta["ranker"]["chosen"] in {"lambdarank", "logit", "blend"} | {
         f"source:{name}" for name in SOURCES
     }
     assert meta["ranker"]["reason"]

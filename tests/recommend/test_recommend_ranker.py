@@ -39,7 +39,7 @@ def ranker() -> LearnedRanker:
 
 def test_leaf_table_scores_are_lightgbms_predictions(ranker):
     features = _validation_set(seed=1).features
-    expected = ranker.boosters_[0].predict(features, num_iteration=ranker.rounds_[0])
+    expected = ranker.booster_.predict(features, num_iteration=ranker.best_rounds_)
     tiebreak = ranker.score(features) - expected
     # What remains is the documented popularity tie-break, a ten-thousandth of trending at most.
     assert np.all(np.abs(tiebreak) <= 1e-4 + 1e-12)
@@ -50,10 +50,10 @@ def test_leaf_table_scores_are_lightgbms_predictions(ranker):
 def test_contributions_add_up_to_the_score_and_credit_the_deciding_source(ranker):
     features = _validation_set(seed=2).features[:200]
     parts = ranker.contributions(features)
-    raw = ranker.boosters_[0].predict(features, num_iteration=ranker.rounds_[0])
-    bias = ranker.boosters_[0].predict(
-        features, num_iteration=ranker.rounds_[0], pred_contrib=True
-    )[:, -1]
+    raw = ranker.booster_.predict(features, num_iteration=ranker.best_rounds_)
+    bias = ranker.booster_.predict(features, num_iteration=ranker.best_rounds_, pred_contrib=True)[
+        :, -1
+    ]
     credited = sum(parts.values())
     # Features that speak for no source (price, age, ...) take the rest; here they barely matter.
     assert np.corrcoef(credited, raw - bias)[0, 1] > 0.95
@@ -158,13 +158,14 @@ def test_future_weight_blends_the_trees_views_of_the_rows_as_future_and_as_gaps(
 def test_twins_scored_from_shared_view_sums_score_as_they_would_alone():
     ranker = LearnedRanker(seed=3, n_rounds=40).fit(_two_protocol_set())
     served = _two_protocol_set(seed=2).as_served().features
-    # What the guard does: the rows go through each protocol's booster once.
-    shared = ranker.view_sums(served, (0, 1))
+    # What the guard does: the rows go through the trees once as future and once as gaps.
+    sums = ranker.view_sums(served, (0.0, 1.0))
+    shared = {None: sums[0.0], **sums}
     for weight in (1.0, 0.75, 0.5, 0.0):
         twin = ranker.with_future_weight(weight)
         np.testing.assert_array_equal(twin.score(served, shared), twin.score(served))
     # The two views really differ, so sharing them is not trivially the same number twice.
-    assert not np.allclose(shared[0], shared[1])
+    assert not np.allclose(sums[0.0], sums[1.0])
 
 
 def test_blend_scores_from_precomputed_columns_equal_scores_from_rows():
@@ -209,19 +210,3 @@ def test_a_blend_explains_event_counted_taste_as_taste():
     parts = LinearBlend({"taste": 1.0, "taste_events": 2.0}).contributions(features)
     assert list(parts) == ["taste"]
     assert np.allclose(parts["taste"], [1.2, 0.4, 2.0])
-
-
-def test_each_protocol_has_its_own_booster_trained_on_its_groups_alone():
-    data = _two_protocol_set()
-    ranker = LearnedRanker(seed=3, n_rounds=40).fit(data)
-    assert not ranker.shared_trees
-    alone = LearnedRanker(seed=3, n_rounds=40).fit(data.of_protocol(0))
-    rows = _two_protocol_set(seed=2).features
-    # The future booster is the one a time holdout alone trains: the gaps never shape its splits.
-    np.testing.assert_array_equal(
-        ranker.boosters_[0].predict(rows, num_iteration=ranker.rounds_[0]),
-        alone.boosters_[0].predict(rows, num_iteration=alone.rounds_[0]),
-    )
-    # Data with one protocol: its booster serves both views, and the weight changes nothing.
-    assert alone.shared_trees
-    np.testing.assert_allclose(alone.with_future_weight(0.25).score(rows), alone.score(rows))

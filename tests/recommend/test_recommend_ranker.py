@@ -210,3 +210,13 @@ def test_a_blend_explains_event_counted_taste_as_taste():
     parts = LinearBlend({"taste": 1.0, "taste_events": 2.0}).contributions(features)
     assert list(parts) == ["taste"]
     assert np.allclose(parts["taste"], [1.2, 0.4, 2.0])
+
+
+def test_trees_are_the_same_whatever_the_number_of_training_threads():
+    data = _two_protocol_set()
+    trees = []
+    for threads in (1, 2):
+        booster = LearnedRanker(seed=3, n_rounds=30, params={"num_threads": threads}).fit(data)
+        text = booster.booster_.model_to_string()
+        trees.append(text[text.index("Tree=0") : text.index("end of trees")])
+    assert trees[0] == trees[1]

@@ -14,8 +14,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from shop import create_app
+from shop.admin.forms import ALGORITHMS
 from shop.extensions import db
 from shop.models import Experiment, ExperimentVariant, TrainingRun
+from shop.recommend import VARIANTS
 from shop.seeding import SeedOptions, seed_database
 from shop.seeding.experiment import create_demo_experiment
 from shop.seeding.generator import generate
@@ -245,6 +247,18 @@ def test_control_characters_never_reach_the_experiment_tables(as_admin, post):
     experiment = db.session.scalar(select(Experiment))
     assert experiment.name == "Home list"
     assert [v.name for v in experiment.variants] == ["A", "B"]
+
+
+def test_every_engine_variant_can_be_an_experiment_arm(as_admin, post):
+    assert set(ALGORITHMS) == set(VARIANTS)
+    response = post(
+        "/admin/experiments", data=_experiment_form(rows=(("A", "hybrid", 50), ("B", "ease", 50)))
+    )
+    assert response.status_code == 302
+    experiment = db.session.scalar(select(Experiment))
+    assert [v.algorithm for v in experiment.variants] == ["hybrid", "ease"]
+    page = as_admin.get(response.headers["Location"]).get_data(as_text=True)
+    assert "EASE (item-item)" in page
 
 
 def test_unknown_algorithm_is_refused(as_admin, post):

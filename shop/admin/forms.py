@@ -19,14 +19,16 @@ from shop.extensions import db
 from shop.forms import WholeNumberField, clean_text
 from shop.models import Experiment
 
-ALGORITHMS = ("hybrid", "popularity", "svd", "als", "itemknn", "content")
+ALGORITHMS = ("hybrid", "popularity", "svd", "als", "itemknn", "content", "ease")
 ALGORITHM_LABELS = {
-    "hybrid": "Hybrid (blended)",
+    # What the guard chose at training (a learned ranker, a blend or one source: the model page says).
+    "hybrid": "Hybrid (the trained ranker)",
     "popularity": "Popularity",
     "svd": "SVD (ratings)",
     "als": "ALS (implicit)",
     "itemknn": "Item k-NN",
     "content": "Content (TF-IDF)",
+    "ease": "EASE (item-item)",
 }
 MAX_VARIANTS = 4
 MIN_VARIANTS = 2

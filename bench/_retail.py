@@ -80,6 +80,8 @@ def load_retail(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def machine() -> dict[str, Any]:
     """What the figures were measured on: they mean little without it."""
+    from shop.recommend.ranker import usable_cores
+
     model = "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -89,9 +91,7 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     return {
-        "nproc": len(os.sched_getaffinity(0))
-        if hasattr(os, "sched_getaffinity")
-        else os.cpu_count(),
+        "nproc": usable_cores(),
         "cpu": model,
         "python": platform.python_version(),
         "platform": platform.platform(),

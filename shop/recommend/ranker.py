@@ -59,15 +59,19 @@ _TIEBREAK = 1e-4  # popularity orders what the ranker scores equally
 SAMPLED_NEGATIVES = 100
 #: Negatives the logistic ranker keeps per positive (see ``LogitRanker.fit``).
 NEGATIVES_PER_POSITIVE = 30
-#: LightGBM threads while training: the cores this process may use, at most 8 (a few hundred thousand
-#: rows per fit; ALS uses every core too). The shop's worker retrains at nice 19 (``flask worker``), and
-#: OpenMP's threads inherit that, so web requests still come first.
-TRAINING_THREADS = max(
-    1,
-    min(
-        8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    ),
-)
+#: Most LightGBM threads a fit trains with (a few hundred thousand rows per fit; ALS uses every core
+#: too). The shop's worker retrains at nice 19 (``flask worker``), and OpenMP's threads inherit that,
+#: so web requests still come first.
+MAX_TRAINING_THREADS = 8
+
+
+def usable_cores() -> int:
+    """Cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 #: Weights of a shopper's future, against the gaps in their past, the guard tries LambdaRank with
 #: (``LearnedRanker.future_weight``; 1, the plain "lambdarank", is what a request asks for).
 FUTURE_WEIGHTS: tuple[float, ...] = (0.75, 0.5, 0.25, 0.0)
@@ -298,7 +302,7 @@ class LearnedRanker:
             # Training only (a request's leaves are read single-threaded): with ``deterministic`` the
             # trees are the same for any number of threads (checked for 1, 2 and 3 on a million-event
             # validation set), and on two cores the guard took 24 s instead of 38 s.
-            "num_threads": TRAINING_THREADS,
+            "num_threads": min(MAX_TRAINING_THREADS, usable_cores()),
             "seed": self.seed,
             "verbose": -1,
             **self.params,

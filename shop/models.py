@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from flask_login import UserMixin
@@ -16,7 +16,9 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -25,6 +27,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -126,7 +129,12 @@ class Product(db.Model):
     __tablename__ = "products"
     __table_args__ = (
         CheckConstraint("price >= 0", name="price_not_negative"),
+        # NULL stock means "not counted" (products from before the shop kept stock, or made to
+        # order); a counted stock can never go below zero, whatever races a checkout.
+        CheckConstraint("stock >= 0", name="stock_not_negative"),
+        CheckConstraint("low_stock_threshold >= 0", name="low_stock_threshold_not_negative"),
         Index("ix_products_category_created", "category_id", "created_at"),
+        Index("ix_products_listed_stock", "listed", "stock"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -139,7 +147,21 @@ class Product(db.Model):
     brand: Mapped[str] = mapped_column(String(80), default="", server_default="")
     price: Mapped[Decimal] = mapped_column(Numeric(10, 2))
     image_path: Mapped[str | None] = mapped_column(String(255))
+    # sha256 of an uploaded picture's re-encoded files (they are named by it); NULL: the drawn SVG.
+    image_hash: Mapped[str | None] = mapped_column(String(64))
+    # Hidden products (listed False) are off sale: no list, search or sitemap shows them, and their
+    # page is a 404 for anyone but an admin.
+    listed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Units on hand, or NULL when the shop does not count this product's stock. Only
+    # shop.services.stock changes it, and every change is a StockMovement.
+    stock: Mapped[int | None] = mapped_column(Integer)
+    # "Only N left" from this many units down; NULL: the shop's SHOP_LOW_STOCK_THRESHOLD.
+    low_stock_threshold: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # When what a shopper sees of the product (text, price, picture, stock, listing) last changed.
+    # Set by the services that change those (shop.services.products, shop.services.stock), not by
+    # an onupdate: the counters below change on every view and must not move it.
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Counters kept in step with the feedback tables so that listing pages can sort by
     # popularity and rating without aggregating the whole event log on every request.
     # shop.services.counters.recompute_product_counters() rebuilds them from the source tables.
@@ -157,6 +179,10 @@ class Product(db.Model):
     @property
     def rating_avg(self) -> float | None:
         return self.rating_sum / self.rating_count if self.rating_count else None
+
+    @property
+    def sold_out(self) -> bool:
+        return self.stock is not None and self.stock <= 0
 
     def __repr__(self) -> str:
         return f"<Product {self.id} {self.sku}>"
@@ -253,22 +279,73 @@ class CartItem(db.Model):
     product: Mapped[Product] = relationship()
 
 
+class OrderStatus(enum.StrEnum):
+    """An order's life: placed -> paid -> shipped -> delivered, or cancelled from placed or paid."""
+
+    PLACED = "placed"
+    PAID = "paid"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+
+
+ORDER_STATUSES = tuple(s.value for s in OrderStatus)
+
+
 class Order(db.Model):
     __tablename__ = "orders"
-    __table_args__ = (Index("ix_orders_user_created", "user_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_orders_user_created", "user_id", "created_at"),
+        Index("ix_orders_status_created", "status", "created_at"),
+        CheckConstraint(
+            "status IN ('placed', 'paid', 'shipped', 'delivered', 'cancelled')",
+            name="status_known",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # Only shop.services.orders moves it, and every move is an OrderEvent.
     status: Mapped[str] = mapped_column(String(16), default="placed", server_default="placed")
     total: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     # The invoice number when the order came from an imported transaction log.
     external_ref: Mapped[str | None] = mapped_column(String(32), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
 
     user: Mapped[User] = relationship(back_populates="orders")
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", cascade="all, delete-orphan", order_by="OrderLine.id"
     )
+    events: Mapped[list[OrderEvent]] = relationship(
+        back_populates="order",
+        cascade="all, delete-orphan",
+        order_by="OrderEvent.created_at, OrderEvent.id",
+    )
+
+
+class OrderEvent(db.Model):
+    """One step in an order's history (placed, paid, shipped, delivered, cancelled), with its note.
+
+    Written by shop.services.orders alongside the status change, in the same transaction; the
+    shopper's order page and the admin's show them as the order's timeline.
+    """
+
+    __tablename__ = "order_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    # The cancellation reason, a tracking note, or what the shopper should know.
+    note: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    order: Mapped[Order] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()
 
 
 class OrderLine(db.Model):
@@ -394,3 +471,118 @@ class SearchQuery(db.Model):
     text: Mapped[str] = mapped_column(String(200))
     result_count: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class StockReason(enum.StrEnum):
+    ORDER = "order"  # a checkout took units
+    CANCEL = "cancel"  # a cancelled order gave them back
+    ADJUST = "adjust"  # an admin counted or received stock
+    IMPORT = "import"  # a catalogue CSV import set the count
+    INITIAL = "initial"  # the product was created with this stock (admin form or seed)
+
+
+class StockMovement(db.Model):
+    """The stock ledger: one row per change of a product's stock, never edited or deleted.
+
+    ``change`` is signed (an order takes, a cancellation gives back); ``stock_after`` is the count
+    the change left, so the ledger can be read without replaying it.
+    """
+
+    __tablename__ = "stock_movements"
+    __table_args__ = (
+        Index("ix_stock_movements_product_created", "product_id", "created_at"),
+        CheckConstraint(
+            "reason IN ('order', 'cancel', 'adjust', 'import', 'initial')", name="reason_known"
+        ),
+        CheckConstraint("stock_after >= 0", name="stock_after_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    change: Mapped[int] = mapped_column(Integer)
+    stock_after: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(16))
+    order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("orders.id", ondelete="SET NULL"), index=True
+    )
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    note: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    product: Mapped[Product] = relationship()
+    actor: Mapped[User | None] = relationship()
+
+
+class AuditEntry(db.Model):
+    """One admin action: who, when, what, and the record before and after (JSON).
+
+    Written by shop.services.audit in the transaction of the change it describes; nothing in the
+    web interface edits or deletes it.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_created", "created_at"),
+        Index("ix_audit_log_target", "target_type", "target_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Kept as text too, so the entry still names the admin after their account is deleted.
+    actor_email: Mapped[str] = mapped_column(String(254), default="", server_default="")
+    # A dotted verb: product.create, product.update, stock.adjust, order.ship, experiment.stop...
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target_type: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[int | None] = mapped_column(Integer)
+    summary: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    actor: Mapped[User | None] = relationship()
+
+
+class CategoryPin(db.Model):
+    """A product an admin pinned at a position (1-3) at the top of its category's popular list."""
+
+    __tablename__ = "category_pins"
+    __table_args__ = (
+        UniqueConstraint("category_id", "position", name="uq_category_pins_category_position"),
+        UniqueConstraint("category_id", "product_id", name="uq_category_pins_category_product"),
+        CheckConstraint("position BETWEEN 1 AND 3", name="position_1_to_3"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id", ondelete="CASCADE"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    category: Mapped[Category] = relationship()
+    product: Mapped[Product] = relationship()
+
+
+class CategoryBoost(db.Model):
+    """A category boosted (weight > 1) or buried (weight < 1) in the lists for a date range.
+
+    ``starts_on`` and ``ends_on`` are inclusive days in the shop's time zone (UTC).
+    """
+
+    __tablename__ = "category_boosts"
+    __table_args__ = (
+        CheckConstraint("weight > 0 AND weight <> 1", name="weight_boosts_or_buries"),
+        CheckConstraint("ends_on >= starts_on", name="range_in_order"),
+        Index("ix_category_boosts_dates", "starts_on", "ends_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category_id: Mapped[int] = mapped_column(
+        ForeignKey("categories.id", ondelete="CASCADE"), index=True
+    )
+    weight: Mapped[float] = mapped_column(Float)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    category: Mapped[Category] = relationship()

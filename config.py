@@ -64,6 +64,8 @@ class Config:
     SHOP_MODEL_DIR = os.environ.get("SHOP_MODEL_DIR", str(INSTANCE_DIR / "models"))
     SHOP_CURRENCY = os.environ.get("SHOP_CURRENCY", "GBP")
     SHOP_PAGE_SIZE = env_int("SHOP_PAGE_SIZE", 24)
+    # "Only N left" from this many units down, unless a product sets its own threshold.
+    SHOP_LOW_STOCK_THRESHOLD = env_int("SHOP_LOW_STOCK_THRESHOLD", 5)
     # Flask-Caching holds the dashboard's figures and the popular lists for SHOP_CACHE_SECONDS, in
     # Redis when REDIS_URL is set, else in files every process of this host shares (a retrain or an
     # import runs in another process than the web workers, and must be able to clear them).

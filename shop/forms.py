@@ -9,6 +9,8 @@ nor a server error.
 
 from __future__ import annotations
 
+import re
+
 from wtforms import IntegerField
 
 DEFAULT_WHOLE_NUMBER_MESSAGE = "Enter a whole number."
@@ -16,6 +18,9 @@ DEFAULT_WHOLE_NUMBER_MESSAGE = "Enter a whole number."
 #: WTForms' NumberRange (which calls math.isnan on the value) would raise OverflowError. Smaller
 #: ones are left to the form's range check, or to the view (an id past any row's is a 404).
 LARGEST = 10**308
+#: What a whole number may look like: ASCII digits with an optional sign. ``int()`` alone also reads
+#: other scripts' digits ("٤", "４" are 4) and underscores ("1_0" is 10), which no shopper types.
+WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,309}", re.ASCII)
 
 
 def clean_text(value: str | None) -> str:
@@ -38,11 +43,11 @@ class WholeNumberField(IntegerField):
         if not valuelist or valuelist[0] in ("", None):
             self.data = None
             return
-        try:
-            value = int(str(valuelist[0]).strip())
-        except ValueError as exc:
+        text = str(valuelist[0]).strip(" \t\r\n")
+        if not WHOLE_NUMBER.fullmatch(text):
             self.data = None
-            raise ValueError(self.message) from exc
+            raise ValueError(self.message)
+        value = int(text)
         if abs(value) > LARGEST:
             self.data = None
             raise ValueError(self.message)

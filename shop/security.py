@@ -13,6 +13,8 @@ import hashlib
 from collections.abc import Iterable
 
 from flask import Flask, g
+from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 
 SCRIPT_SRC = "script-src 'self'"
 OTHER_DIRECTIVES = "; ".join(
@@ -48,6 +50,13 @@ def allow_inline_script(text: str) -> None:
     g.setdefault("csp_script_hashes", []).append(script_hash(text))
 
 
+def _signed_in() -> bool:
+    try:
+        return bool(current_user and current_user.is_authenticated)
+    except SQLAlchemyError:  # the error page of a broken database: nobody can be looked up
+        return False
+
+
 def register(app: Flask) -> None:
     hsts = None
     if app.config["SHOP_ENV"] == "production" and app.config["SHOP_HSTS_SECONDS"] > 0:
@@ -68,4 +77,9 @@ def register(app: Flask) -> None:
         )
         if hsts:
             response.headers.setdefault("Strict-Transport-Security", hsts)
+        if "Cache-Control" not in response.headers and _signed_in():
+            # What a signed-in page shows depends on who asked (their cart, orders, account, picks,
+            # the admin's figures and downloads): no shared cache may keep it, and the browser
+            # should not keep it on disk after sign-out. Public files set their own Cache-Control.
+            response.headers["Cache-Control"] = "private, no-store"
         return response

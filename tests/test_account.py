@@ -323,3 +323,33 @@ def test_the_database_holds_no_plain_password_after_a_reset(client, shopper, inb
     _choose(client, inbox.link(), "plain-text-check")
     dump = " ".join(str(v) for row in db.session.execute(text("SELECT * FROM users")) for v in row)
     assert "plain-text-check" not in dump
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "\x01shopper@example.com",
+        "shopper@example.com\x08",
+        "SHOPPER@example.com",
+        "ｓｈｏｐｐｅｒ@example.com",
+    ],
+)
+def test_the_reset_limit_holds_for_every_spelling_of_one_address(
+    app, client, shopper, inbox, spelling
+):
+    app.config["SHOP_RESET_EMAIL_LIMIT"] = "3 per hour"
+    for _ in range(3):
+        assert _ask_for_reset(client, "shopper@example.com").status_code == 302
+    assert _ask_for_reset(client, spelling).status_code == 429
+    assert len(inbox.messages) == 3
+
+
+def test_an_address_with_control_characters_is_refused_not_mailed(client, shopper, inbox):
+    response = _ask_for_reset(client, "\x01shopper@example.com")
+    assert response.status_code == 200
+    assert "cannot contain control characters" in response.get_data(as_text=True)
+    assert inbox.messages == []
+
+
+def test_a_full_width_address_signs_in_as_the_same_account(auth, shopper):
+    assert auth.login(email="ＳＨＯＰＰＥＲ@ｅｘａｍｐｌｅ.ｃｏｍ").status_code == 302

@@ -88,6 +88,12 @@ def test_signed_out_visitors_are_sent_to_sign_in(client, method, path):
         assert "/auth/login" in response.headers["Location"]
 
 
+@pytest.mark.parametrize(("method", "path"), [r for r in ADMIN_ROUTES if r[0] == "GET"])
+def test_admin_pages_and_downloads_are_private(as_admin, method, path):
+    response = send(as_admin, method, path)
+    assert response.headers["Cache-Control"] == "private, no-store"
+
+
 def test_admin_sees_every_page(as_admin):
     for path in ("/admin/", "/admin/model", "/admin/experiments"):
         assert as_admin.get(path).status_code == 200

@@ -91,7 +91,9 @@ def test_add_keeps_a_known_impression_and_ignores_an_unknown_one(post, signed_in
     )
 
 
-@pytest.mark.parametrize("quantity", ["0", "-1", "100", "abc", "2.5", str(10**30)])
+@pytest.mark.parametrize(
+    "quantity", ["0", "-1", "100", "abc", "2.5", str(10**30), "٤", "４", "1_0", "𝟒", "0x3"]
+)
 def test_bad_quantity_is_refused_with_400_and_nothing_stored(post, signed_in, kettle, quantity):
     response = post("/cart/add", {"product_id": kettle.id, "quantity": quantity})
     assert response.status_code == 400

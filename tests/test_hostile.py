@@ -4,6 +4,7 @@ clear 4xx (JSON for the API) or a normal page, never a 500, and stores nothing i
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -68,11 +69,10 @@ def count(model) -> int:
 
 
 def is_whole_in(raw: str, low: int, high: int) -> bool:
-    """Whole numbers as a form reads them (Python's int(): any script's digits), within a range."""
-    try:
-        return low <= int(raw) <= high
-    except ValueError:
-        return False
+    """Whole numbers as a form reads them: ASCII digits with an optional sign (not "٤", "４" or
+    "1_0", which Python's int() would read), within a range."""
+    text = raw.strip(" \t\r\n")
+    return bool(re.fullmatch(r"[+-]?[0-9]+", text, re.ASCII)) and low <= int(text) <= high
 
 
 def is_ascii_whole_in(raw: str, low: int, high: int) -> bool:
@@ -345,3 +345,18 @@ def test_security_headers_on_every_page(client, product, path):
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["X-Frame-Options"] == "DENY"
+
+
+@pytest.mark.parametrize("path", ["/", "/cart", "/orders", "/auth/account", "/products"])
+def test_pages_for_a_signed_in_shopper_are_private(client, auth, shopper, product, path):
+    auth.login()
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "private, no-store"
+
+
+def test_a_visitors_page_and_static_files_keep_their_own_caching(client, product):
+    assert "no-store" not in client.get("/").headers.get("Cache-Control", "")
+    static = client.get("/static/css/shop.css")
+    static.close()
+    assert "no-store" not in static.headers.get("Cache-Control", "")

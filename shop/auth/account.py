@@ -24,6 +24,7 @@ from shop.auth.forms import (
     PasswordChangeForm,
     ResetPasswordForm,
     ResetRequestForm,
+    normalise_email,
 )
 from shop.auth.routes import password_matches, sign_in
 from shop.errors import error_response
@@ -177,7 +178,7 @@ RESET_SENT = (
 
 
 def _reset_email_key() -> str:
-    return "shop/reset/email/" + (request.form.get("email") or "").strip().lower()[:254]
+    return "shop/reset/email/" + normalise_email(request.form.get("email"))[:254]
 
 
 @bp.route("/reset", methods=["GET", "POST"])

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import unicodedata
+
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField, SubmitField
@@ -11,9 +13,21 @@ from shop.models import User
 
 
 def normalise_email(value: str | None) -> str:
-    """Addresses compare trimmed and lower-case; control characters are dropped, as no stored
-    address has one (and PostgreSQL refuses NUL in a query)."""
-    return clean_text(value).lower()
+    """The one spelling of an address that accounts, sign-in, reset and every limit key use.
+
+    NFKC first (full-width "ａｄｍｉｎ" is "admin"), then control characters dropped (no stored
+    address has one, and PostgreSQL refuses NUL in a query), trimmed and lower-cased. A form
+    refuses an address typed with control characters (:func:`no_control_characters`); limit keys
+    use this spelling, so "\x01shopper@example.com" counts against shopper@example.com.
+    """
+    return clean_text(unicodedata.normalize("NFKC", value or "")).lower()
+
+
+def no_control_characters(form, field) -> None:
+    """Refuse an address sent with control characters instead of quietly cleaning it."""
+    raw = (field.raw_data or [""])[0] or ""
+    if any(not ch.isprintable() for ch in raw.strip(" ")):
+        raise ValidationError("An email address cannot contain control characters.")
 
 
 DUPLICATE_EMAIL_MESSAGE = "An account with this email already exists. Sign in instead?"
@@ -23,7 +37,12 @@ def address_field(label: str = "Email") -> EmailField:
     return EmailField(
         label,
         filters=[normalise_email],
-        validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)],
+        validators=[
+            DataRequired(),
+            no_control_characters,
+            Email(check_deliverability=False),
+            Length(max=254),
+        ],
     )
 
 

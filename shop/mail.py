@@ -16,15 +16,36 @@ from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from flask import current_app
+from flask import current_app, url_for
+
+from shop.seo.urls import base_url
 
 log = logging.getLogger(__name__)
 
 SMTP_TIMEOUT_SECONDS = 20
+#: Where links in mail point when no base URL is configured: the address `make run` prints.
+DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
 
 
 class MailError(RuntimeError):
     """The message could not be handed to the mail server."""
+
+
+def link(endpoint: str, **values) -> str:
+    """An absolute link for a message, from configuration and never from the request's Host.
+
+    A mail outlives the request that sent it and a forged ``Host`` header must not choose where a
+    reset link points: ``SHOP_BASE_URL``, else ``SHOP_SERVER_NAME``, else (production) the first of
+    ``SHOP_TRUSTED_HOSTS`` over https, else the development address.
+    """
+    base = base_url()
+    if base is None:
+        hosts = current_app.config.get("TRUSTED_HOSTS") or []
+        if current_app.config["SHOP_ENV"] == "production" and hosts:
+            base = f"https://{hosts[0]}"
+        else:
+            base = DEVELOPMENT_BASE_URL
+    return base + url_for(endpoint, _external=False, **values)
 
 
 def send_mail(to: str, subject: str, body: str) -> EmailMessage:

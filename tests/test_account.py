@@ -7,6 +7,7 @@ import json
 import re
 import time
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select, text
@@ -17,7 +18,7 @@ from shop.extensions import db
 from shop.models import Event, Like, Order, OrderLine, Product, Rating, User
 from shop.services import accounts
 from tests import factories
-from tests.conftest import AuthActions, browser_with, csrf_token, is_signed_in
+from tests.conftest import CSRF_RE, AuthActions, browser_with, csrf_token, is_signed_in
 
 PASSWORD = "correct-horse"
 
@@ -206,7 +207,7 @@ def test_a_fault_half_way_through_deletion_leaves_the_account_as_it_was(
 
 # --- password reset by mail -----------------------------------------------------------------
 
-LINK_RE = re.compile(r"(http://\S+/auth/reset/\S+)")
+LINK_RE = re.compile(r"(https?://\S+/auth/reset/\S+)")
 
 
 class Inbox:
@@ -243,7 +244,8 @@ def _ask_for_reset(client, address: str):
 
 
 def _choose(client, link: str, password: str):
-    path = link.split("localhost", 1)[1]
+    parts = urlsplit(link)
+    path = parts.path
     page = client.get(path)
     if page.status_code != 200:
         return page
@@ -353,3 +355,20 @@ def test_an_address_with_control_characters_is_refused_not_mailed(client, shoppe
 
 def test_a_full_width_address_signs_in_as_the_same_account(auth, shopper):
     assert auth.login(email="ＳＨＯＰＰＥＲ@ｅｘａｍｐｌｅ.ｃｏｍ").status_code == 302
+
+
+def test_reset_links_come_from_configuration_never_from_the_host_header(
+    app, client, shopper, inbox
+):
+    app.config["TRUSTED_HOSTS"] = None
+    evil = {"Host": "evil.example:5000"}
+    page = client.get("/auth/reset", headers=evil).get_data(as_text=True)
+    token = CSRF_RE.search(page).group(1)
+    sent = client.post(
+        "/auth/reset", data={"csrf_token": token, "email": "shopper@example.com"}, headers=evil
+    )
+    assert sent.status_code == 302
+    assert inbox.link().startswith("http://127.0.0.1:5000/auth/reset/")
+    app.config["SHOP_BASE_URL"] = "https://shop.example"
+    _ask_for_reset(client, "shopper@example.com")
+    assert inbox.link().startswith("https://shop.example/auth/reset/")

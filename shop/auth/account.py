@@ -30,6 +30,7 @@ from shop.auth.routes import password_matches, sign_in
 from shop.errors import error_response
 from shop.extensions import db, limiter
 from shop.mail import MailError, send_mail
+from shop.mail import link as mail_link
 from shop.models import User
 from shop.services import accounts
 
@@ -194,7 +195,7 @@ def reset_request():
         return render_template("auth/reset_request.html", form=form)
     user = db.session.scalar(select(User).where(User.email == form.email.data))
     if user is not None:
-        link = url_for("auth.reset_password", token=accounts.reset_token(user), _external=True)
+        link = mail_link("auth.reset_password", token=accounts.reset_token(user))
         try:
             send_mail(
                 user.email,

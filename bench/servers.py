@@ -54,15 +54,16 @@ def redis_binary() -> str | None:
 
 
 @contextmanager
-def redis_server(folder: Path):
-    """A private Redis on a free loopback port (no persistence); yield its URL; stop it by pid.
+def redis_server(folder: Path, port: int | None = None):
+    """A private Redis on loopback (no persistence); yield its URL; stop it by pid.
 
-    The shop keeps its rate-limit counts there, so several gunicorn workers share them.
+    The shop keeps its rate-limit counts there, so several gunicorn workers share them. ``port``
+    starts it again where an earlier one was (a restart); by default any free port.
     """
     binary = redis_binary()
     if binary is None:
         raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
+    port = port or free_port()
     folder.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
         [

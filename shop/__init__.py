@@ -85,7 +85,7 @@ def _ensure_sqlite_folder(uri: str) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from shop import database
+    from shop import database, limits_storage
     from shop.extensions import cache, csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
@@ -95,6 +95,10 @@ def register_extensions(app: Flask) -> None:
     )
     csrf.init_app(app)
     cache.init_app(app)
+    # Redis URLs get the store that falls back to memory while Redis is down (shop.limits_storage).
+    app.config["RATELIMIT_STORAGE_URI"] = limits_storage.storage_uri(
+        app.config.get("RATELIMIT_STORAGE_URI") or "memory://"
+    )
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

@@ -85,6 +85,7 @@ class Config:
     # Password-reset mails asked for, per client address and per email address.
     SHOP_RESET_LIMIT = os.environ.get("SHOP_RESET_LIMIT", "5 per hour")
     SHOP_RESET_EMAIL_LIMIT = os.environ.get("SHOP_RESET_EMAIL_LIMIT", "3 per hour")
+    SHOP_EMAIL_CHANGE_LIMIT = os.environ.get("SHOP_EMAIL_CHANGE_LIMIT", "5 per hour")
     RATELIMIT_ENABLED = env_bool("SHOP_RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True

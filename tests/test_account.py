@@ -42,19 +42,71 @@ def test_the_display_name_can_be_changed(client, post, signed_in):
     assert post("/auth/account/name", {"display_name": "x"}).status_code == 400
 
 
-def test_the_email_changes_only_with_the_current_password(client, post, signed_in):
-    wrong = post("/auth/account/email", {"email": "new@example.com", "current_password": "nope"})
+def _change_email(post, address: str, password: str = PASSWORD):
+    return post("/auth/account/email", {"email": address, "current_password": password})
+
+
+def _confirm(client, link: str):
+    path = urlsplit(link).path
+    page = client.get(path)
+    if page.status_code != 200:
+        return page
+    return client.post(path, data={"csrf_token": CSRF_RE.search(page.get_data(as_text=True))[1]})
+
+
+EMAIL_LINK_RE = re.compile(r"(https?://\S+/auth/account/email/\S+)")
+
+
+def test_a_new_email_takes_effect_from_the_link_mailed_to_it(client, post, signed_in, inbox):
+    wrong = _change_email(post, "new@example.com", password="nope")
     assert wrong.status_code == 401
     assert "not your current password" in wrong.get_data(as_text=True)
-    factories.make_user(email="taken@example.com")
-    taken = post(
-        "/auth/account/email", {"email": "taken@example.com", "current_password": PASSWORD}
-    )
-    assert taken.status_code == 400
-    right = post("/auth/account/email", {"email": "New@Example.com", "current_password": PASSWORD})
-    assert right.status_code == 302
+    assert inbox.messages == []
+    asked = _change_email(post, "New@Example.com")
+    assert asked.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(User, signed_in.id).email == "shopper@example.com"  # not yet
+    assert inbox.messages[-1]["To"] == "new@example.com"
+    link = EMAIL_LINK_RE.search(inbox.messages[-1].get_payload(decode=True).decode())[1]
+    assert client.get(urlsplit(link).path).status_code == 200  # a GET changes nothing
+    db.session.expire_all()
+    assert db.session.get(User, signed_in.id).email == "shopper@example.com"
+    assert _confirm(client, link).status_code == 302
     db.session.expire_all()
     assert db.session.get(User, signed_in.id).email == "new@example.com"
+    assert inbox.messages[-1]["To"] == "shopper@example.com"  # the old address is told
+    again = _confirm(client, link)
+    assert again.status_code == 400 and "already been used" in again.get_data(as_text=True)
+
+
+def test_asking_for_a_taken_email_answers_as_for_a_free_one(client, post, signed_in, inbox):
+    factories.make_user(email="taken@example.com")
+    notices = []
+    for address in ("taken@example.com", "free@example.com"):
+        answer = _change_email(post, address)
+        assert answer.status_code == 302
+        page = client.get(answer.headers["Location"]).get_data(as_text=True)
+        notices.append(page.replace(address, "X"))
+    assert "We have sent a link to X" in notices[0]
+    assert notices[0] == notices[1]
+    # only the mailbox learns: the owner of the taken address is told, with no link to use
+    to_taken = next(m for m in inbox.messages if m["To"] == "taken@example.com")
+    assert "/auth/account/email/" not in to_taken.get_payload(decode=True).decode()
+    db.session.expire_all()
+    assert db.session.get(User, signed_in.id).email == "shopper@example.com"
+
+
+def test_email_change_probes_are_limited_whatever_the_answer(app, client, post, signed_in, inbox):
+    for n in range(3):
+        factories.make_user(email=f"someone{n}@example.com")
+    answers = [
+        _change_email(post, f"someone{n % 3}@example.com" if n % 2 else f"free{n}@example.com")
+        for n in range(100)
+    ]
+    statuses = [answer.status_code for answer in answers]
+    assert statuses[:5] == [302] * 5
+    assert set(statuses[5:]) == {429}
+    assert len(inbox.messages) == 5
 
 
 def test_wrong_current_passwords_count_towards_the_sign_in_limit(app, post, signed_in):

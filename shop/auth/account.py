@@ -16,7 +16,6 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from shop.auth import bp, throttle
 from shop.auth.forms import (
-    DUPLICATE_EMAIL_MESSAGE,
     ButtonForm,
     DeleteAccountForm,
     DisplayNameForm,
@@ -82,22 +81,98 @@ def change_name():
     return redirect(url_for("auth.account"))
 
 
+EMAIL_CHANGE_SENT = (
+    "We have sent a link to {email}. Your email changes when you follow it (within an hour)."
+)
+
+
+def _email_change_key() -> str:
+    who = current_user.id if current_user.is_authenticated else request.remote_addr
+    return f"shop/email-change/{who}"
+
+
 @bp.route("/account/email", methods=["POST"])
 @login_required
+@limiter.limit(
+    lambda: current_app.config["SHOP_EMAIL_CHANGE_LIMIT"],
+    key_func=_email_change_key,
+    methods=["POST"],
+)
 def change_email():
+    """Ask for a new address; it takes effect from a link mailed to it.
+
+    Whether the address belongs to another account is never said here (a signed-in stranger could
+    otherwise test addresses one by one): the answer is the same, and only the mailbox learns.
+    Every request counts towards SHOP_EMAIL_CHANGE_LIMIT, wrong passwords also towards the sign-in
+    limits; the mail goes out after the transaction has ended.
+    """
     form = EmailChangeForm()
     if not form.validate_on_submit():
         return _page(400, email_form=form)
     if (status := _current_password_ok(form)) is not None:
         return _page(status, email_form=form)
-    current_user.email = form.email.data
+    user = current_user._get_current_object()
+    new_email = form.email.data
+    if new_email == user.email:
+        form.email.errors.append("That is already your email.")
+        return _page(400, email_form=form)
+    taken = accounts.email_taken(new_email, by_other_than=user.id)
+    token = None if taken else accounts.email_change_token(user, new_email)
+    name = user.display_name
+    db.session.commit()  # nothing to write: end the transaction before talking to a mail server
+    _send_email_change_mail(name, new_email, token)
+    flash(EMAIL_CHANGE_SENT.format(email=new_email), "info")
+    return redirect(url_for("auth.account"))
+
+
+def _send_email_change_mail(name: str, new_email: str, token: str | None) -> None:
+    if token is not None:
+        subject = "Confirm your new email for the shop"
+        body = (
+            f"Hello {name},\n\nFollow this link within an hour to make this your account's "
+            f"email:\n\n{mail_link('auth.confirm_email', token=token)}\n\nIf you did not ask "
+            "for it, ignore this message: nothing changes.\n"
+        )
+    else:
+        subject = "Someone tried to use your email at the shop"
+        body = (
+            "Hello,\n\nSomeone signed in to the shop asked to change their account's email to "
+            "this address. It already belongs to your account, so nothing changed. If it was you, "
+            "you are already signed up with this address.\n"
+        )
+    try:
+        send_mail(new_email, subject, body)
+    except MailError:
+        current_app.logger.exception("email change mail failed")
+
+
+@bp.route("/account/email/<token>", methods=["GET", "POST"])
+def confirm_email(token: str):
+    """The link from the mail: a page with a button (a GET changes nothing), then the change."""
+    try:
+        user, new_email = accounts.email_change_for_token(token)
+    except accounts.EmailChangeError as exc:
+        return error_response(400, str(exc), "Email not changed")
+    form = ButtonForm()
+    if not form.validate_on_submit():
+        return render_template("auth/email_confirm.html", form=form, token=token, email=new_email)
+    old_email, name = user.email, user.display_name
+    user.email = new_email
     try:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        form.email.errors.append(DUPLICATE_EMAIL_MESSAGE)
-        return _page(409, email_form=form)
-    flash(f"Your email is now {form.email.data}.", "success")
+        return error_response(409, "Another account uses that address now.", "Email not changed")
+    try:
+        send_mail(
+            old_email,
+            "Your email at the shop has changed",
+            f"Hello {name},\n\nYour account's email is now {new_email}. If you did not do this, "
+            "reset your password from the sign-in page and contact us.\n",
+        )
+    except MailError:
+        current_app.logger.exception("email changed notice failed")
+    flash(f"Your email is now {new_email}.", "success")
     return redirect(url_for("auth.account"))
 
 

@@ -193,3 +193,50 @@ def user_for_reset_token(token: str) -> User:
     if user is None or data.get("f") != _fingerprint(user):
         raise ResetLinkError("This link has already been used. Ask for a new one if you need it.")
     return user
+
+
+# --- email change links -----------------------------------------------------------------------
+
+EMAIL_CHANGE_MAX_AGE_SECONDS = 60 * 60
+
+
+class EmailChangeError(ValueError):
+    """The confirmation link is expired, altered, used, or its address was taken meanwhile."""
+
+
+def _email_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="shop-email-change")
+
+
+def email_change_token(user: User, new_email: str) -> str:
+    """A link for the new address only: bound to the account as it is now (a password change or
+    a sign-out everywhere makes it useless) and to the address it was sent to."""
+    return _email_serializer().dumps({"u": user.id, "e": new_email, "f": _fingerprint(user)})
+
+
+def email_taken(address: str, by_other_than: int | None = None) -> bool:
+    query = select(User.id).where(func.lower(User.email) == address.lower())
+    if by_other_than is not None:
+        query = query.where(User.id != by_other_than)
+    return db.session.scalar(query) is not None
+
+
+def email_change_for_token(token: str) -> tuple[User, str]:
+    """The account and the new address a confirmation link names, or EmailChangeError."""
+    try:
+        data = _email_serializer().loads(token, max_age=EMAIL_CHANGE_MAX_AGE_SECONDS)
+    except SignatureExpired as exc:
+        raise EmailChangeError(
+            "This link has expired (links last an hour). Ask for the change again."
+        ) from exc
+    except BadSignature as exc:
+        raise EmailChangeError("This link is not valid. Ask for the change again.") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("u"), int):
+        raise EmailChangeError("This link is not valid. Ask for the change again.")
+    user = db.session.get(User, data["u"])
+    new_email = str(data.get("e") or "")
+    if user is None or data.get("f") != _fingerprint(user) or user.email == new_email:
+        raise EmailChangeError("This link has already been used or no longer applies.")
+    if email_taken(new_email, by_other_than=user.id):
+        raise EmailChangeError("Another account uses that address now; nothing was changed.")
+    return user, new_email

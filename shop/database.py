@@ -8,6 +8,13 @@ One trap remains: a transaction that reads and then writes must upgrade its lock
 upgrade fails at once, busy timeout or not, when another writer committed in between. So we take over
 SQLite's BEGIN (the recipe in SQLAlchemy's pysqlite notes) and start write transactions with
 ``BEGIN IMMEDIATE``: every POST, and any GET that called :func:`begin_write` (recording a view).
+
+That makes a house rule: **no slow work inside a write transaction.** From its first query a POST
+holds the database's one write lock until it commits, so a password hash (scrypt, ~100 ms) or a mail
+server that takes its time would stall every other write in the shop. Code about to do slow work
+calls :func:`end_transaction` first (``shop.auth.passwords`` hashes and verifies only after it;
+``shop.mail.send_later`` hands mail to the job queue only after it), and the next query starts a new,
+short transaction. ``tests/test_write_lock.py`` holds the rule with a mail server that never answers.
 """
 
 from __future__ import annotations
@@ -62,3 +69,14 @@ def begin_write() -> None:
     if not g.get("_write_intent", False):
         g._write_intent = True
         db.session.commit()
+
+
+def end_transaction() -> None:
+    """Commit what this request has done so far and let go of the write lock before slow work.
+
+    Objects read so far are expired (the session's usual commit), so values needed afterwards
+    should be read first.
+    """
+    from shop.extensions import db
+
+    db.session.commit()

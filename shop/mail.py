@@ -1,5 +1,11 @@
 """Sending mail: SMTP when ``SHOP_MAIL_URL`` is set, otherwise the log and ``instance/mail/``.
 
+Pages never talk to a mail server themselves: :func:`send_later` ends the request's transaction
+and hands the message to the job queue, whose worker sends it with a connection timeout and
+retries (a relay that is down or hangs costs the shopper nothing, holds no lock, and an address
+with an account answers as fast as one without). With ``SHOP_JOBS_IMMEDIATE`` (the tests) the
+worker's part runs at once, still after the transaction.
+
 The development backend works like Django's console backend: nothing leaves the machine, and the
 message (a password-reset link, say) can be read in the server's log or opened as an ``.eml``
 file. ``SHOP_MAIL_URL`` takes ``smtp://host:port``, ``smtp+starttls://user:password@host:587``
@@ -18,11 +24,16 @@ from urllib.parse import unquote, urlsplit
 
 from flask import current_app, url_for
 
+from shop.database import end_transaction
+from shop.jobs import huey
 from shop.seo.urls import base_url
 
 log = logging.getLogger(__name__)
 
 SMTP_TIMEOUT_SECONDS = 20
+#: A message the relay refused or never took is tried again this many times, this far apart.
+DELIVERY_RETRIES = 3
+DELIVERY_RETRY_SECONDS = 60
 #: Where links in mail point when no base URL is configured: the address `make run` prints.
 DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
 
@@ -96,3 +107,22 @@ def _write_to_folder(folder: Path, message: EmailMessage) -> None:
         message["Subject"],
         message.get_content(),
     )
+
+
+@huey.task(name="deliver-mail", retries=DELIVERY_RETRIES, retry_delay=DELIVERY_RETRY_SECONDS)
+def deliver(to: str, subject: str, body: str) -> None:
+    """The worker's part of send_later: send, and raise MailError so that Huey tries again."""
+    from shop.jobs import task_app
+
+    with task_app().app_context():
+        send_mail(to, subject, body)
+
+
+def send_later(to: str, subject: str, body: str) -> None:
+    """End the request's transaction, then queue the message for the worker to send."""
+    end_transaction()
+    try:
+        deliver(to, subject, body)
+    except MailError:
+        # Immediate mode (no worker): the failure is the caller's to log, never the shopper's.
+        log.exception("mail to %s could not be sent", to.split("@")[-1])

@@ -99,8 +99,13 @@ class User(UserMixin, db.Model):
         self.session_token = new_session_token()
 
     def set_password(self, password: str) -> None:
+        """Hash and set a password (the seeder, the command line). Web requests hash outside their
+        transaction with shop.auth.passwords.new_hash and call set_password_hash."""
         # scrypt: memory-hard, Werkzeug's default since 3.0.
-        self.password_hash = generate_password_hash(password, method="scrypt")
+        self.set_password_hash(generate_password_hash(password, method="scrypt"))
+
+    def set_password_hash(self, password_hash: str) -> None:
+        self.password_hash = password_hash
         self.end_sessions()
 
     def check_password(self, password: str) -> bool:

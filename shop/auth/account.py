@@ -14,7 +14,7 @@ from flask_login import current_user, login_required, logout_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from shop.auth import bp, throttle
+from shop.auth import bp, passwords, throttle
 from shop.auth.forms import (
     ButtonForm,
     DeleteAccountForm,
@@ -25,11 +25,11 @@ from shop.auth.forms import (
     ResetRequestForm,
     normalise_email,
 )
-from shop.auth.routes import password_matches, sign_in
+from shop.auth.routes import sign_in
 from shop.errors import error_response
 from shop.extensions import db, limiter
-from shop.mail import MailError, send_mail
 from shop.mail import link as mail_link
+from shop.mail import send_later
 from shop.models import User
 from shop.services import accounts
 
@@ -55,7 +55,7 @@ def _current_password_ok(form) -> int | None:
             f"Too many wrong passwords. Please wait {wait} seconds and try again."
         )
         return 429
-    if not password_matches(current_user, form.current_password.data):
+    if not passwords.matches(current_user, form.current_password.data):
         throttle.failed(email, address)
         form.current_password.errors.append(WRONG_PASSWORD)
         return 401
@@ -119,7 +119,6 @@ def change_email():
     taken = accounts.email_taken(new_email, by_other_than=user.id)
     token = None if taken else accounts.email_change_token(user, new_email)
     name = user.display_name
-    db.session.commit()  # nothing to write: end the transaction before talking to a mail server
     _send_email_change_mail(name, new_email, token)
     flash(EMAIL_CHANGE_SENT.format(email=new_email), "info")
     return redirect(url_for("auth.account"))
@@ -140,10 +139,7 @@ def _send_email_change_mail(name: str, new_email: str, token: str | None) -> Non
             "this address. It already belongs to your account, so nothing changed. If it was you, "
             "you are already signed up with this address.\n"
         )
-    try:
-        send_mail(new_email, subject, body)
-    except MailError:
-        current_app.logger.exception("email change mail failed")
+    send_later(new_email, subject, body)
 
 
 @bp.route("/account/email/<token>", methods=["GET", "POST"])
@@ -163,15 +159,12 @@ def confirm_email(token: str):
     except IntegrityError:
         db.session.rollback()
         return error_response(409, "Another account uses that address now.", "Email not changed")
-    try:
-        send_mail(
-            old_email,
-            "Your email at the shop has changed",
-            f"Hello {name},\n\nYour account's email is now {new_email}. If you did not do this, "
-            "reset your password from the sign-in page and contact us.\n",
-        )
-    except MailError:
-        current_app.logger.exception("email changed notice failed")
+    send_later(
+        old_email,
+        "Your email at the shop has changed",
+        f"Hello {name},\n\nYour account's email is now {new_email}. If you did not do this, "
+        "reset your password from the sign-in page and contact us.\n",
+    )
     flash(f"Your email is now {new_email}.", "success")
     return redirect(url_for("auth.account"))
 
@@ -185,7 +178,8 @@ def change_password():
     if (status := _current_password_ok(form)) is not None:
         return _page(status, password_form=form)
     user = current_user._get_current_object()
-    user.set_password(form.password.data)  # a new session token: every other session ends
+    password_hash = passwords.new_hash(form.password.data)  # outside the write transaction
+    user.set_password_hash(password_hash)  # a new session token: every other session ends
     db.session.commit()
     sign_in(user)  # ...and this one goes on with the new token
     flash("Your password is changed. You are signed out everywhere else.", "success")
@@ -271,16 +265,13 @@ def reset_request():
     user = db.session.scalar(select(User).where(User.email == form.email.data))
     if user is not None:
         link = mail_link("auth.reset_password", token=accounts.reset_token(user))
-        try:
-            send_mail(
-                user.email,
-                "Choose a new password for the shop",
-                f"Hello {user.display_name},\n\nSomeone (we hope you) asked to reset the password "
-                f"of your account. Follow this link within 30 minutes to choose a new one:\n\n"
-                f"{link}\n\nIf it was not you, ignore this message: your password is unchanged.\n",
-            )
-        except MailError:
-            current_app.logger.exception("password reset mail to user %s failed", user.id)
+        send_later(
+            user.email,
+            "Choose a new password for the shop",
+            f"Hello {user.display_name},\n\nSomeone (we hope you) asked to reset the password "
+            f"of your account. Follow this link within 30 minutes to choose a new one:\n\n"
+            f"{link}\n\nIf it was not you, ignore this message: your password is unchanged.\n",
+        )
     # The same answer whether or not the address has an account.
     flash(RESET_SENT, "info")
     return redirect(url_for("auth.login"))
@@ -295,7 +286,8 @@ def reset_password(token: str):
     form = ResetPasswordForm()
     if not form.validate_on_submit():
         return render_template("auth/reset_password.html", form=form, token=token)
-    user.set_password(form.password.data)  # the link's fingerprint changes: it works once
+    password_hash = passwords.new_hash(form.password.data)  # outside the write transaction
+    user.set_password_hash(password_hash)  # the link's fingerprint changes: it works once
     db.session.commit()
     sign_in(user)
     flash(

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import secrets
-from functools import cache
 
 from flask import (
     after_this_request,
@@ -17,9 +16,8 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from werkzeug.security import check_password_hash, generate_password_hash
 
-from shop.auth import bp, throttle
+from shop.auth import bp, passwords, throttle
 from shop.auth.forms import (
     DUPLICATE_EMAIL_MESSAGE,
     LoginForm,
@@ -43,20 +41,6 @@ def load_user(alternative_id: str) -> User | None:
     return user
 
 
-@cache
-def _dummy_hash() -> str:
-    return generate_password_hash(secrets.token_urlsafe(16), method="scrypt")
-
-
-def password_matches(user: User | None, password: str) -> bool:
-    """Check a password in the same time whether or not the account exists (or has a password):
-    an unknown email costs one scrypt hash too, so timing does not tell which accounts exist."""
-    if user is None or not user.password_hash:
-        check_password_hash(_dummy_hash(), password)
-        return False
-    return user.check_password(password)
-
-
 def sign_in(user: User, remember: bool = False) -> None:
     """Start a fresh session for ``user``: the old session (and its CSRF token) is dropped, and
     the sign-in gets its own nonce, so its remember cookie differs from every other one."""
@@ -75,8 +59,10 @@ def register():
         return redirect(url_for("catalog.index"))
     form = RegistrationForm()
     if form.validate_on_submit():
-        user = User(email=form.email.data, display_name=form.display_name.data)
-        user.set_password(form.password.data)
+        email, name = form.email.data, form.display_name.data
+        password_hash = passwords.new_hash(form.password.data)  # outside the write transaction
+        user = User(email=email, display_name=name)
+        user.set_password_hash(password_hash)
         db.session.add(user)
         try:
             db.session.commit()
@@ -111,7 +97,7 @@ def login():
             "and try again, or reset your password."
         )
         return render_template("auth/login.html", form=form), 429, {"Retry-After": str(wait)}
-    if not password_matches(user, form.password.data):
+    if not passwords.matches(user, form.password.data):
         throttle.failed(email, address)
         form.password.errors.append("That email and password do not match an account.")
         return render_template("auth/login.html", form=form), 401

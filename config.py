@@ -91,6 +91,8 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     # A visitor's views and clicks of one product count once within this window (0: every time).
     SHOP_EVENT_WINDOW_SECONDS = env_int("SHOP_EVENT_WINDOW_SECONDS", 30 * 60)
+    # One experiment list shown to one shopper counts once in this window (0: every time).
+    SHOP_IMPRESSION_WINDOW_SECONDS = env_int("SHOP_IMPRESSION_WINDOW_SECONDS", 1800)
     SHOP_SQLITE_BUSY_TIMEOUT_MS = env_int("SHOP_SQLITE_BUSY_TIMEOUT_MS", 15000)
     # A retrain still queued or running after this long counts as failed, so it no longer blocks
     # the next one. (A run whose worker died on this host is failed as soon as a worker starts.)

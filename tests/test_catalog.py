@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from shop.experiments.impressions import impression_token
 from shop.extensions import db
@@ -118,6 +118,25 @@ def test_home_links_carry_the_impression_of_an_experiment_list(client, auth, sho
     impression = db.session.scalar(select(Impression))
     assert impression is not None and impression.user_id == shopper.id
     assert f"imp={impression_token(impression.id, shopper.id)}" in for_you
+
+
+def test_reloading_the_home_page_records_one_impression_per_window(app, client, auth, shopper):
+    factories.make_product("Teapot")
+    experiment = Experiment(name="hybrid vs popularity")
+    experiment.variants = [
+        ExperimentVariant(name="all", algorithm="popularity", traffic_percent=100)
+    ]
+    db.session.add(experiment)
+    db.session.commit()
+    auth.login()
+
+    pages = [section(client.get("/").get_data(as_text=True), "for-you") for _ in range(300)]
+
+    assert db.session.scalar(select(func.count(Impression.id))) == 1
+    assert len(set(pages)) == 1  # every reload links with the one impression
+    app.config["SHOP_IMPRESSION_WINDOW_SECONDS"] = 0
+    client.get("/")
+    assert db.session.scalar(select(func.count(Impression.id))) == 2
 
 
 def test_products_filters_by_category(client):

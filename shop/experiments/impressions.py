@@ -13,14 +13,16 @@ directly and never needs a token.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import select
 
 from shop.database import MAX_ID, begin_write
 from shop.extensions import db
-from shop.models import Impression
+from shop.models import Impression, utcnow
 
 if TYPE_CHECKING:
     from shop.services.recommendations import ShownList
@@ -32,10 +34,29 @@ def record_impression(shown: ShownList, user_id: int | None) -> ShownList:
     """Record ``shown`` as an impression of its experiment variant; return it with the id.
 
     A list outside any experiment (no ``variant_id``), shown to nobody signed in, or empty is
-    returned as it is and nothing is written. The row is flushed, not committed: the caller commits.
+    returned as it is and nothing is written. A shopper shown the same list (variant and place)
+    again within ``SHOP_IMPRESSION_WINDOW_SECONDS`` gets the impression already recorded, as views
+    and clicks count once per window: reloading a page a hundred times is one list shown, so the
+    click-through rate is not for sale by the request. The row is flushed, not committed: the
+    caller commits.
     """
     if shown.variant_id is None or user_id is None or not shown.items:
         return shown
+    window = current_app.config.get("SHOP_IMPRESSION_WINDOW_SECONDS", 1800)
+    if window > 0:
+        recent = db.session.scalar(
+            select(Impression.id)
+            .where(
+                Impression.user_id == user_id,
+                Impression.variant_id == shown.variant_id,
+                Impression.source == shown.source,
+                Impression.created_at >= utcnow() - timedelta(seconds=window),
+            )
+            .order_by(Impression.id.desc())
+            .limit(1)
+        )
+        if recent is not None:
+            return replace(shown, impression_id=recent)
     begin_write()
     impression = Impression(
         user_id=user_id,

@@ -156,6 +156,15 @@ def test_one_bad_line_imports_nothing_and_every_bad_line_is_named(as_admin, post
     assert _state() == before
 
 
+def test_a_new_sku_differing_only_in_case_from_a_product_is_refused(as_admin, post, catalogue):
+    before = _state()
+    html = _import(post, HEADER + "ket-1,Kettle,,,,5,,,yes\r\n", dry_run=True).get_data(
+        as_text=True
+    )
+    assert "Line 2: SKU ket-1 differs only in case from the shop&#39;s KET-1." in html
+    assert _state() == before
+
+
 def test_a_file_without_the_required_columns_or_not_utf8_is_refused(as_admin, post, catalogue):
     before = _state()
     html = _import(post, "sku,name\r\nA,B\r\n", dry_run=False).get_data(as_text=True)

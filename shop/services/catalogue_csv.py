@@ -301,6 +301,14 @@ def plan(data: bytes) -> Plan:
         return None, new_slugs[slug]
 
     category_names = dict(categories.values())
+    by_lower = {sku.lower(): sku for sku in existing}
+    clashes = [
+        (line.number, f"SKU {line.sku} differs only in case from the shop's {by_lower[key]}.")
+        for line in lines
+        if line.sku not in existing and (key := line.sku.lower()) in by_lower
+    ]
+    if clashes:
+        raise CatalogueError(clashes)
     for line in lines:
         category_id, category_name = category_of(line.category)
         row = existing.get(line.sku)

@@ -281,7 +281,7 @@ def parse_price(text: str | None) -> Decimal:
     raw = (text or "").strip().replace(",", "")
     if not raw:
         raise ValueError("Give a price.")
-    if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", raw):
+    if not re.fullmatch(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)", raw, re.ASCII):
         raise ValueError("Enter the price as a number, such as 12.50.")
     value = Decimal(raw)
     if value < 0:

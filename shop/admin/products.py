@@ -185,6 +185,9 @@ def product_picture(product_id: int):
     if form.remove.data and not upload:
         products.set_picture(product, None)
     elif upload:
+        # No slow work inside a write transaction: a POST's first query (the admin check) took
+        # SQLite's write lock, so it is let go before Pillow decodes and re-encodes.
+        db.session.commit()
         try:
             new_hash = pictures.store(pictures.read_limited(upload.stream))
         except pictures.PictureRefused as exc:
@@ -272,7 +275,10 @@ def catalogue_import():
     data = upload.stream.read(CATALOGUE_MAX_BYTES + 1)
     name = (upload.filename or "")[:80]
     try:
-        result = catalogue_csv.plan(data)
+        # Read and check every line before the write transaction (the admin check opened one).
+        db.session.commit()
+        lines = catalogue_csv.read_lines(data)
+        result = catalogue_csv.plan_lines(lines)
     except catalogue_csv.CatalogueError as exc:
         return render_template("admin/catalogue_import.html", form=form, failure=exc), 422
     if form.dry_run.data:

@@ -259,7 +259,11 @@ _COMPARED = ("name", "description", "brand", "price", "low_stock_threshold", "li
 
 def plan(data: bytes) -> Plan:
     """What importing ``data`` would do (CatalogueError if any line is bad); writes nothing."""
-    lines = read_lines(data)
+    return plan_lines(read_lines(data))
+
+
+def plan_lines(lines: list[Line]) -> Plan:
+    """The plan for checked lines against the database as it is now (in the caller's transaction)."""
     categories = {
         name.lower(): (cid, name)
         for cid, name in db.session.execute(select(Category.id, Category.name))

@@ -113,6 +113,8 @@ class Config:
     SHOP_MAIL_URL = os.environ.get("SHOP_MAIL_URL", "")
     SHOP_MAIL_FROM = os.environ.get("SHOP_MAIL_FROM", "The Shop <shop@localhost>")
     SHOP_MAIL_DIR = os.environ.get("SHOP_MAIL_DIR", str(INSTANCE_DIR / "mail"))
+    # Uploaded product pictures (shop.services.pictures), named by the sha256 of their bytes.
+    SHOP_PICTURE_DIR = os.environ.get("SHOP_PICTURE_DIR", str(INSTANCE_DIR / "pictures"))
     # The job queue: Redis when REDIS_URL is set, else a SQLite file beside the database.
     REDIS_URL = os.environ.get("REDIS_URL", "")
     SHOP_JOBS_DB = os.environ.get("SHOP_JOBS_DB", str(INSTANCE_DIR / "jobs.db"))

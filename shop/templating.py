@@ -78,8 +78,13 @@ def url_with_page(page: int) -> str:
     return this_page_url(args)
 
 
-def product_image_url(product) -> str:
-    """The product's own picture when it has one, else an SVG drawn from its name and category."""
+def product_image_url(product, width: int = 400) -> str:
+    """The product's uploaded picture (``width`` 400 for cards, 1000 for its page), else its
+    picture file, else an SVG drawn from its name and category."""
+    image_hash = getattr(product, "image_hash", None)
+    if image_hash:
+        size = 1000 if width > 400 else 400
+        return url_for("catalog.picture", name=f"{image_hash}-{size}.webp")
     if getattr(product, "image_path", None):
         return url_for("static", filename=product.image_path)
     return url_for("catalog.product_image", product_id=product.id)

@@ -29,6 +29,7 @@ def _test_config(db_uri: str, tmp_path: Path) -> dict:
         "SECRET_KEY": "testing-secret-key",
         "SQLALCHEMY_DATABASE_URI": db_uri,
         "SHOP_MODEL_DIR": str(tmp_path / "models"),
+        "SHOP_PICTURE_DIR": str(tmp_path / "pictures"),
         "RATELIMIT_STORAGE_URI": "memory://",
         "SERVER_NAME": None,
     }

@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("catalog", __name__)
 
-from shop.catalog import routes  # noqa: E402,F401
+from shop.catalog import pictures, routes  # noqa: E402,F401

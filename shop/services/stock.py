@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from shop.extensions import db
 from shop.models import Product, StockMovement, StockReason, utcnow
@@ -235,6 +235,45 @@ def set_count(
     movement = _movement(product.id, change, count, reason, actor_id=actor_id, note=note)
     db.session.flush()
     return movement
+
+
+def import_counts(
+    counts: Iterable[tuple[int, int | None, int | None]],
+    *,
+    actor_id: int | None = None,
+    note: str = "",
+) -> int:
+    """Set many products' counts at once (a catalogue import): ``(product_id, before, after)``.
+
+    One executemany UPDATE and one INSERT of ``import`` movements instead of a flush per product;
+    the caller read ``before`` in this write transaction. Returns how many counts changed.
+    """
+    now = utcnow()
+    changes = [(pid, before, after) for pid, before, after in counts if before != after]
+    if not changes:
+        return 0
+    if any(after is not None and after < 0 for _, _, after in changes):
+        raise StockError("Stock cannot be negative.")
+    db.session.execute(
+        update(Product),
+        [{"id": pid, "stock": after, "updated_at": now} for pid, _, after in changes],
+    )
+    movements = [
+        {
+            "product_id": pid,
+            "change": after - (before or 0),
+            "stock_after": after,
+            "reason": StockReason.IMPORT.value,
+            "actor_id": actor_id,
+            "note": note[:255],
+            "created_at": now,
+        }
+        for pid, before, after in changes
+        if after is not None
+    ]
+    if movements:
+        db.session.execute(insert(StockMovement), movements)
+    return len(changes)
 
 
 def ledger_query(product_id: int | None = None):

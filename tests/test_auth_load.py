@@ -6,70 +6,17 @@ limits per address are tested as a real second machine would meet them.
 
 from __future__ import annotations
 
-import http.client
-import re
 import sqlite3
 import time
-from urllib.parse import urlencode, urlsplit
 
 import pytest
 
+from bench.loadgen import LoopbackBrowser
 from bench.servers import flask, gunicorn, shop_env
 
 pytestmark = [pytest.mark.load, pytest.mark.slow]
 
-CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
 OWNER, OWNER_PASSWORD = "owner@example.com", "owner-password-1"
-
-
-class LoopbackBrowser:
-    """A cookie-keeping HTTP client bound to one loopback source address."""
-
-    def __init__(self, base: str, address: str = "127.0.0.1"):
-        parts = urlsplit(base)
-        self.host, self.port, self.address = parts.hostname, parts.port, address
-        self.cookies: dict[str, str] = {}
-
-    def request(self, method: str, path: str, form: dict | None = None):
-        conn = http.client.HTTPConnection(
-            self.host, self.port, timeout=30, source_address=(self.address, 0)
-        )
-        headers = {"Host": f"{self.host}:{self.port}"}
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        body = None
-        if form is not None:
-            body = urlencode(form)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        try:
-            conn.request(method, path, body=body, headers=headers)
-            response = conn.getresponse()
-            text = response.read().decode("utf-8", "replace")
-        finally:
-            conn.close()
-        for header in response.headers.get_all("Set-Cookie") or []:
-            name, _, rest = header.partition("=")
-            value = rest.split(";", 1)[0]
-            if value and "Max-Age=0" not in header and "Expires=Thu, 01 Jan 1970" not in header:
-                self.cookies[name.strip()] = value
-            else:
-                self.cookies.pop(name.strip(), None)
-        return response.status, response.headers, text
-
-    def csrf(self, path: str = "/auth/login") -> str:
-        status, _, text = self.request("GET", path)
-        assert status == 200, (path, status)
-        return CSRF_RE.search(text).group(1)
-
-    def login(self, email: str, password: str, remember: bool = False):
-        form = {"csrf_token": self.csrf(), "email": email, "password": password}
-        if remember:
-            form["remember"] = "y"
-        status, headers, _ = self.request("POST", "/auth/login", form)
-        return status, headers
-
-    def signed_in(self) -> bool:
-        return "Sign out" in self.request("GET", "/")[2]
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,12 @@ server that accepts the connection and never answers does not hold up a cart wri
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
 import pytest
 
+from bench.servers import SilentMailServer
 from shop import mail
 from shop.auth import passwords
 from shop.extensions import db
@@ -54,32 +54,6 @@ def test_passwords_are_hashed_and_checked_outside_any_transaction(client, post, 
     assert changed.status_code == 302
     assert len(hash_calls) >= 6
     assert not any(hash_calls), hash_calls
-
-
-class SilentMailServer:
-    """Accepts SMTP connections on loopback and never says a word (a relay that hangs)."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        self.held: list[socket.socket] = []
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.held.append(conn)
-
-    def close(self):
-        self.sock.close()
-        for conn in self.held:
-            conn.close()
 
 
 @pytest.fixture

@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__)
 
-from shop.admin import routes  # noqa: E402,F401
+from shop.admin import orders, routes  # noqa: E402,F401

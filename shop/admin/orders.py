@@ -12,6 +12,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
 from shop.admin import bp
@@ -40,7 +41,9 @@ class OrderFilterForm(FlaskForm):
         csrf = False
 
     status = SelectField(
-        "Status", choices=[("", "Any status")] + [(s, s.capitalize()) for s in ORDER_STATUSES]
+        "Status",
+        choices=[SelectChoice("", "Any status")]
+        + [SelectChoice(s, s.capitalize()) for s in ORDER_STATUSES],
     )
     start = StringField("From", filters=[clean_text], validators=[Optional(), Length(max=10)])
     end = StringField("To", filters=[clean_text], validators=[Optional(), Length(max=10)])

@@ -104,7 +104,8 @@ def test_cancelling_needs_a_reason_and_gives_the_stock_back(as_admin, order, ket
     assert db.session.get(Product, kettle.id).stock == 3
     response = _move(as_admin, order.id, "cancelled", note="   ")
     assert response.status_code == 400
-    assert "Give a reason for cancelling the order." in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert 'id="cancel-reason-error">Give a reason for cancelling the order.' in page
     assert _status(order.id) == "placed"
 
     _move(as_admin, order.id, "cancelled", note="Customer asked by phone")
@@ -262,3 +263,19 @@ def test_experiment_start_stop_and_retrain_requests_are_audited(as_admin, monkey
     assert actions == ["experiment.create", "experiment.stop", "model.retrain"]
     page = as_admin.get("/admin/audit").get_data(as_text=True)
     assert "Experiment “Home list” stopped" in page and "running" in page
+
+
+def test_a_payment_provider_marks_an_order_paid_through_the_same_service(app, order):
+    with app.test_request_context():
+        event = orders.record_payment(order, "pi_3Nabc")
+        db.session.commit()
+    assert _status(order.id) == "paid"
+    assert (event.from_status, event.to_status, event.note) == (
+        "placed",
+        "paid",
+        "Payment pi_3Nabc",
+    )
+    [entry] = db.session.scalars(select(AuditEntry))
+    assert (entry.action, entry.actor_email) == ("order.paid", "")
+    with app.test_request_context(), pytest.raises(orders.TransitionRefused, match="already paid"):
+        orders.record_payment(db.session.get(Order, order.id), "pi_3Nabc")

@@ -129,8 +129,12 @@ def order_move(order_id: int):
     except orders.TransitionRefused as exc:
         db.session.rollback()
         order = orders.order_for_admin(order_id)
-        flash(exc.message, "warning")
-        code = 400 if isinstance(exc, orders.ReasonRequired) else 409
+        code = 409
+        if isinstance(exc, orders.ReasonRequired):
+            form.note.errors = [exc.message]  # shown next to the reason field
+            code = 400
+        else:
+            flash(exc.message, "warning")
         if wants_json():
             return {"error": {"status": code, "message": exc.message}}, code
         return _order_page(order, form, code)

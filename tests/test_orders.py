@@ -10,7 +10,7 @@ from shop.extensions import db
 from shop.models import AuditEntry, CartItem, Order, OrderEvent, Product, StockMovement
 from shop.services import orders
 from tests import factories
-from tests.conftest import AuthActions, csrf_token
+from tests.conftest import ON_POSTGRES, AuthActions, csrf_token
 from tests.test_account import inbox  # noqa: F401 (the loopback SMTP server fixture)
 
 
@@ -279,3 +279,42 @@ def test_a_payment_provider_marks_an_order_paid_through_the_same_service(app, or
     assert (entry.action, entry.actor_email) == ("order.paid", "")
     with app.test_request_context(), pytest.raises(orders.TransitionRefused, match="already paid"):
         orders.record_payment(db.session.get(Order, order.id), "pi_3Nabc")
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="SQLite's single write lock is what this is about")
+def test_the_mail_is_sent_after_the_commit_with_the_database_free_to_write(app, as_admin, order):
+    """While the mail server reads the message, another process can write to the database."""
+    import sqlite3
+
+    from aiosmtpd.controller import Controller
+
+    from bench.servers import free_port
+    from tests.test_account import Inbox
+
+    path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+    order_id = order.id
+    seen: list[str] = []
+
+    class WritingInbox(Inbox):
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            with sqlite3.connect(path, timeout=0) as conn:
+                conn.execute("BEGIN IMMEDIATE")  # fails at once if the shop held the lock
+                seen.append(
+                    conn.execute("SELECT status FROM orders WHERE id = ?", (order_id,)).fetchone()[
+                        0
+                    ]
+                )
+                conn.rollback()
+            return await super().handle_DATA(server, session, envelope)
+
+    box, port = WritingInbox(), free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        app.config["SHOP_MAIL_URL"] = f"smtp://127.0.0.1:{port}"
+        _move(as_admin, order_id, "paid")
+        _move(as_admin, order_id, "shipped")
+    finally:
+        controller.stop()
+    assert seen == ["shipped"]  # committed before the mail, and the lock was free
+    assert len(box.messages) == 1

@@ -138,15 +138,18 @@ def order_move(order_id: int):
         if wants_json():
             return {"error": {"status": code, "message": exc.message}}, code
         return _order_page(order, form, code)
-    db.session.commit()
-    mailed = orders.notify_shopper(order, event)
+    # Everything the answer needs is read before the commit: after it, nothing here may touch
+    # the database until the mail is handed over.
+    mail = orders.status_mail(order, event)
     message = f"Order #{order.id} is now {event.to_status}."
-    if mailed:
-        message += f" {order.user.email} has been told by mail."
-    elif event.to_status in {s.value for s in orders.MAILED}:
+    target = url_for("admin.order_page", order_id=order.id)
+    db.session.commit()
+    if orders.send_status_mail(mail):
+        message += f" {mail[0]} has been told by mail."
+    elif mail is not None:
         message += " The mail to the shopper could not be sent; the log has the reason."
     flash(message, "success")
-    return redirect(url_for("admin.order_page", order_id=order.id))
+    return redirect(target)
 
 
 @bp.route("/audit")

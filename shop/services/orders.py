@@ -4,8 +4,9 @@
 ``UPDATE ... WHERE status = :from``, so when two admins press "Mark shipped" at once the second
 matches no row and is refused as "changed meanwhile"; a cancellation gives the stock back through
 :func:`shop.services.stock.give_back`. Each move writes an OrderEvent (the order's timeline) and an
-audit entry in the caller's transaction; the caller commits, then calls :func:`notify_shopper`
-so that no mail server ever holds the database's write lock.
+audit entry in the caller's transaction; the caller builds the shopper's mail with
+:func:`status_mail`, commits, then sends it with :func:`send_status_mail`, so that no mail server
+ever holds the database's write lock.
 
 A payment provider's webhook would call :func:`record_payment` with the order id and its own
 reference, exactly as the admin's "Mark paid" button does.
@@ -172,16 +173,17 @@ def status_mail(order: Order, event: OrderEvent) -> tuple[str, str, str] | None:
     return order.user.email, subject, body
 
 
-def notify_shopper(order: Order, event: OrderEvent) -> bool:
-    """Send the status mail, if this move has one. Call it after the commit: a failure is logged
-    and the move stands. Returns whether a mail went out."""
-    mail = status_mail(order, event)
+def send_status_mail(mail: tuple[str, str, str] | None) -> bool:
+    """Send a mail made by :func:`status_mail` before the commit. Call it after the commit,
+    without touching the database (on SQLite a POST's next query would take the write lock again
+    and hold it while the mail server answers). A failure is logged and the move stands.
+    Returns whether a mail went out."""
     if mail is None:
         return False
     try:
         send_mail(*mail)
     except MailError:
-        log.exception("Order #%s is %s but its mail was not sent", order.id, event.to_status)
+        log.exception("An order's status mail to %s was not sent", mail[0])
         return False
     return True
 

@@ -18,6 +18,7 @@ import logging
 from decimal import Decimal
 
 from flask import url_for
+from flask_login import current_user
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -143,8 +144,6 @@ def record_payment(order: Order, reference: str = "", *, actor: User | None = No
 
 
 def _signed_in_id() -> int | None:
-    from flask_login import current_user
-
     return current_user.id if current_user and current_user.is_authenticated else None
 
 

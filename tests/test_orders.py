@@ -198,7 +198,7 @@ def test_the_shopper_sees_the_status_and_history_with_the_reason(
     _move(as_admin, order.id, "cancelled", note="Sold out at the supplier")
     auth.login()
     page = client.get("/orders").get_data(as_text=True)
-    assert "Cancelled" in page
+    assert "Cancelled</span>" in page and "since " in page
     page = client.get(f"/orders/{order.id}").get_data(as_text=True)
     for words in ("Placed", "Paid", "Cancelled", "Reason: Sold out at the supplier"):
         assert words in page

@@ -15,7 +15,7 @@ from wtforms.validators import InputRequired, Length, NumberRange
 
 from shop.forms import FirstErrorMixin, OfferedNumberField
 from shop.models import Product
-from shop.services import feedback
+from shop.services import feedback, stock
 from shop.services.events import clean_source
 from shop.services.feedback import MAX_REVIEW_LENGTH, tidy_review
 from shop.services.recommendations import also_bought, similar_products
@@ -71,6 +71,7 @@ def render_product_page(
     return render_template(
         "catalog/product.html",
         product=product,
+        stock_level=stock.level(product),
         similar=similar_products(product, n=5),
         bought_together=also_bought(product, n=5),
         reviews=feedback.latest_reviews(product.id),

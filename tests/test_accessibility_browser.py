@@ -283,6 +283,16 @@ def test_admin_pages_have_no_axe_violations(shop, browser):
     audit.check(page, "admin-categories-errors")
     page.goto(f"{base}/admin/catalogue/import")
     audit.check(page, "admin-catalogue-import")
+    page.goto(f"{base}/admin/orders")
+    audit.check(page, "admin-orders")
+    page.click("#orders-table tbody a >> nth=0")
+    page.wait_for_selector("#order-actions")
+    audit.check(page, "admin-order")
+    page.click("#order-actions button.btn-outline-danger")  # cancel without a reason
+    page.wait_for_selector("#cancel-reason.is-invalid")
+    audit.check(page, "admin-order-cancel-without-reason")
+    page.goto(f"{base}/admin/audit")
+    audit.check(page, "admin-audit")
     context.close()
     audit.assert_clean()
 

@@ -26,7 +26,14 @@ from tests import factories
 from tests.conftest import csrf_token
 from tests.test_training import build_small_shop
 
-SAMPLE_ARGS = {"name": "funnel", "run_id": 1, "experiment_id": 1, "product_id": 1, "category_id": 1}
+SAMPLE_ARGS = {
+    "name": "funnel",
+    "run_id": 1,
+    "experiment_id": 1,
+    "product_id": 1,
+    "category_id": 1,
+    "order_id": 1,
+}
 
 
 def _admin_routes() -> list[tuple[str, str]]:

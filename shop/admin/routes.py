@@ -32,7 +32,7 @@ from shop.experiments.lifecycle import (
 from shop.experiments.results import VariantResult, experiment_results
 from shop.extensions import db, login_manager
 from shop.models import Experiment, TrainingRun
-from shop.services import analytics
+from shop.services import analytics, audit
 from shop.templating import money
 from shop.training import report, tasks
 from shop.training.runs import ACTIVE_STATUSES, RetrainRefused
@@ -143,6 +143,8 @@ def retrain():
     except RetrainRefused as exc:
         flash(str(exc), "warning")
     else:
+        audit.record("model.retrain", "training_run", run_id, f"Retrain requested (run #{run_id})")
+        db.session.commit()
         flash(
             f"Retraining started (run #{run_id}): the worker fits it and this page shows its "
             "progress.",
@@ -197,6 +199,19 @@ def create():
         db.session.rollback()
         flash(str(exc), "warning")
         return _experiments_page(form, 409)
+    db.session.flush()  # the new experiment's id, for its audit entry
+    audit.record(
+        "experiment.create",
+        "experiment",
+        experiment.id,
+        f"Experiment “{experiment.name}” started",
+        after={
+            "name": experiment.name,
+            "variants": ", ".join(
+                f"{v.name} ({v.algorithm}, {v.traffic_percent}%)" for v in experiment.variants
+            ),
+        },
+    )
     db.session.commit()
     flash(f"Experiment “{experiment.name}” is running.", "success")
     return redirect(url_for("admin.experiment", experiment_id=experiment.id))
@@ -238,11 +253,20 @@ def stop(experiment_id: int):
     if not form.validate_on_submit():
         abort(400)
     item = db.get_or_404(Experiment, experiment_id)
+    before = item.status
     try:
         stop_experiment(item)
     except ExperimentRefused as exc:
         flash(str(exc), "warning")
     else:
+        audit.record(
+            "experiment.stop",
+            "experiment",
+            item.id,
+            f"Experiment “{item.name}” stopped",
+            before={"status": before},
+            after={"status": item.status},
+        )
         db.session.commit()
         flash(f"Experiment “{item.name}” stopped; its results stay below.", "success")
     return redirect(url_for("admin.experiment", experiment_id=item.id))

@@ -14,6 +14,7 @@ from shop.experiments.impressions import impression_for
 from shop.extensions import db
 from shop.models import Product
 from shop.services import carts
+from shop.services.stock import NotAvailable
 from shop.web import parse_page, safe_next, signin_required
 
 ORDERS_PER_PAGE = 10
@@ -60,13 +61,22 @@ def add():
         return error_response(400, form.first_error(), "Could not add to cart")
     product = db.get_or_404(Product, _existing_id(form.product_id.data))
     quantity = form.quantity.data or 1
-    item = carts.add_to_cart(
-        current_user.id,
-        product,
-        quantity,
-        source=form.src.data or None,
-        impression_id=impression_for(form.imp.data, current_user.id),
-    )
+    try:
+        item = carts.add_to_cart(
+            current_user.id,
+            product,
+            quantity,
+            source=form.src.data or None,
+            impression_id=impression_for(form.imp.data, current_user.id),
+        )
+    except NotAvailable as exc:
+        db.session.rollback()
+        if wants_json():
+            return error_response(409, exc.message, "Not added to your cart")
+        flash(exc.message, "warning")
+        return redirect(
+            safe_next(form.next.data) or url_for("catalog.product_detail", product_id=product.id)
+        )
     db.session.commit()
     message = f"Added {quantity} × {product.name} to your cart."
     if item.quantity == carts.MAX_QUANTITY:
@@ -90,7 +100,13 @@ def update(product_id: int):
     form = UpdateQuantityForm()
     if not form.validate_on_submit():
         return error_response(400, form.first_error(), "Could not update the cart")
-    item = carts.set_quantity(current_user.id, product_id, form.quantity.data)
+    try:
+        item = carts.set_quantity(current_user.id, product_id, form.quantity.data)
+    except NotAvailable as exc:
+        db.session.rollback()
+        if wants_json():
+            return error_response(409, exc.message, "Quantity not changed")
+        return _back_to_cart(f"{exc.message} The quantity was not changed.", "warning")
     db.session.commit()
     if item is None:
         return _back_to_cart("Removed from your cart.", "info")
@@ -115,6 +131,13 @@ def checkout():
     except carts.EmptyCartError:
         db.session.rollback()
         return _back_to_cart("Your cart is empty: add something before checking out.", "info")
+    except NotAvailable as exc:
+        # Sold out (or taken off sale) since the cart was filled: nothing was written, the cart
+        # stays as it was and says which line to change.
+        db.session.rollback()
+        if wants_json():
+            return error_response(409, exc.message, "Order not placed")
+        return _back_to_cart(f"{exc.message} Your order was not placed.", "warning")
     except SQLAlchemyError:
         # One transaction: the order, its lines, the purchase events and the emptied cart are all
         # undone together, so the shopper can simply try again.

@@ -1,8 +1,9 @@
 """The cart and checkout: what a shopper intends to buy, and the order it becomes.
 
 Views call these functions and commit. :func:`place_order` is the one that must be all or nothing:
-order, lines, purchase events, counters and the emptied cart are written in the caller's single
-transaction, so a failure anywhere rolls every part back.
+order, lines, the stock it takes, its 'placed' history event, purchase events, counters and the
+emptied cart are written in the caller's single transaction, so a failure anywhere (a line that
+has just sold out included) rolls every part back and leaves the cart as it was.
 """
 
 from __future__ import annotations
@@ -15,8 +16,19 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from shop.database import MAX_ID
 from shop.extensions import db
-from shop.models import CartItem, Impression, Order, OrderLine, Product, utcnow
+from shop.models import (
+    CartItem,
+    Impression,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+    Product,
+    utcnow,
+)
+from shop.services import stock
 from shop.services.events import record_event
+from shop.services.stock import NotAvailable
 
 MAX_QUANTITY = 99
 CHECKOUT_SOURCE = "checkout"
@@ -27,15 +39,51 @@ class EmptyCartError(Exception):
 
 
 @dataclass(frozen=True)
+class LineNote:
+    """What the cart says about one line's stock, and whether it stops checkout."""
+
+    label: str
+    blocks: bool
+
+
+@dataclass(frozen=True)
 class CartView:
-    """The cart as the page shows it: lines with their products, and the total at today's prices."""
+    """The cart as the page shows it: lines with their products, and the total at today's prices.
+
+    ``notes`` maps a product id to its stock note ("Only 3 left", "Out of stock", "No longer on
+    sale"); ``blocked`` is why checkout cannot go ahead, or None.
+    """
 
     items: list[CartItem]
     total: Decimal
+    notes: dict[int, LineNote]
+    blocked: str | None
 
     @property
     def count(self) -> int:
         return sum(item.quantity for item in self.items)
+
+
+def check_available(product: Product, quantity: int) -> None:
+    """Raise NotAvailable when ``quantity`` units of ``product`` cannot be sold right now."""
+    if not product.listed:
+        raise NotAvailable(product.id, product.name, 0, quantity, listed=False)
+    if product.stock is not None and product.stock < quantity:
+        raise NotAvailable(product.id, product.name, int(product.stock), quantity)
+
+
+def _line_note(item: CartItem) -> LineNote | None:
+    product = item.product
+    if not product.listed:
+        return LineNote("No longer on sale", blocks=True)
+    level = stock.level(product)
+    if level.sold_out:
+        return LineNote("Out of stock", blocks=True)
+    if level.counted and level.available < item.quantity:
+        return LineNote(f"Only {level.available} left", blocks=True)
+    if level.low:
+        return LineNote(level.label, blocks=False)
+    return None
 
 
 def cart_for(user_id: int) -> CartView:
@@ -48,7 +96,15 @@ def cart_for(user_id: int) -> CartView:
         )
     )
     total = sum((item.product.price * item.quantity for item in items), Decimal("0.00"))
-    return CartView(items=items, total=total)
+    notes = {item.product_id: note for item in items if (note := _line_note(item)) is not None}
+    blocking = [
+        item for item in items if item.product_id in notes and notes[item.product_id].blocks
+    ]
+    blocked = None
+    if blocking:
+        names = ", ".join(item.product.name for item in blocking)
+        blocked = f"Change or remove what cannot be sold as it is ({names}) to check out."
+    return CartView(items=items, total=total, notes=notes, blocked=blocked)
 
 
 def cart_count(user_id: int) -> int:
@@ -74,11 +130,16 @@ def add_to_cart(
     source: str | None = None,
     impression_id: int | None = None,
 ) -> CartItem:
-    """Add ``quantity`` (or more of it, up to 99 in all) and record the add_to_cart event."""
+    """Add ``quantity`` (or more of it, up to 99 in all) and record the add_to_cart event.
+
+    Raises NotAvailable for a hidden or sold-out product, or when the cart would then hold more
+    units than are left.
+    """
     impression = known_impression(impression_id)
     item = db.session.scalar(
         select(CartItem).where(CartItem.user_id == user_id, CartItem.product_id == product.id)
     )
+    check_available(product, min(MAX_QUANTITY, (item.quantity if item else 0) + quantity))
     if item is None:
         item = CartItem(user_id=user_id, product_id=product.id, quantity=0)
         db.session.add(item)
@@ -102,7 +163,11 @@ def add_to_cart(
 
 
 def set_quantity(user_id: int, product_id: int, quantity: int) -> CartItem | None:
-    """Set a line's quantity; 0 removes it. Returns None when the line is (now) gone."""
+    """Set a line's quantity; 0 removes it. Returns None when the line is (now) gone.
+
+    Raises NotAvailable when more units are asked for than the product has left (or it is off
+    sale); lowering a quantity is always allowed.
+    """
     item = db.session.scalar(
         select(CartItem).where(CartItem.user_id == user_id, CartItem.product_id == product_id)
     )
@@ -111,6 +176,8 @@ def set_quantity(user_id: int, product_id: int, quantity: int) -> CartItem | Non
     if quantity <= 0:
         db.session.delete(item)
         return None
+    if quantity > item.quantity:
+        check_available(item.product, min(MAX_QUANTITY, quantity))
     item.quantity = min(MAX_QUANTITY, quantity)
     return item
 
@@ -123,14 +190,17 @@ def remove_from_cart(user_id: int, product_id: int) -> bool:
 
 
 def place_order(user_id: int) -> Order:
-    """Turn the cart into an order at current prices, one purchase event per line, and empty it.
+    """Turn the cart into an order at current prices, take its stock, record its 'placed' event
+    and one purchase event per line, and empty the cart.
 
-    Everything happens in the caller's transaction; the caller commits (or rolls back on error).
+    Everything happens in the caller's transaction; the caller commits, or rolls back on error:
+    on NotAvailable (a line sold out or went off sale meanwhile) that rollback also returns the
+    stock taken for earlier lines and keeps the cart.
     """
     cart = cart_for(user_id)
     if not cart.items:
         raise EmptyCartError("Your cart is empty.")
-    order = Order(user_id=user_id, total=cart.total, status="placed")
+    order = Order(user_id=user_id, total=cart.total, status=OrderStatus.PLACED.value)
     db.session.add(order)
     for item in cart.items:
         order.lines.append(
@@ -141,6 +211,12 @@ def place_order(user_id: int) -> Order:
                 impression_id=item.impression_id,
             )
         )
+    db.session.flush()
+    stock.take_for_order([(item.product_id, item.quantity) for item in cart.items], order.id)
+    db.session.add(
+        OrderEvent(order_id=order.id, to_status=OrderStatus.PLACED.value, actor_id=user_id)
+    )
+    for item in cart.items:
         record_event(
             item.product_id,
             "purchase",
@@ -159,7 +235,7 @@ def orders_query(user_id: int):
     return (
         select(Order)
         .where(Order.user_id == user_id)
-        .options(selectinload(Order.lines))
+        .options(selectinload(Order.lines), selectinload(Order.events))
         .order_by(Order.created_at.desc(), Order.id.desc())
     )
 
@@ -169,5 +245,7 @@ def order_for(user_id: int, order_id: int) -> Order | None:
     return db.session.scalar(
         select(Order)
         .where(Order.id == order_id, Order.user_id == user_id)
-        .options(selectinload(Order.lines).joinedload(OrderLine.product))
+        .options(
+            selectinload(Order.lines).joinedload(OrderLine.product), selectinload(Order.events)
+        )
     )

@@ -15,6 +15,7 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from shop.extensions import db
+from shop.models import ORDER_STATUSES
 from shop.seeding import (
     DEMO_EMAIL,
     DEMO_PASSWORD,
@@ -144,6 +145,13 @@ def seed_command(
         f"Funnel: {f['click_rate']:.0%} of views clicked, {f['cart_rate']:.0%} of clicks added to "
         f"cart, {f['purchase_rate']:.0%} of cart adds bought."
     )
+    if "hidden" in c:
+        click.echo(
+            f"Stock: every product counted, {c['low']} low, {c['sold_out']} sold out, "
+            f"{c['hidden']} hidden. Order statuses: "
+            + ", ".join(f"{c[f'orders_{s}']:,} {s}" for s in ORDER_STATUSES)
+            + "."
+        )
     click.echo(f"Demo shopper: {DEMO_EMAIL} / {DEMO_PASSWORD}")
     if reset:
         click.echo("Any trained model describes the old data: run `flask --app shop train`.")

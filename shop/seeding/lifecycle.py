@@ -255,7 +255,10 @@ def _stock(rng, result, orders, by_order, products, lives, end, threshold, demo,
             left[p] = threshold + 2 + int(deep)
     _ledger(result, orders, by_order, products, lives, left, admin)
     for p in hidden:
-        hide_at = max(end - timedelta(days=2), last_sale.get(p, end) + timedelta(minutes=5))
+        # Taken off sale in the last fortnight, after its last sale.
+        hide_at = end - timedelta(hours=float(rng.uniform(6, 14 * 24)))
+        if p in last_sale:
+            hide_at = max(hide_at, last_sale[p] + timedelta(hours=float(rng.uniform(1, 6))))
         result.hidden[p] = min(hide_at, end - timedelta(minutes=1))
         result.product_updated[p] = max(result.product_updated[p], result.hidden[p])
 

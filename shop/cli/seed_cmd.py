@@ -101,7 +101,9 @@ def seed_command(
     """Fill the shop with synthetic shoppers, products and a realistic event history.
 
     Shoppers have hidden tastes and products a hidden quality, so the recommendation engine has real
-    structure to find. Refuses a database that already has products unless --reset or --if-empty.
+    structure to find. Every product gets a counted stock with its ledger (a few low, a few sold
+    out, two hidden) and the orders move through every status, each with its history. Refuses a
+    database that already has products unless --reset or --if-empty.
     """
     if bool(admin_email) != bool(admin_password):
         raise CommandError("Give --admin-email and --admin-password together.")

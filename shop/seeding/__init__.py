@@ -3,7 +3,9 @@
 :func:`seed_database` checks the schema, draws the shop in memory (:mod:`shop.seeding.generator`),
 then writes it in ONE transaction with bulk inserts (events in chunks) and rebuilds the product
 counters from what was written. Any failure rolls the whole seed back and removes the pictures it
-wrote, so a database is never left half seeded.
+wrote, so a database is never left half seeded. :func:`settle_shop` then gives the orders their
+statuses and histories and the products their stock (:mod:`shop.seeding.lifecycle`): in the same
+transaction, or, with the demo experiment, once the experiment's orders are written too.
 """
 
 from __future__ import annotations

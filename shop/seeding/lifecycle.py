@@ -223,7 +223,7 @@ def _stock(rng, result, orders, by_order, products, lives, end, threshold, demo,
     eligible = [p for p in by_popularity if p not in favourites and p not in touched_by_cancel]
     eligible = [p for p in eligible if sold[p] > 0]
     n_sold_out = min(SOLD_OUT_PRODUCTS, max(1, n // 10), len(eligible))
-    n_low = min(LOW_PRODUCTS, max(1, n // 8), len(eligible) - n_sold_out)
+    n_low = min(LOW_PRODUCTS, max(1, n // 8), len(eligible) - n_sold_out) if threshold > 0 else 0
     sold_out: list[int] = []
     if n_sold_out:
         # One of the best sellers (the top quarter that can), so the demo pages show the rules work.
@@ -250,7 +250,7 @@ def _stock(rng, result, orders, by_order, products, lives, end, threshold, demo,
         if p in sold_out:
             left[p] = 0
         elif p in low:
-            left[p] = int(rng.integers(1, threshold + 1)) if threshold > 0 else 0
+            left[p] = int(rng.integers(1, threshold + 1))
         else:
             left[p] = threshold + 2 + int(deep)
     _ledger(result, orders, by_order, products, lives, left, admin)

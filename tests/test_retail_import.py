@@ -18,7 +18,16 @@ from shop.importers.retail import (
     import_retail,
     nice_title,
 )
-from shop.models import Category, Event, Order, OrderLine, Product, User
+from shop.models import (
+    Category,
+    Event,
+    Order,
+    OrderEvent,
+    OrderLine,
+    Product,
+    StockMovement,
+    User,
+)
 
 HEADER = list(REQUIRED_COLUMNS)
 CATALOGUE = {
@@ -140,6 +149,23 @@ def test_imported_rows_carry_the_logs_details(app, sample_csv):
     event = events[0]
     assert event.kind == "purchase" and event.source == "import:retail"
     assert event.created_at.replace(tzinfo=UTC) == datetime(2011, 5, 1, 8, 0, tzinfo=UTC)
+
+
+def test_imported_invoices_are_delivered_orders_with_their_history(app, sample_csv):
+    import_retail(sample_csv)
+    orders = db.session.scalars(select(Order)).all()
+    assert {order.status for order in orders} == {"delivered"}
+    for order in orders:
+        history = [(e.from_status, e.to_status, e.created_at) for e in order.events]
+        placed = order.created_at
+        assert history == [(None, "placed", placed), ("placed", "delivered", placed)]
+        assert order.updated_at == placed
+    assert count(OrderEvent) == 2 * len(orders)
+    # the log says what sold, not what is on the shelf: stock stays uncounted, no ledger rows
+    assert db.session.scalar(select(func.count(Product.id)).where(Product.stock.is_not(None))) == 0
+    assert count(StockMovement) == 0
+    import_retail(sample_csv)  # again: nothing twice
+    assert count(OrderEvent) == 2 * len(orders)
 
 
 def count_purchases(product) -> int:

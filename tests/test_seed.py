@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
+from datetime import date
+from html import escape
 from pathlib import Path
 
 import numpy as np
@@ -18,13 +21,19 @@ from sqlalchemy.orm import aliased
 from shop import create_app
 from shop.extensions import db
 from shop.models import (
+    ORDER_STATUSES,
+    AuditEntry,
     Category,
+    CategoryBoost,
+    CategoryPin,
     Event,
     Like,
     Order,
+    OrderEvent,
     OrderLine,
     Product,
     Rating,
+    StockMovement,
     User,
 )
 from shop.services.counters import recompute_product_counters
@@ -399,3 +408,223 @@ def test_seed_py_runs_the_same_command_as_a_script(tmp_path, migrated_template):
     again = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode == 2
     assert "--reset" in again.stderr and "Traceback" not in again.stderr
+
+
+# --- stock, order statuses and products off sale (issue 23, item 9) ------------------------------
+
+ADMIN = ["--admin-email", "admin@example.com", "--admin-password", "admin-demo-password"]
+NEXT_STEP = {None: {"placed"}, "placed": {"paid", "cancelled"}, "paid": {"shipped", "cancelled"}}
+NEXT_STEP |= {"shipped": {"delivered"}}
+
+
+def _stock_by_sku() -> dict[str, tuple]:
+    return {
+        sku: (stock, listed)
+        for sku, stock, listed in db.session.execute(
+            select(Product.sku, Product.stock, Product.listed)
+        )
+    }
+
+
+def _statuses() -> list[tuple]:
+    query = (
+        select(User.email, Order.created_at, Order.status, Order.total)
+        .join(User, Order.user_id == User.id)
+        .order_by(Order.created_at, User.email)
+    )
+    return [tuple(row) for row in db.session.execute(query)]
+
+
+def _assert_ledgers_replay_to_the_stock() -> None:
+    products = {p.id: p for p in db.session.scalars(select(Product))}
+    moves = db.session.scalars(
+        select(StockMovement).order_by(StockMovement.created_at, StockMovement.id)
+    ).all()
+    running: dict[int, int] = {}
+    for move in moves:
+        if move.product_id not in running:
+            assert move.reason == "initial" and move.change == move.stock_after
+            assert move.created_at <= products[move.product_id].created_at
+        running[move.product_id] = running.get(move.product_id, 0) + move.change
+        assert move.stock_after == running[move.product_id] >= 0
+    assert running == {pid: p.stock for pid, p in products.items()}
+    # every line took its units with an order movement; a cancelled order gave them all back
+    taken = {
+        (m.order_id, m.product_id): -m.change for m in moves if m.reason == "order"
+    }  # fmt: skip
+    given = {(m.order_id, m.product_id): m.change for m in moves if m.reason == "cancel"}
+    lines = db.session.execute(
+        select(OrderLine.order_id, OrderLine.product_id, OrderLine.quantity, Order.status).join(
+            Order
+        )
+    ).all()
+    assert taken == {(o, p): q for o, p, q, _ in lines}
+    assert given == {(o, p): q for o, p, q, status in lines if status == "cancelled"}
+
+
+def _assert_every_history_runs_from_placed_to_the_status() -> None:
+    events: dict[int, list[OrderEvent]] = {}
+    for event in db.session.scalars(select(OrderEvent).order_by(OrderEvent.id)):
+        events.setdefault(event.order_id, []).append(event)
+    for order in db.session.scalars(select(Order)):
+        steps = events[order.id]
+        assert steps[0].to_status == "placed" and steps[0].created_at == order.created_at
+        previous = None
+        for step in steps:
+            assert step.from_status == previous and step.to_status in NEXT_STEP[previous]
+            previous = step.to_status
+        times = [step.created_at for step in steps]
+        assert times == sorted(times) and len(set(times)) == len(times)
+        assert steps[-1].to_status == order.status and order.updated_at == times[-1]
+        if order.status == "cancelled":
+            assert steps[-1].note  # the reason
+
+
+def test_every_product_is_counted_a_few_low_a_few_sold_out_and_two_hidden(seed, auth, client):
+    result = seed(*ADMIN)
+    assert result.exit_code == 0, result.output
+    products = db.session.scalars(select(Product)).all()
+    assert all(p.stock is not None for p in products)
+    low = [p for p in products if 0 < p.stock <= 5]
+    sold_out = [p for p in products if p.stock == 0]
+    hidden = [p for p in products if not p.listed]
+    assert low and sold_out and len(hidden) == 2
+    assert "1 low, 1 sold out, 2 hidden" in result.output
+    # what the admin sees: the low-stock and sold-out lists, the hidden products
+    auth.login(email="admin@example.com", password="admin-demo-password")
+    low_page = client.get("/admin/products?stock=low").get_data(as_text=True)
+    assert all(escape(p.name) in low_page and f"Only {p.stock} left" in low_page for p in low)
+    out_page = client.get("/admin/products?stock=out").get_data(as_text=True)
+    assert all(escape(p.name) in out_page for p in sold_out) and "Out of stock" in out_page
+    hidden_page = client.get("/admin/products?listed=hidden").get_data(as_text=True)
+    assert all(escape(p.name) in hidden_page for p in hidden)
+    # each hidden product has the admin's audit entry, after its last sale
+    admin = db.session.scalar(select(User).where(User.email == "admin@example.com"))
+    entries = db.session.scalars(select(AuditEntry).order_by(AuditEntry.target_id)).all()
+    assert [(e.target_type, e.target_id) for e in entries] == [
+        ("product", p.id) for p in sorted(hidden, key=lambda p: p.id)
+    ]
+    for entry in entries:
+        assert (entry.action, entry.actor_id, entry.actor_email) == (
+            "product.update", admin.id, "admin@example.com"
+        )  # fmt: skip
+        assert (entry.before, entry.after) == ({"listed": True}, {"listed": False})
+        assert entry.summary.startswith("Hidden: ")
+        last_sale = db.session.scalar(
+            select(func.max(Order.created_at))
+            .join(OrderLine)
+            .where(OrderLine.product_id == entry.target_id)
+        )
+        assert last_sale is None or last_sale < entry.created_at
+
+
+def test_the_demo_shop_sells_out_a_best_seller_but_none_of_the_demo_shoppers_favourites(
+    runner, static_dir
+):
+    args = ["seed", "--as-of", "2026-01-15", "--quiet", "--events", "20000"]
+    assert runner.invoke(args=args).exit_code == 0
+    products = db.session.scalars(select(Product).order_by(Product.purchase_count.desc())).all()
+    assert sum(p.stock == 0 for p in products) == 3
+    assert sum(0 < p.stock <= 5 for p in products) == 4
+    assert sum(not p.listed for p in products) == 2
+    assert any(p.stock == 0 for p in products[: len(products) // 4])
+    demo = db.session.scalar(select(User).where(User.email == "shopper@example.com"))
+    favourites = db.session.execute(
+        select(OrderLine.product_id)
+        .join(Order)
+        .where(Order.user_id == demo.id)
+        .group_by(OrderLine.product_id)
+        .order_by(func.sum(OrderLine.quantity).desc(), OrderLine.product_id)
+        .limit(5)
+    ).scalars()
+    for product_id in favourites:
+        product = db.session.get(Product, product_id)
+        assert product.listed and product.stock > 5
+    # the popular, in-stock products are stocked deeper than the slow ones
+    counted = [p for p in products if p.listed and p.stock > 5]
+    top, tail = counted[: len(counted) // 4], counted[-len(counted) // 4 :]
+    assert np.median([p.stock for p in top]) > np.median([p.stock for p in tail])
+    _assert_ledgers_replay_to_the_stock()
+
+
+def test_the_stock_ledger_replays_to_every_products_stock(seed):
+    assert seed().exit_code == 0
+    _assert_ledgers_replay_to_the_stock()
+
+
+def test_orders_are_in_every_status_each_with_its_history(seed):
+    assert seed(*ADMIN).exit_code == 0
+    assert {status for _, _, status, _ in _statuses()} == set(ORDER_STATUSES)
+    _assert_every_history_runs_from_placed_to_the_status()
+    # the older the order, the further it got
+    ages = dict(
+        db.session.execute(
+            select(Order.status, func.min(Order.created_at)).group_by(Order.status)
+        ).all()
+    )
+    assert ages["delivered"] < ages["placed"]
+
+
+def test_the_demo_shopper_has_an_order_on_its_way_and_one_shipped(seed, auth, client):
+    assert seed().exit_code == 0
+    demo = db.session.scalar(select(User).where(User.email == "shopper@example.com"))
+    mine = db.session.scalars(
+        select(Order.status).where(Order.user_id == demo.id).order_by(Order.created_at.desc())
+    ).all()
+    assert mine[0] in ("placed", "paid") and "shipped" in mine
+    # her orders page, newest first, shows both
+    auth.login(email="shopper@example.com", password="shopper-demo-password")
+    page = client.get("/orders").get_data(as_text=True).lower()
+    assert re.search(r"\bshipped\b", page)
+    header = 1 if mine[0] == "placed" else 0  # the "Placed" column
+    assert len(re.findall(rf"\b{mine[0]}\b", page)) > header
+
+
+def test_the_experiments_orders_take_stock_and_move_along_too(seed):
+    assert seed("--with-experiment").exit_code == 0
+    experiment_orders = db.session.scalar(
+        select(func.count(func.distinct(OrderLine.order_id))).where(
+            OrderLine.impression_id.is_not(None)
+        )
+    )
+    assert experiment_orders > 0
+    _assert_ledgers_replay_to_the_stock()
+    _assert_every_history_runs_from_placed_to_the_status()
+
+
+def test_same_seed_gives_the_same_stock_and_statuses(seed):
+    assert seed(*ADMIN, seed=11).exit_code == 0
+    first = (_stock_by_sku(), _statuses())
+    assert seed("--reset", *ADMIN, seed=11).exit_code == 0
+    assert (_stock_by_sku(), _statuses()) == first
+    assert seed("--reset", *ADMIN, seed=12).exit_code == 0
+    assert (_stock_by_sku(), _statuses()) != first
+
+
+def test_reset_clears_the_ledger_histories_audit_log_and_merchandising(seed):
+    assert seed(*ADMIN).exit_code == 0
+    product = db.session.scalars(select(Product)).first()
+    db.session.add(CategoryPin(category_id=product.category_id, product_id=product.id, position=1))
+    db.session.add(
+        CategoryBoost(
+            category_id=product.category_id,
+            weight=2.0,
+            starts_on=date(2026, 1, 1),
+            ends_on=date(2026, 1, 31),
+        )
+    )
+    db.session.commit()
+    assert seed("--reset", *ADMIN).exit_code == 0
+    assert _count(CategoryPin) == 0 and _count(CategoryBoost) == 0
+    assert _count(AuditEntry) == 2
+    assert _count(StockMovement) == _count(Product) + _count(OrderLine) + db.session.scalar(
+        select(func.count(OrderLine.id)).join(Order).where(Order.status == "cancelled")
+    )
+    _assert_ledgers_replay_to_the_stock()
+    _assert_every_history_runs_from_placed_to_the_status()
+
+
+def test_without_an_admin_the_products_are_hidden_with_no_audit_entry(seed):
+    assert seed().exit_code == 0
+    assert db.session.scalar(select(func.count(Product.id)).where(Product.listed.is_(False))) == 2
+    assert _count(AuditEntry) == 0

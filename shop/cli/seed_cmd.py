@@ -15,6 +15,7 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from shop.extensions import db
+from shop.models import ORDER_STATUSES
 from shop.seeding import (
     DEMO_EMAIL,
     DEMO_PASSWORD,
@@ -100,7 +101,9 @@ def seed_command(
     """Fill the shop with synthetic shoppers, products and a realistic event history.
 
     Shoppers have hidden tastes and products a hidden quality, so the recommendation engine has real
-    structure to find. Refuses a database that already has products unless --reset or --if-empty.
+    structure to find. Every product gets a counted stock with its ledger (a few low, a few sold
+    out, two hidden) and the orders move through every status, each with its history. Refuses a
+    database that already has products unless --reset or --if-empty.
     """
     if bool(admin_email) != bool(admin_password):
         raise CommandError("Give --admin-email and --admin-password together.")
@@ -144,6 +147,13 @@ def seed_command(
         f"Funnel: {f['click_rate']:.0%} of views clicked, {f['cart_rate']:.0%} of clicks added to "
         f"cart, {f['purchase_rate']:.0%} of cart adds bought."
     )
+    if "hidden" in c:
+        click.echo(
+            f"Stock: every product counted, {c['low']} low, {c['sold_out']} sold out, "
+            f"{c['hidden']} hidden. Order statuses: "
+            + ", ".join(f"{c[f'orders_{s}']:,} {s}" for s in ORDER_STATUSES)
+            + "."
+        )
     click.echo(f"Demo shopper: {DEMO_EMAIL} / {DEMO_PASSWORD}")
     if reset:
         click.echo("Any trained model describes the old data: run `flask --app shop train`.")

@@ -3,7 +3,9 @@
 :func:`seed_database` checks the schema, draws the shop in memory (:mod:`shop.seeding.generator`),
 then writes it in ONE transaction with bulk inserts (events in chunks) and rebuilds the product
 counters from what was written. Any failure rolls the whole seed back and removes the pictures it
-wrote, so a database is never left half seeded.
+wrote, so a database is never left half seeded. :func:`settle_shop` then gives the orders their
+statuses and histories and the products their stock (:mod:`shop.seeding.lifecycle`): in the same
+transaction, or, with the demo experiment, once the experiment's orders are written too.
 """
 
 from __future__ import annotations
@@ -16,26 +18,33 @@ from pathlib import Path
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import delete, func, insert, inspect, select, text
+from sqlalchemy import bindparam, delete, func, insert, inspect, select, text, update
 from sqlalchemy.exc import OperationalError
 from tqdm import tqdm
 
 from shop.extensions import db
 from shop.models import (
+    ORDER_STATUSES,
+    AuditEntry,
     CartItem,
     Category,
+    CategoryBoost,
+    CategoryPin,
     Event,
     Experiment,
     ExperimentVariant,
     Impression,
     Like,
     Order,
+    OrderEvent,
     OrderLine,
     Product,
     Rating,
+    StockMovement,
     TrainingRun,
     User,
 )
+from shop.seeding import lifecycle
 from shop.seeding.generator import (
     DEMO_EMAIL,
     DEMO_PASSWORD,
@@ -55,6 +64,8 @@ INDEX_REBUILD_FROM = 20_000
 # Children before parents, so that deleting never trips a foreign key.
 DELETE_ORDER = (
     Event,
+    StockMovement,
+    OrderEvent,
     OrderLine,
     Order,
     CartItem,
@@ -64,6 +75,9 @@ DELETE_ORDER = (
     ExperimentVariant,
     Experiment,
     TrainingRun,
+    CategoryPin,
+    CategoryBoost,
+    AuditEntry,
     Product,
     Category,
     User,
@@ -169,6 +183,8 @@ def seed_database(
             counts["users"] = db.session.scalar(select(func.count(User.id)))
         recompute_product_counters()
         written = write_product_images(current_app.static_folder, _image_rows(data))
+        if not with_experiment:
+            counts.update(settle_shop(data, options.seed))
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -187,12 +203,127 @@ def seed_database(
         clock = time.perf_counter()
         try:
             experiment = create_demo_experiment(data, rng_seed=options.seed)
-        except BaseException:
+        except Exception:
+            # The shop without its experiment still gets its stock and order histories.
             db.session.rollback()
+            settle_shop(data, options.seed)
+            db.session.commit()
             raise
         report.experiment_id, report.experiment_name = experiment.id, experiment.name
         report.experiment_seconds = time.perf_counter() - clock
+        # The experiment's orders are the shop's too: they take stock and move along like the rest,
+        # so the shop's stock and histories are settled once, after it (and counted as seeding).
+        clock, cpu_clock = time.perf_counter(), time.process_time()
+        counts.update(settle_shop(data, options.seed))
+        db.session.commit()
+        report.seconds += time.perf_counter() - clock
+        report.cpu_seconds += time.process_time() - cpu_clock
     return report
+
+
+def settle_shop(data: SeedData, seed: int) -> dict[str, int]:
+    """Give the seeded orders their statuses and histories, and the seeded products their stock.
+
+    Plans with :mod:`shop.seeding.lifecycle` over every order that has no history yet and every
+    product the seed made, then writes in bulk: order events, the stock ledger, the orders' and the
+    products' new columns, and an audit entry per hidden product when there is an admin to sign it.
+    Returns the figures the command prints. The caller commits.
+    """
+    skus = [row["sku"] for row in data.products]
+    products = [
+        lifecycle.ProductRow(pid, _aware(created))
+        for pid, created in db.session.execute(
+            select(Product.id, Product.created_at).where(Product.sku.in_(skus))
+        )
+    ]
+    fresh = ~select(OrderEvent.id).where(OrderEvent.order_id == Order.id).exists()
+    orders = [
+        lifecycle.OrderRow(oid, uid, _aware(created))
+        for oid, uid, created in db.session.execute(
+            select(Order.id, Order.user_id, Order.created_at).where(fresh)
+        )
+    ]
+    order_ids = {o.id for o in orders}
+    lines = [
+        lifecycle.LineRow(*row)
+        for row in db.session.execute(
+            select(OrderLine.order_id, OrderLine.product_id, OrderLine.quantity).where(
+                OrderLine.order_id.in_(select(Order.id).where(fresh))
+            )
+        )
+        if row[0] in order_ids
+    ]
+    demo_id = db.session.scalar(select(User.id).where(User.email == DEMO_EMAIL))
+    admin = db.session.scalar(select(User).where(User.is_admin.is_(True)).order_by(User.id))
+    plan = lifecycle.plan(
+        orders,
+        lines,
+        products,
+        end=data.end,
+        seed=seed,
+        threshold=int(current_app.config.get("SHOP_LOW_STOCK_THRESHOLD", 5)),
+        demo_user_id=demo_id,
+        admin_id=admin.id if admin is not None else None,
+    )
+    if plan.order_events:
+        db.session.execute(insert(OrderEvent.__table__), plan.order_events)
+        db.session.execute(
+            update(Order.__table__)
+            .where(Order.__table__.c.id == bindparam("order_id"))
+            .values(status=bindparam("status"), updated_at=bindparam("updated_at")),
+            [
+                {"order_id": oid, "status": status, "updated_at": plan.updated[oid]}
+                for oid, status in plan.statuses.items()
+            ],
+        )
+    if plan.movements:
+        db.session.execute(insert(StockMovement.__table__), plan.movements)
+    db.session.execute(
+        update(Product.__table__)
+        .where(Product.__table__.c.id == bindparam("product_id"))
+        .values(
+            stock=bindparam("stock"), listed=bindparam("listed"), updated_at=bindparam("updated_at")
+        ),
+        [
+            {
+                "product_id": pid,
+                "stock": stock,
+                "listed": pid not in plan.hidden,
+                "updated_at": plan.product_updated[pid],
+            }
+            for pid, stock in plan.stock.items()
+        ],
+    )
+    if admin is not None and plan.hidden:
+        db.session.execute(
+            insert(AuditEntry.__table__),
+            [
+                {
+                    "actor_id": admin.id,
+                    "actor_email": admin.email,
+                    "action": "product.update",
+                    "target_type": "product",
+                    "target_id": pid,
+                    "summary": lifecycle.HIDE_SUMMARY,
+                    "before": {"listed": True},
+                    "after": {"listed": False},
+                    "created_at": when,
+                }
+                for pid, when in sorted(plan.hidden.items())
+            ],
+        )
+    statuses = list(plan.statuses.values())
+    return {
+        "low": len(plan.low),
+        "sold_out": len(plan.sold_out),
+        "hidden": len(plan.hidden),
+        **{f"orders_{status}": statuses.count(status) for status in ORDER_STATUSES},
+    }
+
+
+def _aware(value):
+    """SQLite hands timestamps back without their zone; they were written in UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def _image_rows(data: SeedData) -> list[dict]:

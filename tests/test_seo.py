@@ -112,9 +112,8 @@ def test_product_json_ld_says_what_the_database_row_says(seo_app, client):
     assert offer["@type"] == "Offer"
     assert Decimal(offer["price"]) == row.price
     assert offer["priceCurrency"] == seo_app.config["SHOP_CURRENCY"] == "GBP"
-    # The shop keeps no stock count, so the offer claims no availability rather than guess.
-    assert not hasattr(Product, "stock")
-    assert "availability" not in offer
+    # The factory's product has no counted stock, so the offer claims no availability.
+    assert row.stock is None and "availability" not in offer
     rating = data["aggregateRating"]
     assert rating["ratingCount"] == row.rating_count == 3
     assert rating["ratingValue"] == pytest.approx(row.rating_sum / row.rating_count, abs=0.005)
@@ -384,3 +383,14 @@ def test_robots_txt_keeps_private_pages_out_and_points_at_the_sitemap(seo_app, c
         "/sitemap.xml",
     ):
         assert robots.can_fetch("*", f"{BASE}{path}"), path
+
+
+@pytest.mark.parametrize(
+    ("count", "state"), [(0, "OutOfStock"), (3, "LimitedAvailability"), (40, "InStock")]
+)
+def test_the_offer_says_how_much_is_in_stock(seo_app, client, count, state):
+    product = rated_product()
+    product.stock = count
+    db.session.commit()
+    offer = head_of(client, f"/products/{product.id}").structured("Product")["offers"]
+    assert offer["availability"] == f"https://schema.org/{state}"

@@ -17,6 +17,7 @@ from markupsafe import Markup
 from shop.models import Product
 from shop.security import allow_inline_script
 from shop.seo.urls import absolute
+from shop.services.stock import level as stock_level
 from shop.templating import product_image_url
 
 SCHEMA = "https://schema.org"
@@ -27,8 +28,9 @@ _UNSAFE = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
 def product_data(product: Product) -> dict[str, Any]:
     """A ``Product`` with its ``Offer`` and, once it has ratings, its ``AggregateRating``.
 
-    The Offer states no ``availability``: the shop keeps no stock count (shop/models.py), and
-    claiming InStock for everything would be a guess.
+    The Offer's ``availability`` follows the stock: OutOfStock at 0, LimitedAvailability at or
+    under the low-stock threshold, InStock above it; a product whose stock the shop does not count
+    states none, since claiming InStock would be a guess.
     """
     url = absolute(url_for("catalog.product_detail", product_id=product.id))
     data: dict[str, Any] = {
@@ -55,6 +57,12 @@ def product_data(product: Product) -> dict[str, Any]:
     }
     if url:
         offer["url"] = url
+    level = stock_level(product)
+    if level.counted:
+        state = (
+            "OutOfStock" if level.sold_out else "LimitedAvailability" if level.low else "InStock"
+        )
+        offer["availability"] = f"{SCHEMA}/{state}"
     data["offers"] = offer
     if product.rating_count:
         data["aggregateRating"] = {

@@ -111,7 +111,13 @@ def run(folder: Path, writes: int, attackers: int) -> dict:
             flask(env, "create-admin", SHOPPER, "--password", PASSWORD)
             with closing(sqlite3.connect(folder / "shop.db")) as conn, conn:
                 conn.execute("UPDATE users SET is_admin = 0 WHERE email = ?", (SHOPPER,))
-                product_ids = [row[0] for row in conn.execute("SELECT id FROM products LIMIT 8")]
+                product_ids = [  # the best-stocked products on sale: no add is refused for stock
+                    row[0]
+                    for row in conn.execute(
+                        "SELECT id FROM products WHERE listed "
+                        "ORDER BY coalesce(stock, 1000000) DESC, id LIMIT 8"
+                    )
+                ]
             with (
                 worker(env, folder / "worker.log"),
                 gunicorn(env, workers=4, log=folder / "gunicorn.log") as base,

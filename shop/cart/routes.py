@@ -77,20 +77,23 @@ def add():
         return redirect(
             safe_next(form.next.data) or url_for("catalog.product_detail", product_id=product.id)
         )
+    # Read what the answer needs before committing: after it the rows are expired, and a remove
+    # committed meanwhile by another request would turn the saved add into an error page.
+    in_cart, name, product_id = item.quantity, product.name, product.id
     db.session.commit()
-    message = f"Added {quantity} × {product.name} to your cart."
-    if item.quantity == carts.MAX_QUANTITY:
+    message = f"Added {quantity} × {name} to your cart."
+    if in_cart == carts.MAX_QUANTITY:
         message += f" (at most {carts.MAX_QUANTITY} of one item)"
     if wants_json():
         return jsonify(
             message=message,
-            product_id=product.id,
-            quantity=item.quantity,
+            product_id=product_id,
+            quantity=in_cart,
             cart_count=carts.cart_count(current_user.id),
             cart_url=url_for("cart.view_cart"),
         )
     flash(message, "success")
-    target = safe_next(form.next.data) or url_for("catalog.product_detail", product_id=product.id)
+    target = safe_next(form.next.data) or url_for("catalog.product_detail", product_id=product_id)
     return redirect(target)
 
 
@@ -107,10 +110,11 @@ def update(product_id: int):
         if wants_json():
             return error_response(409, exc.message, "Quantity not changed")
         return _back_to_cart(f"{exc.message} The quantity was not changed.", "warning")
+    new_quantity = item.quantity if item is not None else None  # before the commit expires it
     db.session.commit()
-    if item is None:
+    if new_quantity is None:
         return _back_to_cart("Removed from your cart.", "info")
-    return _back_to_cart(f"Quantity updated to {item.quantity}.")
+    return _back_to_cart(f"Quantity updated to {new_quantity}.")
 
 
 @bp.route("/cart/remove/<id:product_id>", methods=["POST"])

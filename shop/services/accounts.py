@@ -179,17 +179,36 @@ class ResetLinkError(ValueError):
     """The link is expired, altered or already used; the message says which, for the shopper."""
 
 
-def user_for_reset_token(token: str) -> User:
+def _link_data(
+    serializer: URLSafeTimedSerializer,
+    token: str,
+    max_age: int,
+    error: type[ValueError],
+    expired: str,
+    invalid: str,
+) -> dict[str, Any]:
+    """A signed link's payload (a dict naming a user id ``u``), or ``error`` saying what is wrong."""
     try:
-        data = _serializer().loads(token, max_age=RESET_MAX_AGE_SECONDS)
+        data = serializer.loads(token, max_age=max_age)
     except SignatureExpired as exc:
-        raise ResetLinkError(
-            "This link has expired (links last 30 minutes). Ask for a new one."
-        ) from exc
+        raise error(expired) from exc
     except BadSignature as exc:
-        raise ResetLinkError("This link is not valid. Ask for a new one.") from exc
-    user_id = data.get("u") if isinstance(data, dict) else None
-    user = db.session.get(User, user_id) if isinstance(user_id, int) else None
+        raise error(invalid) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("u"), int):
+        raise error(invalid)
+    return data
+
+
+def user_for_reset_token(token: str) -> User:
+    data = _link_data(
+        _serializer(),
+        token,
+        RESET_MAX_AGE_SECONDS,
+        ResetLinkError,
+        "This link has expired (links last 30 minutes). Ask for a new one.",
+        "This link is not valid. Ask for a new one.",
+    )
+    user = db.session.get(User, data["u"])
     if user is None or data.get("f") != _fingerprint(user):
         raise ResetLinkError("This link has already been used. Ask for a new one if you need it.")
     return user
@@ -223,16 +242,14 @@ def email_taken(address: str, by_other_than: int | None = None) -> bool:
 
 def email_change_for_token(token: str) -> tuple[User, str]:
     """The account and the new address a confirmation link names, or EmailChangeError."""
-    try:
-        data = _email_serializer().loads(token, max_age=EMAIL_CHANGE_MAX_AGE_SECONDS)
-    except SignatureExpired as exc:
-        raise EmailChangeError(
-            "This link has expired (links last an hour). Ask for the change again."
-        ) from exc
-    except BadSignature as exc:
-        raise EmailChangeError("This link is not valid. Ask for the change again.") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("u"), int):
-        raise EmailChangeError("This link is not valid. Ask for the change again.")
+    data = _link_data(
+        _email_serializer(),
+        token,
+        EMAIL_CHANGE_MAX_AGE_SECONDS,
+        EmailChangeError,
+        "This link has expired (links last an hour). Ask for the change again.",
+        "This link is not valid. Ask for the change again.",
+    )
     user = db.session.get(User, data["u"])
     new_email = str(data.get("e") or "")
     if user is None or data.get("f") != _fingerprint(user) or user.email == new_email:

@@ -71,8 +71,8 @@ def render_product_page(
     return render_template(
         "catalog/product.html",
         product=product,
-        similar=similar_products(product, n=5),
-        bought_together=also_bought(product, n=5),
+        similar=similar_products(product, n=5, user_id=user_id),
+        bought_together=also_bought(product, n=5, user_id=user_id),
         reviews=feedback.latest_reviews(product.id),
         my_rating=my_rating,
         liked=liked,

@@ -149,7 +149,9 @@ def build_vocabulary() -> Vocabulary:
     rows = db.session.execute(
         select(
             Product.name, Product.brand, Category.name, Product.category_id, Product.click_count
-        ).outerjoin(Category, Category.id == Product.category_id)
+        )
+        .outerjoin(Category, Category.id == Product.category_id)
+        .where(Product.listed.is_(True))
     )
     rows = rows.all()
     names = {tuple(tokenize_text(row[0])) for row in rows}
@@ -182,6 +184,7 @@ def _fingerprint() -> tuple:
                 func.count(Product.id),
                 func.max(Product.id),
                 func.sum(func.length(Product.name) + func.length(Product.brand)),
+                func.sum(case((Product.listed.is_(True), 1), else_=0)),
                 select(func.count(Category.id)).scalar_subquery(),
             )
         ).one()

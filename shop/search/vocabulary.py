@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from flask import current_app
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from shop.extensions import db
 from shop.models import Category, Product
@@ -147,9 +147,7 @@ def build_vocabulary() -> Vocabulary:
     last_words: Counter = Counter()
     last_word_clicks: Counter = Counter()
     rows = db.session.execute(
-        select(
-            Product.name, Product.brand, Category.name, Product.category_id, Product.click_count
-        )
+        select(Product.name, Product.brand, Category.name, Product.category_id, Product.click_count)
         .outerjoin(Category, Category.id == Product.category_id)
         .where(Product.listed.is_(True))
     )

@@ -13,7 +13,8 @@ from sqlalchemy import Float, Select, case, cast, select
 from sqlalchemy.orm import joinedload
 
 from shop.extensions import db
-from shop.models import Category, Product
+from shop.models import Category, CategoryPin, Product
+from shop.services.availability import is_listed, sold_out_last
 
 
 @dataclass(frozen=True)
@@ -63,14 +64,39 @@ def _order_by(sort: str) -> list:
 
 
 def browse_statement(category: Category | None, sort: str) -> Select:
-    """The products listing: optionally one category, in the chosen order."""
-    statement = select(Product).options(joinedload(Product.category))
+    """The products listing: optionally one category, in the chosen order.
+
+    Hidden products are left out; sold-out ones come after those in stock whatever the sort. A
+    category sorted by popularity starts with the products an admin pinned there, by position.
+    """
+    sort = parse_sort(sort)
+    statement = select(Product).options(joinedload(Product.category)).where(is_listed())
+    order = [sold_out_last()]
     if category is not None:
         statement = statement.where(Product.category_id == category.id)
-    return statement.order_by(*_order_by(parse_sort(sort)))
+        if sort == DEFAULT_SORT:
+            statement = statement.outerjoin(
+                CategoryPin,
+                (CategoryPin.category_id == category.id) & (CategoryPin.product_id == Product.id),
+            )
+            order.append(CategoryPin.position.is_(None))
+            order.append(CategoryPin.position)
+    return statement.order_by(*order, *_order_by(sort))
+
+
+def pinned_ids(category: Category | None, sort: str) -> set[int]:
+    """Products the listing shows as "Featured": pinned, in a category sorted by popularity."""
+    if category is None or parse_sort(sort) != DEFAULT_SORT:
+        return set()
+    return set(
+        db.session.scalars(
+            select(CategoryPin.product_id).where(CategoryPin.category_id == category.id)
+        )
+    )
 
 
 def product_with_category(product_id: int) -> Product | None:
+    """The product whatever its listing (the route decides who may see a hidden one)."""
     return db.session.scalar(
         select(Product).options(joinedload(Product.category)).where(Product.id == product_id)
     )

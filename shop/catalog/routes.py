@@ -16,18 +16,21 @@ from shop.experiments.impressions import impression_for, record_impression
 from shop.extensions import db, limiter
 from shop.images import product_svg
 from shop.product_page import render_product_page
-from shop.services import categories, history_lists, recommendations
+from shop.services import categories, history_lists, new_products, recommendations
 from shop.services.events import record_event
 from shop.web import parse_page
 
 log = logging.getLogger(__name__)
 
 IMAGE_MAX_AGE = 30 * 24 * 3600
+#: Products in the home page's "New in" row.
+NEW_IN = 5
 
 
 @bp.route("/")
 def index():
     for_you = because = buy_again = recently = None
+    user_id = current_user.id if current_user.is_authenticated else None
     if current_user.is_authenticated:
         for_you = recommendations.recommended_for(current_user.id, n=10)
         # An experiment's list is recorded as an impression (a write, committed here), so that
@@ -39,11 +42,12 @@ def index():
         )
         buy_again = history_lists.buy_it_again(current_user.id, n=5)
         recently = history_lists.recently_viewed(current_user.id, n=5)
-    best = [p for p in recommendations.best_sellers(5) if p.purchase_count > 0]
+    best = [p for p in recommendations.best_sellers(5, user_id) if p.purchase_count > 0]
     return render_template(
         "catalog/index.html",
         tiles=categories.category_tiles(),
-        top_clicked=recommendations.top_clicked(5),
+        new_in=new_products.new_in(NEW_IN),
+        top_clicked=recommendations.top_clicked(5, user_id),
         best_sellers=best,
         for_you=for_you,
         because=because,
@@ -82,6 +86,7 @@ def products():
         category=category,
         categories=categories.all_categories(),
         sort=sort,
+        featured=queries.pinned_ids(category, sort),
         default_sort=queries.DEFAULT_SORT,
         sort_options=queries.SORT_OPTIONS,
     )
@@ -90,13 +95,18 @@ def products():
 @bp.route("/products/<id:product_id>")
 def product_detail(product_id: int):
     product = queries.product_with_category(product_id)
-    if product is None:
+    if product is None or not (product.listed or _is_admin()):
         abort(404)
     impression_id = _impression_arg()
     source = request.args.get("src")
     html = render_product_page(product, impression_id=impression_id, source=source)
     _record_visit(product.id, source, impression_id)
     return html
+
+
+def _is_admin() -> bool:
+    """Admins see a hidden product's page (with a banner); to everyone else it does not exist."""
+    return current_user.is_authenticated and current_user.is_admin
 
 
 def _impression_arg() -> int | None:

@@ -39,6 +39,7 @@ from .records import (
     RecommenderError,
     TopNScore,
     UnknownProductError,
+    UnseenProducts,
 )
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "Split",
     "TopNScore",
     "UnknownProductError",
+    "UnseenProducts",
     "average_precision_at_k",
     "catalog_coverage",
     "evaluate_ratings",

@@ -96,12 +96,33 @@ class ContentModel:
             ValueError
         ):  # every document empty: no content signal at all, say so with zero vectors
             matrix = sp.csr_matrix((len(documents), 1), dtype=np.float32)
+            vectorizer = None
+        else:
+            # The terms max_features cut are only kept for introspection; scikit-learn says they
+            # may be dropped before pickling, and they would be most of the saved vectorizer.
+            vectorizer.stop_words_ = None
+        # Kept to code products added after the fit (``transform``) in the same vector space.
+        self.vectorizer_ = vectorizer
         self.item_vectors_ = normalize(matrix.tocsr(), norm="l2", copy=False)
         self.has_text_ = np.asarray(self.item_vectors_.getnnz(axis=1) > 0)
         self.neighbours_ = top_k_sparse(
             self.item_vectors_, self.item_vectors_.T.tocsc(), self.n_neighbours
         )
         return self
+
+    def transform(self, products: pd.DataFrame) -> sp.csr_matrix:
+        """Unit TF-IDF vectors for products the model was not fitted on, with the fitted vocabulary
+        and IDF weights, so their cosine to the catalogue means what it means between fitted ones.
+
+        Words the fitted catalogue never used carry no weight. A model saved before the vectorizer
+        was kept (or fitted on empty text) codes every product as a zero vector: similar to nothing.
+        """
+        vectorizer = getattr(self, "vectorizer_", None)
+        shape = (len(products), self.item_vectors_.shape[1])
+        if vectorizer is None or not len(products):
+            return sp.csr_matrix(shape, dtype=np.float32)
+        matrix = vectorizer.transform(product_text(products))
+        return normalize(matrix.tocsr().astype(np.float32), norm="l2", copy=False)
 
     def profile_scores(self, history: sp.csr_matrix) -> np.ndarray:
         """Cosine of each product to each shopper's weighted mean item vector (rows of ``history``).

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from . import persistence
@@ -36,7 +37,7 @@ from .history import CatalogIndex, Shopper, shopper_from_frame
 from .pipeline import candidate_features
 from .popularity import POPULAR_KINDS
 from .ranker import ValidationSet, choose_ranker
-from .records import NotFittedError, Recommendation, UnknownProductError
+from .records import NotFittedError, Recommendation, UnknownProductError, UnseenProducts
 from .rerank import mmr
 from .sources import Catalog, SourceParams, SourceSet
 from .tuning import random_holdout, time_holdouts, validation_set
@@ -374,33 +375,150 @@ class HybridRecommender:
             for i, reason in zip(picked.tolist(), reasons, strict=True)
         ]
 
-    def similar(self, product_id: Hashable, n: int = 10) -> list[Recommendation]:
-        """Products most like this one by text (name, description, category, brand), then by co-interest."""
+    def similar(
+        self,
+        product_id: Hashable,
+        n: int = 10,
+        *,
+        exclude: Iterable[Hashable] = (),
+        unseen: UnseenProducts | None = None,
+    ) -> list[Recommendation]:
+        """Products most like this one by text (name, description, category, brand), then by co-interest.
+
+        ``exclude`` never appears (the shop's hidden and sold-out products, the cart), and the list is
+        filled past them. ``unseen`` (from :meth:`unseen_products`) holds products added since the fit:
+        they compete by the cosine of their text, and one of them may be ``product_id`` itself, whose
+        neighbours are then read from its text against the whole catalogue. Raises UnknownProductError
+        for an id in neither.
+        """
         self._check_fitted()
-        item = self._locate(product_id)
-        row = self.content_.neighbours_[item]
-        order = list(zip(row.indices.tolist(), row.data.tolist(), strict=True))
+        if n <= 0:
+            return []
+        blocked = self._blocked(exclude)
+        new_blocked = self._new_blocked(unseen, exclude)
+        index = self.product_ids_.get_indexer([product_id])[0]
+        if index < 0:
+            return self._similar_to_unseen(product_id, n, blocked, unseen, new_blocked)
+        item = int(index)
         name = self.names_[item]
-        out = [Recommendation(self._id(j), float(s), f"Similar to {name}") for j, s in order[:n]]
+        row = self.content_.neighbours_[item]
+        keep = ~blocked[row.indices]
+        items, scores = row.indices[keep], row.data[keep].astype(np.float64)
+        reason = f"Similar to {name}"
+        out = self._merge_unseen(items, scores, reason, unseen, new_blocked, item, n)
         if len(out) < n:  # products without text: fill with item-kNN neighbours
-            seen = {item, *(j for j, _ in order)}
             knn = self.sources_.itemknn_.similarity_[item]
-            for j, s in zip(knn.indices.tolist(), knn.data.tolist(), strict=True):
-                if len(out) >= n:
-                    break
-                if j not in seen:
-                    seen.add(j)
-                    reason = f"Shoppers who liked {name} liked this"
-                    out.append(Recommendation(self._id(j), float(s), reason))
+            fresh = ~blocked[knn.indices] & ~np.isin(knn.indices, row.indices)
+            fresh &= knn.indices != item
+            reason = f"Shoppers who liked {name} liked this"
+            out += [
+                Recommendation(self._id(j), float(s), reason)
+                for j, s in zip(
+                    knn.indices[fresh][: n - len(out)].tolist(),
+                    knn.data[fresh][: n - len(out)].tolist(),
+                    strict=True,
+                )
+            ]
         return out
 
-    def also_bought(self, product_id: Hashable, n: int = 10) -> list[Recommendation]:
-        """'Customers who bought this also bought': co-purchase neighbours, filled from co-interest."""
+    def unseen_products(self, products: pd.DataFrame) -> UnseenProducts:
+        """Code products the fit never saw (columns as for ``fit``) so ``similar`` can rank them.
+
+        Their text goes through the fitted TF-IDF vocabulary; ids the model knows are dropped. Build it
+        once per set of new products and reuse it: it is the only part that touches text.
+        """
+        self._check_fitted()
+        if "product_id" not in products.columns:
+            raise ValueError("products need a product_id column")
+        products = products.drop_duplicates("product_id", keep="last")
+        products = products[self.product_ids_.get_indexer(products["product_id"]) < 0]
+        products = products.reset_index(drop=True)
+        ids = pd.Index(products["product_id"])
+        return UnseenProducts(
+            ids=ids,
+            vectors=self.content_.transform(products),
+            names=_text(products, "name", fallback=ids.astype(str)),
+        )
+
+    def _blocked(self, exclude: Iterable[Hashable]) -> np.ndarray:
+        serving = self._serving_state()
+        blocked = np.zeros(serving.n_items, dtype=bool)
+        exclude = list(exclude)
+        if exclude:
+            extra = serving.catalog.positions(exclude)
+            blocked[extra[extra >= 0]] = True
+        return blocked
+
+    @staticmethod
+    def _new_blocked(unseen: UnseenProducts | None, exclude: Iterable[Hashable]) -> np.ndarray:
+        if unseen is None:
+            return np.zeros(0, dtype=bool)
+        return unseen.ids.isin(list(exclude))
+
+    def _merge_unseen(
+        self,
+        items: np.ndarray,
+        scores: np.ndarray,
+        reason: str,
+        unseen: UnseenProducts | None,
+        new_blocked: np.ndarray,
+        vector_of: int | sp.csr_matrix,
+        n: int,
+    ) -> list[Recommendation]:
+        """Catalogue neighbours and new products in one list by cosine, best first, cut to n."""
+        ids = [self._id(j) for j in items.tolist()]
+        if unseen is not None and len(unseen.ids):
+            vector = (
+                self.content_.item_vectors_[vector_of]
+                if isinstance(vector_of, int | np.integer)
+                else vector_of
+            )
+            new_scores = np.asarray((unseen.vectors @ vector.T).todense()).ravel()
+            new_scores = new_scores.astype(np.float64)
+            new_scores[new_blocked] = 0.0
+            positive = np.flatnonzero(new_scores > 0)
+            ids += [_plain(unseen.ids[k]) for k in positive.tolist()]
+            scores = np.concatenate([scores, new_scores[positive]])
+        order = np.argsort(-scores, kind="stable")[:n]
+        return [Recommendation(ids[k], float(scores[k]), reason) for k in order.tolist()]
+
+    def _similar_to_unseen(
+        self,
+        product_id: Hashable,
+        n: int,
+        blocked: np.ndarray,
+        unseen: UnseenProducts | None,
+        new_blocked: np.ndarray,
+    ) -> list[Recommendation]:
+        """``similar`` for a product added since the fit: its text against the catalogue and the
+        other new products (one sparse product over the catalogue, then the top n)."""
+        position = -1 if unseen is None else unseen.ids.get_indexer([product_id])[0]
+        if position < 0:
+            raise UnknownProductError(f"product {product_id!r} is not in the fitted catalogue")
+        vector = unseen.vectors[position]
+        scores = np.asarray((self.content_.item_vectors_ @ vector.T).todense()).ravel()
+        scores = scores.astype(np.float64)
+        scores[blocked] = 0.0
+        picked = top_n(scores, n)
+        picked = picked[scores[picked] > 0]
+        own = new_blocked.copy()
+        own[position] = True
+        reason = f"Similar to {unseen.names[position]}"
+        return self._merge_unseen(picked, scores[picked], reason, unseen, own, vector, n)
+
+    def also_bought(
+        self, product_id: Hashable, n: int = 10, *, exclude: Iterable[Hashable] = ()
+    ) -> list[Recommendation]:
+        """'Customers who bought this also bought': co-purchase neighbours, filled from co-interest.
+
+        ``exclude`` never appears, and the list is filled past it.
+        """
         self._check_fitted()
         item = self._locate(product_id)
         name = self.names_[item]
+        blocked = self._blocked(exclude)
+        blocked[item] = True
         out: list[Recommendation] = []
-        seen = {item}
         sources = (
             (
                 self.sources_.copurchase_.similarity_[item],
@@ -412,12 +530,17 @@ class HybridRecommender:
             ),
         )
         for row, reason in sources:
-            for j, s in zip(row.indices.tolist(), row.data.tolist(), strict=True):
-                if len(out) >= n:
-                    return out
-                if j not in seen:
-                    seen.add(j)
-                    out.append(Recommendation(self._id(j), float(s), reason))
+            fresh = ~blocked[row.indices]
+            picked = row.indices[fresh][: n - len(out)]
+            out += [
+                Recommendation(self._id(j), float(s), reason)
+                for j, s in zip(
+                    picked.tolist(), row.data[fresh][: len(picked)].tolist(), strict=True
+                )
+            ]
+            blocked[picked] = True
+            if len(out) >= n:
+                break
         return out
 
     def popular(
@@ -473,6 +596,11 @@ class HybridRecommender:
         if not isinstance(engine, cls):
             raise persistence.ModelLoadError(f"{path} does not hold a {cls.__name__}")
         return engine
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the plain Python value (templates and JSON want those)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _now() -> int:

@@ -7,7 +7,7 @@ compared in tests and rendered without touching numpy state inside the models.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 class Recommendation(NamedTuple):
@@ -16,6 +16,18 @@ class Recommendation(NamedTuple):
     product_id: Hashable
     score: float
     reason: str
+
+
+class UnseenProducts(NamedTuple):
+    """Products added after the fit, coded for ``HybridRecommender.similar`` (``unseen_products``).
+
+    Built once per set of new products and reused across requests; ``vectors`` are unit TF-IDF rows in
+    the fitted vocabulary, in the order of ``ids``.
+    """
+
+    ids: Any  # pandas.Index of product ids
+    vectors: Any  # scipy.sparse.csr_matrix, one row per id
+    names: Any  # numpy array of names
 
 
 class TopNScore(NamedTuple):

@@ -41,6 +41,7 @@ from shop.models import Product
 from shop.search import facets
 from shop.search.text import MAX_TOKENS, display_text, tokenize
 from shop.search.vocabulary import current_vocabulary
+from shop.services.availability import is_listed, sold_out_last
 
 __all__ = [
     "MAX_TOKENS",
@@ -180,13 +181,14 @@ def interpret(tokens: list[str], *, allow_correction: bool = True) -> Reading:
 
 
 def ranked_statement(matches: Subquery, conditions: list) -> Select:
-    """The matching products, best first, narrowed by the filters' conditions."""
+    """The matching listed products, best first (sold-out ones after those in stock), narrowed by
+    the filters' conditions."""
     return (
         select(Product)
         .join(matches, matches.c.product_id == Product.id)
         .options(joinedload(Product.category))
-        .where(*conditions)
-        .order_by(matches.c.score.desc(), Product.id)
+        .where(is_listed(), *conditions)
+        .order_by(sold_out_last(), matches.c.score.desc(), Product.id)
     )
 
 
@@ -239,7 +241,9 @@ def _dead_end_help(tokens: list[str]) -> tuple[list[str], list[Product]]:
     statement = (
         select(Product)
         .options(joinedload(Product.category))
+        .where(is_listed())
         .order_by(
+            sold_out_last(),
             Product.click_count.desc(),
             Product.purchase_count.desc(),
             Product.view_count.desc(),

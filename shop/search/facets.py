@@ -114,7 +114,7 @@ def count_facets(matches: Subquery, filters: Filters) -> FacetCounts:
             select(key, func.count())
             .select_from(Product)
             .join(matches, matches.c.product_id == Product.id)
-            .where(*filters.conditions(leave_out=leave_out))
+            .where(Product.listed.is_(True), *filters.conditions(leave_out=leave_out))
             .group_by(key)
         )
 

@@ -46,6 +46,7 @@ def suggest(raw: str | None, limit: int = MAX_SUGGESTIONS) -> Suggestions:
         select(Category, func.count())
         .join(Product, Product.category_id == Category.id)
         .join(matches, matches.c.product_id == Product.id)
+        .where(Product.listed.is_(True))
         .group_by(Category.id)
         .order_by(func.count().desc(), Category.name)
         .limit(MAX_CATEGORIES)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from flask import current_app
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from shop.extensions import db
 from shop.models import Category, Product
@@ -147,9 +147,9 @@ def build_vocabulary() -> Vocabulary:
     last_words: Counter = Counter()
     last_word_clicks: Counter = Counter()
     rows = db.session.execute(
-        select(
-            Product.name, Product.brand, Category.name, Product.category_id, Product.click_count
-        ).outerjoin(Category, Category.id == Product.category_id)
+        select(Product.name, Product.brand, Category.name, Product.category_id, Product.click_count)
+        .outerjoin(Category, Category.id == Product.category_id)
+        .where(Product.listed.is_(True))
     )
     rows = rows.all()
     names = {tuple(tokenize_text(row[0])) for row in rows}
@@ -182,6 +182,7 @@ def _fingerprint() -> tuple:
                 func.count(Product.id),
                 func.max(Product.id),
                 func.sum(func.length(Product.name) + func.length(Product.brand)),
+                func.sum(case((Product.listed.is_(True), 1), else_=0)),
                 select(func.count(Category.id)).scalar_subquery(),
             )
         ).one()

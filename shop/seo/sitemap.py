@@ -39,8 +39,8 @@ def sitemap_entries() -> list[SitemapEntry]:
     """Home, the full listing, each category that holds products, and each product.
 
     A product page changes when it is added and when a rating or review on it is written, so its
-    ``lastmod`` is the later of the two; a listing's is the latest of its products'. (The shop has
-    no unlisted products: every product is on /products.)
+    ``lastmod`` is the later of the two; a listing's is the latest of its products'. Hidden
+    products are left out: their pages are a 404 to anyone but an admin.
     """
     reviewed = (
         select(Rating.product_id, func.max(Rating.updated_at).label("reviewed"))
@@ -51,6 +51,7 @@ def sitemap_entries() -> list[SitemapEntry]:
         select(Product.id, Product.created_at, Category.slug, reviewed.c.reviewed)
         .outerjoin(Category, Category.id == Product.category_id)
         .outerjoin(reviewed, reviewed.c.product_id == Product.id)
+        .where(Product.listed.is_(True))
         .order_by(Product.id)
     ).all()
     products: list[SitemapEntry] = []

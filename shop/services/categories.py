@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 
 from shop.extensions import db
 from shop.images import tone_for
@@ -34,10 +34,10 @@ def all_categories() -> list[Category]:
 
 
 def category_tiles() -> list[CategoryTile]:
-    """Every category with how many products it holds, for the home page tiles."""
+    """Every category with how many listed products it holds, for the home page tiles."""
     query = (
         select(Category, func.count(Product.id))
-        .outerjoin(Product, Product.category_id == Category.id)
+        .outerjoin(Product, and_(Product.category_id == Category.id, Product.listed.is_(True)))
         .group_by(Category.id)
         .order_by(Category.name)
     )

@@ -8,7 +8,10 @@ list (``interactions.touched_product_ids``), and the familiar ones get rows of t
 - *Recently viewed*: the latest distinct products the shopper viewed or clicked, newest first.
 - *Buy it again*: products the shopper bought before, shown only where the data shows re-buying (the
   shopper bought the product on more than one order, or other buyers of it did), ordered by
-  :func:`rebuy_scores`.
+  :func:`rebuy_scores`. Hidden and sold-out products, and those already in the cart, are not
+  offered (:mod:`shop.services.availability`); the row is filled from the shopper's other re-buys.
+
+Hidden products are left out of *Recently viewed* too (a shopper sees them nowhere).
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ import numpy as np
 from sqlalchemy import case, distinct, func, select
 
 from shop.extensions import db
-from shop.models import Event, Order, OrderLine
+from shop.models import Event, Order, OrderLine, Product
+from shop.services.availability import cart_product_ids, is_listed, unsellable
 from shop.services.recommendations import ShownItem, ShownList, products_by_id
 
 #: Products the shopper bought, most recent first, considered for "Buy it again".
@@ -36,7 +40,8 @@ def recently_viewed(user_id: int, n: int = 10, source: str = "home:recently-view
     last_seen = func.max(Event.created_at)
     query = (
         select(Event.product_id)
-        .where(Event.user_id == user_id, Event.kind.in_(("view", "click")))
+        .join(Product, Product.id == Event.product_id)
+        .where(Event.user_id == user_id, Event.kind.in_(("view", "click")), is_listed())
         .group_by(Event.product_id)
         .order_by(last_seen.desc(), func.max(Event.id).desc())
         .limit(n)
@@ -80,11 +85,12 @@ def _rebuy_reason(orders: int, buyers: int, repeat_buyers: int) -> str:
 def buy_it_again(user_id: int, n: int = 10, source: str = "home:buy-again") -> ShownList:
     """Products the shopper bought before, most likely re-buy first; empty without re-buy evidence."""
     last_bought = func.max(Order.created_at)
+    leave_out = unsellable().ids | cart_product_ids(user_id)
     own = list(
         db.session.execute(
             select(OrderLine.product_id, func.count(distinct(Order.id)), last_bought)
             .join(Order, Order.id == OrderLine.order_id)
-            .where(Order.user_id == user_id)
+            .where(Order.user_id == user_id, OrderLine.product_id.not_in(leave_out))
             .group_by(OrderLine.product_id)
             .order_by(last_bought.desc(), OrderLine.product_id)
             .limit(REBUY_CANDIDATES)

@@ -118,7 +118,8 @@ def touched_product_ids(user_id: int) -> set[int]:
     return set(db.session.scalars(query))
 
 
-def products_frame() -> pd.DataFrame:
+def products_frame(*conditions) -> pd.DataFrame:
+    """The engine's product frame: every product, or those matching ``conditions``."""
     query = select(
         Product.id.label("product_id"),
         Product.name,
@@ -127,6 +128,8 @@ def products_frame() -> pd.DataFrame:
         Product.brand,
         Product.price,
     ).outerjoin(Category, Category.id == Product.category_id)
+    if conditions:
+        query = query.where(*conditions)
     with db.engine.connect() as conn:
         frame = pd.read_sql(query, conn)
     frame["category"] = frame["category"].fillna("")

@@ -3,13 +3,19 @@
 Each list asks the engine in the model store (:mod:`shop.services.model_store`) and falls back to SQL
 (popularity, the same category, co-purchases) when no model is loaded or the model cannot answer.
 Reading a list writes nothing: a page that shows an experiment's list records the impression itself.
+
+The shop's rules hold in every list, read from the database on each request
+(:mod:`shop.services.availability`): hidden and sold-out products are never recommended, nor is
+anything already in the shopper's cart. They go to the engine as exclusions, so each list is filled
+past them and keeps its length. Merchandising (:mod:`shop.services.merchandising`) puts pinned
+products first in a category's popular lists and reweights boosted or buried categories.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import func, select
@@ -18,8 +24,11 @@ from sqlalchemy.orm import joinedload
 from shop.experiments.assignment import variant_for
 from shop.extensions import cache, db
 from shop.models import Like, OrderLine, Product, Rating
+from shop.services import merchandising
+from shop.services.availability import cart_product_ids, is_listed, is_sold_out, unsellable
 from shop.services.interactions import touched_product_ids, user_history
 from shop.services.model_store import current_engine, store
+from shop.services.new_products import unseen_for
 
 log = logging.getLogger(__name__)
 
@@ -100,22 +109,40 @@ def clear_popular() -> None:
     cache.delete_memoized(popular_ids)
 
 
-def _popular_products(counter: str, n: int, exclude: set[int] | None = None) -> list:
-    exclude = exclude or set()
-    ids = [i for i in popular_ids(counter, n + len(exclude)) if i not in exclude][:n]
+def _popular_products(counter: str, n: int, exclude: set[int] | frozenset[int] = frozenset()):
+    """The n most popular sellable products by a counter, boosted or buried categories reweighted.
+
+    The cached ranking is read deep enough to fill the list past the excluded products (and twice
+    as deep while a boost runs, so that a boosted category has candidates to lift).
+    """
+    exclude = set(exclude) | unsellable().ids
+    boosts = merchandising.active_boosts()
+    depth = 2 * n if boosts else n
+    ids = [i for i in popular_ids(counter, depth + len(exclude)) if i not in exclude][:depth]
     by_id = products_by_id(ids)
-    return [by_id[i] for i in ids if i in by_id]
+    products = [by_id[i] for i in ids if i in by_id]
+    column = POPULAR_COUNTERS[counter].key
+    return merchandising.reweight(
+        products,
+        [getattr(p, column) for p in products],
+        [p.category_id for p in products],
+        boosts,
+        n,
+    )
 
 
-def top_clicked(n: int = 5) -> list:
-    """The prototype's rule-based list: products ranked by how often they were clicked."""
+def top_clicked(n: int = 5, user_id: int | None = None) -> list:
+    """The prototype's rule-based list: products ranked by how often they were clicked.
 
-    return _popular_products("click", n)
+    Only sellable products, and none already in the shopper's cart.
+    """
+
+    return _popular_products("click", n, cart_product_ids(user_id))
 
 
-def best_sellers(n: int = 5) -> list:
+def best_sellers(n: int = 5, user_id: int | None = None) -> list:
 
-    return _popular_products("purchase", n)
+    return _popular_products("purchase", n, cart_product_ids(user_id))
 
 
 def recommended_for(user_id: int | None, n: int = 10, source: str = "home:for-you") -> ShownList:
@@ -137,11 +164,15 @@ def recommended_for(user_id: int | None, n: int = 10, source: str = "home:for-yo
     algorithm = variant.algorithm if variant is not None else "hybrid"
     version = store().version if engine is not None else None
     exclude = touched_product_ids(user_id) if user_id is not None else set()
+    exclude |= unsellable().ids | cart_product_ids(user_id)
+    boosts = merchandising.active_boosts()
+    # While a boost or bury runs, twice the candidates are asked for, reweighted, then cut to n.
+    depth = 2 * n if boosts else n
     recs = None
     if engine is not None:
         history = user_history(user_id) if user_id is not None else None
         recs = _ask_engine(
-            lambda: engine.recommend(history, n=n, variant=algorithm, exclude=sorted(exclude))
+            lambda: engine.recommend(history, n=depth, variant=algorithm, exclude=sorted(exclude))
         )
     if recs is not None:
         shown = _shown(
@@ -152,6 +183,14 @@ def recommended_for(user_id: int | None, n: int = 10, source: str = "home:for-yo
             variant_id=variant.id if variant else None,
             model_version=version,
         )
+        items = merchandising.reweight(
+            shown.items,
+            [i.score for i in shown.items],
+            [i.product.category_id for i in shown.items],
+            boosts,
+            n,
+        )
+        shown = replace(shown, items=items)
     else:
         products = _popular_products("click", n, exclude)
         shown = ShownList(
@@ -187,12 +226,10 @@ def because_you_liked(
         return None
     anchor = db.session.get(Product, liked)
     exclude = touched_product_ids(user_id) | set(shown_already)
-    shown = similar_products(anchor, n=n + len(exclude), source="home:because-liked")
-    items = [
-        ShownItem(i.product, f"Because you liked {anchor.name}", i.score)
-        for i in shown.items
-        if i.product.id not in exclude
-    ][:n]
+    shown = similar_products(
+        anchor, n=n, source="home:because-liked", exclude=exclude, user_id=user_id
+    )
+    items = [ShownItem(i.product, f"Because you liked {anchor.name}", i.score) for i in shown.items]
     if not items:
         return None
     return anchor, ShownList(source="home:because-liked", items=items)
@@ -230,41 +267,89 @@ def _ask_engine(ask: Callable[[], list]) -> list | None:
         return None
 
 
-def similar_products(product, n: int = 6, source: str = "product:similar") -> ShownList:
-    """Products like this one (content similarity); same category by popularity without a model."""
-    shown = _from_engine(lambda engine: engine.similar(product.id, n=n), source)
-    if shown is not None:
-        return shown
-    query = (
+def _blocked(product, exclude: Iterable[int], user_id: int | None) -> set[int]:
+    """What a product page's list must leave out: the product, the caller's exclusions, the shop's
+    unsellable products and the shopper's cart."""
+    return {product.id, *exclude} | unsellable().ids | cart_product_ids(user_id)
+
+
+def _sellable(query, blocked: set[int]):
+    return query.where(is_listed(), ~is_sold_out(), Product.id.not_in(blocked))
+
+
+def popular_in_category(category, n: int, blocked: set[int]) -> list[ShownItem]:
+    """A category's popular products: its pinned ones first ("Featured"), then by clicks."""
+    if n <= 0:
+        return []
+    category_id = category.id if category is not None else None
+    pinned = [i for i in merchandising.pinned_ids(category_id) if i not in blocked]
+    by_id = products_by_id(pinned)
+    items = [
+        ShownItem(by_id[i], merchandising.FEATURED)
+        for i in pinned
+        if i in by_id and by_id[i].listed and not by_id[i].sold_out
+    ][:n]
+    query = _sellable(
         select(Product)
-        .where(Product.category_id == product.category_id, Product.id != product.id)
+        .where(Product.category_id == category_id)
         .order_by(Product.click_count.desc(), Product.id)
-        .limit(n)
-        .options(joinedload(Product.category))
+        .limit(n - len(items))
+        .options(joinedload(Product.category)),
+        blocked | {item.product.id for item in items},
     )
-    category = product.category.name if product.category else "this range"
-    return ShownList(
-        source=source,
-        items=[ShownItem(p, f"Popular in {category}") for p in db.session.scalars(query)],
-    )
+    name = category.name if category is not None else "this range"
+    return items + [ShownItem(p, f"Popular in {name}") for p in db.session.scalars(query)]
 
 
-def also_bought(product, n: int = 6, source: str = "product:also-bought") -> ShownList:
+def similar_products(
+    product,
+    n: int = 6,
+    source: str = "product:similar",
+    *,
+    exclude: Iterable[int] = (),
+    user_id: int | None = None,
+) -> ShownList:
+    """Products like this one (content similarity, new products included); topped up from the
+    category's popular products when the engine has fewer than n, or no model is loaded."""
+    blocked = _blocked(product, exclude, user_id)
+    version = store().version
+
+    def ask(engine):
+        unseen = unseen_for(engine, version)
+        return engine.similar(product.id, n=n, exclude=sorted(blocked), unseen=unseen)
+
+    shown = _from_engine(ask, source)
+    items = [] if shown is None else shown.items
+    if len(items) < n:
+        taken = blocked | {item.product.id for item in items}
+        items = items + popular_in_category(product.category, n - len(items), taken)
+    return ShownList(source=source, items=items)
+
+
+def also_bought(
+    product, n: int = 6, source: str = "product:also-bought", *, user_id: int | None = None
+) -> ShownList:
     """Customers who bought this also bought: co-purchases, from the model or straight from orders."""
-    shown = _from_engine(lambda engine: engine.also_bought(product.id, n=n), source)
-    if shown is not None:
+    blocked = _blocked(product, (), user_id)
+    shown = _from_engine(
+        lambda engine: engine.also_bought(product.id, n=n, exclude=sorted(blocked)), source
+    )
+    items = [] if shown is None else shown.items
+    if len(items) >= n:
         return shown
+    taken = blocked | {item.product.id for item in items}
     orders_with_it = select(OrderLine.order_id).where(OrderLine.product_id == product.id)
-    query = (
+    query = _sellable(
         select(Product, func.count(OrderLine.id).label("together"))
         .join(OrderLine, OrderLine.product_id == Product.id)
-        .where(OrderLine.order_id.in_(orders_with_it), Product.id != product.id)
+        .where(OrderLine.order_id.in_(orders_with_it))
         .group_by(Product.id)
         .order_by(func.count(OrderLine.id).desc(), Product.id)
-        .limit(n)
-        .options(joinedload(Product.category))
+        .limit(n - len(items))
+        .options(joinedload(Product.category)),
+        taken,
     )
-    items = [
+    items = items + [
         ShownItem(p, f"Bought together with {product.name}", float(together))
         for p, together in db.session.execute(query)
     ]

@@ -1,0 +1,86 @@
+"""The shop's rules for what may be shown and sold, read from the database at request time.
+
+A product is *hidden* when ``listed`` is False (off sale: no list, search or sitemap shows it) and
+*sold out* when its counted stock is 0 (a NULL stock is not counted and never runs out). Neither may
+be recommended; hidden products are shown nowhere, sold-out ones may stay in the listing and search,
+marked and placed after those in stock.
+
+:func:`unsellable` is the one read the recommendation lists take: the ids not sellable right now, in
+one query over ``ix_products_listed_stock``, kept for the rest of the request (tied to the request
+object, since an app context, and so ``g``, may outlive one request), so a page with five lists asks
+once. Outside a request every call reads afresh.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import g, has_request_context, request
+from sqlalchemy import and_, case, or_, select
+
+from shop.extensions import db
+from shop.models import CartItem, Product
+
+
+@dataclass(frozen=True)
+class Unsellable:
+    """Products not sellable right now: hidden, and sold out (listed, stock counted and 0)."""
+
+    hidden: frozenset[int]
+    sold_out: frozenset[int]
+
+    @property
+    def ids(self) -> frozenset[int]:
+        return self.hidden | self.sold_out
+
+
+def is_listed():
+    """The condition every shopper-facing read of products carries."""
+    return Product.listed.is_(True)
+
+
+def is_sold_out():
+    return and_(Product.stock.is_not(None), Product.stock <= 0)
+
+
+def sold_out_last():
+    """An ORDER BY key that puts sold-out products after those in stock, whatever the sort."""
+    return case((is_sold_out(), 1), else_=0)
+
+
+def unsellable() -> Unsellable:
+    """Hidden and sold-out products, read once per request.
+
+    The two arms of the OR each start with ``listed``, so both use ``ix_products_listed_stock``
+    (a shop where everything is in stock reads no product row at all).
+    """
+    current = request._get_current_object() if has_request_context() else None
+    cached = g.get("_shop_unsellable")
+    if current is not None and cached is not None and cached[0] is current:
+        return cached[1]
+    rows = db.session.execute(
+        select(Product.id, Product.listed).where(
+            or_(Product.listed.is_(False), and_(Product.listed.is_(True), Product.stock <= 0))
+        )
+    ).all()
+    found = Unsellable(
+        hidden=frozenset(int(i) for i, listed in rows if not listed),
+        sold_out=frozenset(int(i) for i, listed in rows if listed),
+    )
+    if current is not None:
+        g._shop_unsellable = (current, found)
+    return found
+
+
+def forget() -> None:
+    """Drop this request's reading (after a write that hides or sells out a product)."""
+    g.pop("_shop_unsellable", None)
+
+
+def cart_product_ids(user_id: int | None) -> frozenset[int]:
+    """Products in the shopper's cart: recommendation rows leave them out."""
+    if user_id is None:
+        return frozenset()
+    return frozenset(
+        db.session.scalars(select(CartItem.product_id).where(CartItem.user_id == user_id))
+    )

@@ -205,20 +205,24 @@ def recommended_for(user_id: int | None, n: int = 10, source: str = "home:for-yo
 def because_you_liked(
     user_id: int, n: int = 5, shown_already: Iterable[int] = ()
 ) -> tuple[Any, ShownList] | None:
-    """Items like the shopper's most recent like (or 4-5 star rating), if any, and new to them.
+    """Items like the shopper's most recent like (or 4-5 star rating) of a listed product, if any,
+    and new to them.
 
     ``shown_already`` holds products another list on the same page shows, so a shopper does not
     see one product twice.
     """
 
+    # A hidden product is never named to a shopper, not even as the reason for a list.
     liked = db.session.scalar(
         select(Like.product_id)
-        .where(Like.user_id == user_id)
+        .join(Product, Product.id == Like.product_id)
+        .where(Like.user_id == user_id, is_listed())
         .order_by(Like.created_at.desc(), Like.id.desc())
         .limit(1)
     ) or db.session.scalar(
         select(Rating.product_id)
-        .where(Rating.user_id == user_id, Rating.stars >= 4)
+        .join(Product, Product.id == Rating.product_id)
+        .where(Rating.user_id == user_id, Rating.stars >= 4, is_listed())
         .order_by(Rating.updated_at.desc())
         .limit(1)
     )

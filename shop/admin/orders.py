@@ -145,9 +145,7 @@ def order_move(order_id: int):
     target = url_for("admin.order_page", order_id=order.id)
     db.session.commit()
     if orders.send_status_mail(mail):
-        message += f" {mail[0]} has been told by mail."
-    elif mail is not None:
-        message += " The mail to the shopper could not be sent; the log has the reason."
+        message += f" A mail to {mail[0]} is on its way."
     flash(message, "success")
     return redirect(target)
 

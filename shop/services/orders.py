@@ -23,7 +23,7 @@ from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from shop.extensions import db
-from shop.mail import MailError, send_mail
+from shop.mail import send_later
 from shop.models import Order, OrderEvent, OrderLine, OrderStatus, User, utcnow
 from shop.services import audit, stock
 from shop.services.analytics import ALL_TIME, DateRange
@@ -173,17 +173,15 @@ def status_mail(order: Order, event: OrderEvent) -> tuple[str, str, str] | None:
 
 
 def send_status_mail(mail: tuple[str, str, str] | None) -> bool:
-    """Send a mail made by :func:`status_mail` before the commit. Call it after the commit,
-    without touching the database (on SQLite a POST's next query would take the write lock again
-    and hold it while the mail server answers). A failure is logged and the move stands.
-    Returns whether a mail went out."""
+    """Queue a mail made by :func:`status_mail` before the commit; call it after the commit.
+
+    The job queue's worker sends it, trying again when the mail server fails, so a slow or dead
+    relay never holds the admin's request (nor, on SQLite, the write lock). A mail that cannot be
+    sent is logged and the move stands. Returns whether a mail was handed over.
+    """
     if mail is None:
         return False
-    try:
-        send_mail(*mail)
-    except MailError:
-        log.exception("An order's status mail to %s was not sent", mail[0])
-        return False
+    send_later(*mail)
     return True
 
 

@@ -105,6 +105,8 @@ def test_because_you_liked_leaves_out_what_recommended_for_you_already_shows(cli
 
 def test_home_links_carry_the_impression_of_an_experiment_list(client, auth, shopper):
     factories.make_product("Teapot")
+    # A shopper with a history: one with none is shown the shop's lists, not a personal one.
+    factories.make_event(shopper, factories.make_product("Kettle"), "view")
     experiment = Experiment(name="hybrid vs popularity")
     experiment.variants = [
         ExperimentVariant(name="all", algorithm="popularity", traffic_percent=100)
@@ -122,6 +124,8 @@ def test_home_links_carry_the_impression_of_an_experiment_list(client, auth, sho
 
 def test_reloading_the_home_page_records_one_impression_per_window(app, client, auth, shopper):
     factories.make_product("Teapot")
+    # A shopper with a history: one with none is shown the shop's lists, not a personal one.
+    factories.make_event(shopper, factories.make_product("Kettle"), "view")
     experiment = Experiment(name="hybrid vs popularity")
     experiment.variants = [
         ExperimentVariant(name="all", algorithm="popularity", traffic_percent=100)
@@ -393,6 +397,8 @@ def test_home_shows_best_sellers_once_something_has_sold(client):
     quiet = factories.make_product("Quiet thing")
     hit = factories.make_product("Hit thing")
     steady = factories.make_product("Steady thing")
+    for i in range(5):  # these fill "Top 5 most clicked"; the home page never shows a product twice
+        clicks(factories.make_product(f"Clicked thing {i}"), 2)
     assert "best-sellers" not in client.get("/").get_data(as_text=True)
 
     for product, n in ((hit, 5), (steady, 2)):

@@ -12,48 +12,25 @@ from sqlalchemy.exc import SQLAlchemyError
 from shop.catalog import bp, queries
 from shop.database import begin_write
 from shop.errors import error_response
-from shop.experiments.impressions import impression_for, record_impression
+from shop.experiments.impressions import impression_for
 from shop.extensions import db, limiter
 from shop.images import product_svg
 from shop.product_page import render_product_page
-from shop.services import categories, history_lists, new_products, recommendations
+from shop.services import categories, home
 from shop.services.events import record_event
 from shop.web import parse_page
 
 log = logging.getLogger(__name__)
 
 IMAGE_MAX_AGE = 30 * 24 * 3600
-#: Products in the home page's "New in" row.
-NEW_IN = 5
 
 
 @bp.route("/")
 def index():
-    for_you = because = buy_again = recently = None
     user_id = current_user.id if current_user.is_authenticated else None
-    if current_user.is_authenticated:
-        for_you = recommendations.recommended_for(current_user.id, n=10)
-        # An experiment's list is recorded as an impression (a write, committed here), so that
-        # clicks and purchases from it count for its variant.
-        for_you = record_impression(for_you, current_user.id)
-        db.session.commit()
-        because = recommendations.because_you_liked(
-            current_user.id, shown_already=[item.product.id for item in for_you.items]
-        )
-        buy_again = history_lists.buy_it_again(current_user.id, n=5)
-        recently = history_lists.recently_viewed(current_user.id, n=5)
-    best = [p for p in recommendations.best_sellers(5, user_id) if p.purchase_count > 0]
-    return render_template(
-        "catalog/index.html",
-        tiles=categories.category_tiles(),
-        new_in=new_products.new_in(NEW_IN),
-        top_clicked=recommendations.top_clicked(5, user_id),
-        best_sellers=best,
-        for_you=for_you,
-        because=because,
-        buy_again=buy_again,
-        recently_viewed=recently,
-    )
+    page = home.home_page(user_id)
+    db.session.commit()  # an experiment's list shown is recorded as an impression
+    return render_template("catalog/index.html", page=page, tiles=categories.category_tiles())
 
 
 @bp.route("/products")

@@ -12,6 +12,7 @@ process; :func:`forget_unseen` drops it.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -61,16 +62,18 @@ def forget_unseen() -> None:
         _coded.clear()
 
 
-def new_in(n: int = 8) -> list[Product]:
-    """The latest listed products in stock, last added first (the home page's "New in" row).
+def new_in(n: int = 8, exclude: Iterable[int] = ()) -> list[Product]:
+    """The latest listed products in stock, last added first (the home page's "New in" row),
+    leaving out ``exclude`` (what the page shows elsewhere).
 
     Ordered by id, which grows with every product added, so the primary key answers without a sort
     of the catalogue (seeded and imported products may carry older ``created_at`` dates).
     """
+    leave_out = list(exclude)
     return list(
         db.session.scalars(
             select(Product)
-            .where(is_listed(), ~is_sold_out())
+            .where(is_listed(), ~is_sold_out(), Product.id.not_in(leave_out))
             .order_by(Product.id.desc())
             .limit(n)
             .options(joinedload(Product.category))

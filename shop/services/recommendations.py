@@ -131,18 +131,18 @@ def _popular_products(counter: str, n: int, exclude: set[int] | frozenset[int] =
     )
 
 
-def top_clicked(n: int = 5, user_id: int | None = None) -> list:
+def top_clicked(n: int = 5, user_id: int | None = None, exclude: Iterable[int] = ()) -> list:
     """The prototype's rule-based list: products ranked by how often they were clicked.
 
-    Only sellable products, and none already in the shopper's cart.
+    Only sellable products, none already in the shopper's cart, none in ``exclude`` (what the page
+    shows elsewhere); the list is filled from further down the ranking.
     """
+    return _popular_products("click", n, cart_product_ids(user_id) | set(exclude))
 
-    return _popular_products("click", n, cart_product_ids(user_id))
 
-
-def best_sellers(n: int = 5, user_id: int | None = None) -> list:
-
-    return _popular_products("purchase", n, cart_product_ids(user_id))
+def best_sellers(n: int = 5, user_id: int | None = None, exclude: Iterable[int] = ()) -> list:
+    """Products ranked by how often they were bought, under the same rules as :func:`top_clicked`."""
+    return _popular_products("purchase", n, cart_product_ids(user_id) | set(exclude))
 
 
 def recommended_for(user_id: int | None, n: int = 10, source: str = "home:for-you") -> ShownList:
@@ -163,8 +163,8 @@ def recommended_for(user_id: int | None, n: int = 10, source: str = "home:for-yo
     variant = variant_for(user_id)
     algorithm = variant.algorithm if variant is not None else "hybrid"
     version = store().version if engine is not None else None
-    exclude = touched_product_ids(user_id) if user_id is not None else set()
-    exclude |= unsellable().ids | cart_product_ids(user_id)
+    touched = touched_product_ids(user_id) if user_id is not None else set()
+    exclude = touched | unsellable().ids | cart_product_ids(user_id)
     boosts = merchandising.active_boosts()
     # While a boost or bury runs, twice the candidates are asked for, reweighted, then cut to n.
     depth = 2 * n if boosts else n
@@ -178,7 +178,7 @@ def recommended_for(user_id: int | None, n: int = 10, source: str = "home:for-yo
         shown = _shown(
             recs,
             source,
-            personalised=user_id is not None,
+            personalised=bool(touched),  # a list for someone with no history is not "theirs"
             variant=variant.name if variant else None,
             variant_id=variant.id if variant else None,
             model_version=version,

@@ -469,3 +469,32 @@ def test_a_boost_raises_the_category_in_recommended_for_you(client, auth, shoppe
 
     assert "G1" not in before and len(before) == 10
     assert "G1" in after and len(after) == 10
+
+
+def test_a_pin_whose_product_moved_category_is_skipped(client):
+    top, moved = popular([("Top Kettle", 50), ("Moved Kettle", 0)])
+    db.session.add(CategoryPin(category=top.category, product=moved, position=1))
+    moved.category = factories.make_category("Garden")
+    db.session.commit()
+
+    listing = cards(client.get("/products?category=kitchen").get_data(as_text=True))
+    garden = cards(client.get("/products?category=garden").get_data(as_text=True))
+
+    assert listing == [("Top Kettle", None)]
+    assert garden == [("Moved Kettle", None)]
+
+
+def test_a_boost_lifts_a_ranker_s_negative_scores_and_a_bury_lowers_them(app):
+    """The engine's scores may be negative; the boost must still raise, never lower, them."""
+    kitchen, garden = factories.make_category("Kitchen"), factories.make_category("Garden")
+    items = ["k1", "g1", "k2", "g2"]
+    scores = [-0.1, -0.2, -0.3, -0.9]
+    categories = [kitchen.id, garden.id, kitchen.id, garden.id]
+
+    plain = merchandising.reweight(items, scores, categories, {}, 3)
+    boosted = merchandising.reweight(items, scores, categories, {garden.id: 1.5}, 3)
+    buried = merchandising.reweight(items, scores, categories, {kitchen.id: 0.5}, 3)
+
+    assert plain == ["k1", "g1", "k2"]
+    assert boosted == ["g1", "k1", "k2"]
+    assert buried == ["g1", "k1", "k2"]

@@ -33,6 +33,8 @@ SAMPLE_ARGS = {
     "product_id": 1,
     "category_id": 1,
     "order_id": 1,
+    "pin_id": 1,
+    "boost_id": 1,
 }
 
 

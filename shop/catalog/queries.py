@@ -14,7 +14,7 @@ from sqlalchemy.orm import joinedload
 
 from shop.extensions import db
 from shop.models import Category, CategoryPin, Product
-from shop.services.availability import is_listed, sold_out_last
+from shop.services.availability import is_listed, is_sold_out, sold_out_last
 
 
 @dataclass(frozen=True)
@@ -75,9 +75,12 @@ def browse_statement(category: Category | None, sort: str) -> Select:
     if category is not None:
         statement = statement.where(Product.category_id == category.id)
         if sort == DEFAULT_SORT:
+            # A sold-out pin is skipped: it takes its place among the sold-out products.
             statement = statement.outerjoin(
                 CategoryPin,
-                (CategoryPin.category_id == category.id) & (CategoryPin.product_id == Product.id),
+                (CategoryPin.category_id == category.id)
+                & (CategoryPin.product_id == Product.id)
+                & ~is_sold_out(),
             )
             order.append(CategoryPin.position.is_(None))
             order.append(CategoryPin.position)
@@ -85,12 +88,20 @@ def browse_statement(category: Category | None, sort: str) -> Select:
 
 
 def pinned_ids(category: Category | None, sort: str) -> set[int]:
-    """Products the listing shows as "Featured": pinned, in a category sorted by popularity."""
+    """Products the listing shows as "Featured": pinned, in a category sorted by popularity, and
+    shown first (listed, in stock and still in that category; a skipped pin is not featured)."""
     if category is None or parse_sort(sort) != DEFAULT_SORT:
         return set()
     return set(
         db.session.scalars(
-            select(CategoryPin.product_id).where(CategoryPin.category_id == category.id)
+            select(CategoryPin.product_id)
+            .join(Product, Product.id == CategoryPin.product_id)
+            .where(
+                CategoryPin.category_id == category.id,
+                Product.category_id == category.id,
+                is_listed(),
+                ~is_sold_out(),
+            )
         )
     )
 

@@ -17,9 +17,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 from flask import g, has_request_context, request
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
+from shop.database import MAX_ID
 from shop.extensions import db
 from shop.models import Category, CategoryBoost, CategoryPin, Product
 from shop.services import audit
@@ -28,6 +30,7 @@ MAX_PINS = 3
 FEATURED = "Featured"
 BOOST_WEIGHT = 1.5
 BURY_WEIGHT = 0.5
+MAX_NOTE = 200
 
 T = TypeVar("T")
 
@@ -72,6 +75,54 @@ def all_boosts() -> list[CategoryBoost]:
             .order_by(CategoryBoost.starts_on.desc(), CategoryBoost.id.desc())
         )
     )
+
+
+def boost_status(boost: CategoryBoost, on: date | None = None) -> str:
+    """The word the admin page shows for a boost on ``on`` (today): running, scheduled or ended."""
+    day = on or today()
+    if boost.ends_on < day:
+        return "ended"
+    if boost.starts_on > day:
+        return "scheduled"
+    return "running"
+
+
+def find_product(reference: str) -> Product | None:
+    """The product an admin names by its id or its SKU (SKUs are unique whatever their case)."""
+    reference = reference.strip()
+    if not reference:
+        return None
+    if reference.isascii() and reference.isdigit() and 0 < int(reference) <= MAX_ID:
+        product = db.session.get(Product, int(reference))
+        if product is not None:
+            return product
+    return db.session.scalar(
+        select(Product).where(func.lower(Product.sku) == reference.lower()).limit(1)
+    )
+
+
+def pin_candidates(category_id: int, limit: int = 100) -> list[Product]:
+    """A category's listed products, most popular first: the suggestions of its pin form."""
+    return list(
+        db.session.scalars(
+            select(Product)
+            .where(Product.category_id == category_id, Product.listed.is_(True))
+            .order_by(Product.click_count.desc(), Product.id)
+            .limit(limit)
+        )
+    )
+
+
+def pin_note(pin: CategoryPin) -> str | None:
+    """Why a pin is not shown right now (hidden, sold out, moved), or None when it is."""
+    product = pin.product
+    if not product.listed:
+        return "hidden: skipped until listed again"
+    if product.sold_out:
+        return "sold out: skipped until restocked"
+    if product.category_id != pin.category_id:
+        return "moved to another category: skipped"
+    return None
 
 
 def active_boosts(on: date | None = None) -> dict[int, float]:
@@ -126,13 +177,68 @@ def reweight(
 
 
 class MerchandisingRefused(ValueError):
-    """A pin or boost the rules do not allow; the message says why."""
+    """A pin or boost the rules do not allow; the message says why, ``field`` where it belongs."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+def check_pin(category: Category, product: Product, position: int) -> None:
+    """Refuse a pin the rules do not allow: at most MAX_PINS per category, a free position in
+    1..MAX_PINS, a listed product of that category not already pinned there."""
+    rows = db.session.scalars(
+        select(CategoryPin)
+        .options(joinedload(CategoryPin.product))
+        .where(CategoryPin.category_id == category.id)
+    )
+    pins = {pin.position: pin for pin in rows}
+    if product.category_id != category.id:
+        where = product.category.name if product.category is not None else "no category"
+        raise MerchandisingRefused(
+            f"{product.name} is in {where}, not {category.name}; only a category's own products "
+            "can be pinned there.",
+            "product",
+        )
+    if not product.listed:
+        raise MerchandisingRefused(
+            f"{product.name} is hidden from shoppers; list it again before pinning it.", "product"
+        )
+    for pin in pins.values():
+        if pin.product_id == product.id:
+            raise MerchandisingRefused(
+                f"{product.name} is already pinned in {category.name} at position {pin.position}.",
+                "product",
+            )
+    if len(pins) >= MAX_PINS:
+        raise MerchandisingRefused(
+            f"{category.name} already has {MAX_PINS} pinned products; remove one first.", "product"
+        )
+    if not 1 <= position <= MAX_PINS:
+        raise MerchandisingRefused(f"Choose a position from 1 to {MAX_PINS}.", "position")
+    if position in pins:
+        raise MerchandisingRefused(
+            f"Position {position} is taken by {pins[position].product.name}; choose another "
+            "or remove that pin first.",
+            "position",
+        )
 
 
 def add_pin(category: Category, product: Product, position: int) -> CategoryPin:
+    """Pin ``product`` at ``position``; raises MerchandisingRefused (nothing stored) if not allowed.
+
+    The flush runs in a savepoint: a pin stored meanwhile by another admin (PostgreSQL lets two
+    requests check at once) trips the unique constraints and is reported, not a 500.
+    """
+    check_pin(category, product, position)
     pin = CategoryPin(category_id=category.id, product_id=product.id, position=position)
-    db.session.add(pin)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            db.session.add(pin)
+    except IntegrityError as exc:
+        raise MerchandisingRefused(
+            "Another pin was stored meanwhile; reload the page and try again.", "position"
+        ) from exc
     audit.record(
         "merch.pin",
         "category",
@@ -155,9 +261,20 @@ def remove_pin(pin: CategoryPin) -> None:
     db.session.flush()
 
 
+def check_boost(weight: float, starts_on: date, ends_on: date, note: str = "") -> None:
+    if not (weight > 0 and weight != 1):
+        raise MerchandisingRefused("A weight must be above 1 (boost) or below 1 (bury).", "kind")
+    if ends_on < starts_on:
+        raise MerchandisingRefused("The end date must be on or after the start date.", "ends_on")
+    if len(note) > MAX_NOTE:
+        raise MerchandisingRefused(f"Keep the note to {MAX_NOTE} characters.", "note")
+
+
 def add_boost(
     category: Category, weight: float, starts_on: date, ends_on: date, note: str = ""
 ) -> CategoryBoost:
+    """Boost (weight > 1) or bury (< 1) a category from ``starts_on`` to ``ends_on`` inclusive."""
+    check_boost(weight, starts_on, ends_on, note)
     boost = CategoryBoost(
         category_id=category.id, weight=weight, starts_on=starts_on, ends_on=ends_on, note=note
     )

@@ -233,7 +233,13 @@ def because_you_liked(
     shown = similar_products(
         anchor, n=n, source="home:because-liked", exclude=exclude, user_id=user_id
     )
-    items = [ShownItem(i.product, f"Because you liked {anchor.name}", i.score) for i in shown.items]
+    # A pinned product keeps its honest reason: an admin put it there, not the shopper's like.
+    items = [
+        i
+        if i.reason == merchandising.FEATURED
+        else ShownItem(i.product, f"Because you liked {anchor.name}", i.score)
+        for i in shown.items
+    ]
     if not items:
         return None
     return anchor, ShownList(source="home:because-liked", items=items)
@@ -291,7 +297,10 @@ def popular_in_category(category, n: int, blocked: set[int]) -> list[ShownItem]:
     items = [
         ShownItem(by_id[i], merchandising.FEATURED)
         for i in pinned
-        if i in by_id and by_id[i].listed and not by_id[i].sold_out
+        if i in by_id
+        and by_id[i].listed
+        and not by_id[i].sold_out
+        and by_id[i].category_id == category_id
     ][:n]
     query = _sellable(
         select(Product)

@@ -178,7 +178,8 @@ def recommended_for(user_id: int | None, n: int = 10, source: str = "home:for-yo
         shown = _shown(
             recs,
             source,
-            personalised=user_id is not None,
+            # A shopper with no history yet gets the engine's popular picks: not "your activity".
+            personalised=history is not None and not history.empty,
             variant=variant.name if variant else None,
             variant_id=variant.id if variant else None,
             model_version=version,

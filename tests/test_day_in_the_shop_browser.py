@@ -195,6 +195,8 @@ def shopper_sees_the_new_product(day: Day, product_url: str) -> None:
     page.goto(f"{base}/")
     new_in = page.locator("#new-in .product-name").all_inner_texts()
     assert new_in and new_in[0] == NEW_PRODUCT, new_in
+    # Nothing viewed or bought yet: the picks are popular ones, and say so.
+    assert "Popular right now" in page.locator("#for-you-slot").inner_text()
     day.shot(page, "shopper-home-new-in")
     open_card(page.locator("#new-in"), NEW_PRODUCT)
     page.wait_for_url(re.compile(re.escape(product_url) + r"\?src="))

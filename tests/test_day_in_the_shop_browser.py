@@ -205,6 +205,8 @@ def shopper_sees_the_new_product(day: Day, product_url: str) -> None:
     assert re.search(r"^/pictures/[0-9a-f]{64}-\d+\.webp$", hero.get_attribute("src"))
     assert hero.evaluate("img => img.complete && img.naturalWidth > 0")
     assert "£24.00" in page.locator(".product-page .price").inner_text()
+    # Its own neighbours come from its text, too: the product it was written like leads them.
+    assert page.locator("#similar .product-name").first.inner_text() == LOOKALIKE
     day.shot(page, "shopper-new-product-page")
 
     # The product whose text it shares lists it among "Similar products", before any retrain.

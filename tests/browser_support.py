@@ -149,6 +149,9 @@ def running_shop(
             "SECRET_KEY": "browser-test-secret",
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'shop.db'}",
             "SHOP_MODEL_DIR": str(folder / "models"),
+            # Uploaded pictures and sent mail stay in the test's folder, not the checkout's instance/.
+            "SHOP_PICTURE_DIR": str(folder / "pictures"),
+            "SHOP_MAIL_DIR": str(folder / "mail"),
             "RATELIMIT_STORAGE_URI": "memory://",
             "SHOP_JOBS_IMMEDIATE": not with_worker,
             "SHOP_JOBS_DB": str(folder / "jobs.db"),

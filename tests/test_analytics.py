@@ -180,6 +180,15 @@ def test_new_and_returning_shoppers_per_day(shop_data):
     assert frame.at[date(2024, 3, 12), "returning"] == 3
 
 
+def test_new_and_returning_shoppers_per_week_start_on_mondays(shop_data):
+    # The weekly figures are what the dashboard shows for more than two months of events.
+    frame = analytics.new_vs_returning(freq="W").set_index("period")
+    assert frame.index.tolist() == [date(2024, 2, 26), date(2024, 3, 4), date(2024, 3, 11)]
+    assert frame.loc[date(2024, 2, 26)].tolist() == [2, 0]  # Ann and Bob arrive
+    assert frame.loc[date(2024, 3, 4)].tolist() == [1, 2]  # Cat arrives; Ann and Bob again
+    assert frame.loc[date(2024, 3, 11)].tolist() == [0, 3]
+
+
 def test_segment_heatmap_rows_are_shares_and_stable(shop_data):
     first = analytics.segment_affinity(n_segments=2)
     again = analytics.segment_affinity(n_segments=2)

@@ -15,6 +15,7 @@ from shop.models import Event, Product, TrainingRun
 from shop.recommend import HybridRecommender, persistence
 from shop.services import model_store, recommendations
 from shop.training.runs import train_and_publish
+from tests import factories
 from tests.test_training import build_small_shop
 
 FALLBACK_LOG = "Recommendations fall back to popularity"
@@ -64,6 +65,18 @@ def test_home_page_shows_personal_recommendations_with_reasons(client, signed_in
         item.reason.startswith(("Because you", "Similar to", "Customers who"))
         for item in shown.items
     )
+
+
+def test_a_shopper_without_history_is_told_the_list_is_popular_not_personal(client, auth, trained):
+    newcomer = factories.make_user("newcomer@example.com", "correct-horse", "Nell Newcomer")
+    shown = recommendations.recommended_for(newcomer.id, n=10)
+    assert shown.items and not shown.personalised
+
+    assert auth.login(email=newcomer.email, password="correct-horse").status_code == 302
+    page = page_text(client.get("/"))
+    assert '<section id="for-you"' not in page  # the shop's lists, not a "personal" copy of them
+    assert "Popular now: what shoppers open most" in page
+    assert "Based on your activity" not in page
 
 
 def test_a_new_like_changes_the_next_list_without_retraining(client, post, signed_in, trained):

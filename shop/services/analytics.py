@@ -339,7 +339,7 @@ def new_vs_returning(rng: DateRange = ALL_TIME, freq: str | None = None) -> pd.D
     def period(days: pd.Series) -> pd.Series:
         if freq == "D":
             return days.dt.normalize()
-        return (days - pd.to_timedelta(days.dt.weekday, unit="D")).dt.normalize()
+        return (days - pd.to_timedelta(days.dt.day_of_week, unit="D")).dt.normalize()
 
     active["period"] = period(active["day"])
     active = active.drop_duplicates(["user_id", "period"]).merge(first, on="user_id")

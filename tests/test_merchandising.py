@@ -461,6 +461,8 @@ def test_a_boost_outside_its_dates_changes_nothing(client, two_aisles, days):
 def test_a_boost_raises_the_category_in_recommended_for_you(client, auth, shopper, two_aisles):
     _, garden = two_aisles
     popular([(f"K{i}", 20 + i) for i in range(4, 11)], category="Kitchen")
+    # A shopper with a history (one with none is shown the shop's lists, not a personal one).
+    factories.make_event(shopper, factories.make_product("Seen", category="Kitchen"), "view")
     auth.login()
     before = [n for n, _ in cards(section(client.get("/").get_data(as_text=True), "for-you"))]
     _boosted(garden, merchandising.BOOST_WEIGHT)

@@ -93,6 +93,9 @@ class Config:
     SHOP_EVENT_WINDOW_SECONDS = env_int("SHOP_EVENT_WINDOW_SECONDS", 30 * 60)
     # One experiment list shown to one shopper counts once in this window (0: every time).
     SHOP_IMPRESSION_WINDOW_SECONDS = env_int("SHOP_IMPRESSION_WINDOW_SECONDS", 1800)
+    # The worker deletes an experiment's impressions this many days after it ends, keeping its
+    # per-variant results on the experiment (shop.experiments.retention).
+    SHOP_IMPRESSION_RETENTION_DAYS = env_int("SHOP_IMPRESSION_RETENTION_DAYS", 90)
     SHOP_SQLITE_BUSY_TIMEOUT_MS = env_int("SHOP_SQLITE_BUSY_TIMEOUT_MS", 15000)
     # A retrain still queued or running after this long counts as failed, so it no longer blocks
     # the next one. (A run whose worker died on this host is failed as soon as a worker starts.)

@@ -69,7 +69,12 @@ class Config:
     # Flask-Caching holds the dashboard's figures and the popular lists for SHOP_CACHE_SECONDS, in
     # Redis when REDIS_URL is set, else in files every process of this host shares (a retrain or an
     # import runs in another process than the web workers, and must be able to clear them).
-    CACHE_TYPE = "RedisCache" if os.environ.get("REDIS_URL") else "FileSystemCache"
+    # Redis through shop.cache_backend: while Redis does not answer, pages are computed uncached.
+    CACHE_TYPE = (
+        "shop.cache_backend.FallbackRedisCache"
+        if os.environ.get("REDIS_URL")
+        else "FileSystemCache"
+    )
     CACHE_REDIS_URL = os.environ.get("REDIS_URL", "")
     CACHE_DIR = os.environ.get("SHOP_CACHE_DIR", str(INSTANCE_DIR / "cache"))
     CACHE_KEY_PREFIX = "shop-cache:"

@@ -69,7 +69,12 @@ class Config:
     # Flask-Caching holds the dashboard's figures and the popular lists for SHOP_CACHE_SECONDS, in
     # Redis when REDIS_URL is set, else in files every process of this host shares (a retrain or an
     # import runs in another process than the web workers, and must be able to clear them).
-    CACHE_TYPE = "RedisCache" if os.environ.get("REDIS_URL") else "FileSystemCache"
+    # Redis through shop.cache_backend: while Redis does not answer, pages are computed uncached.
+    CACHE_TYPE = (
+        "shop.cache_backend.FallbackRedisCache"
+        if os.environ.get("REDIS_URL")
+        else "FileSystemCache"
+    )
     CACHE_REDIS_URL = os.environ.get("REDIS_URL", "")
     CACHE_DIR = os.environ.get("SHOP_CACHE_DIR", str(INSTANCE_DIR / "cache"))
     CACHE_KEY_PREFIX = "shop-cache:"
@@ -93,6 +98,9 @@ class Config:
     SHOP_EVENT_WINDOW_SECONDS = env_int("SHOP_EVENT_WINDOW_SECONDS", 30 * 60)
     # One experiment list shown to one shopper counts once in this window (0: every time).
     SHOP_IMPRESSION_WINDOW_SECONDS = env_int("SHOP_IMPRESSION_WINDOW_SECONDS", 1800)
+    # The worker deletes an experiment's impressions this many days after it ends, keeping its
+    # per-variant results on the experiment (shop.experiments.retention).
+    SHOP_IMPRESSION_RETENTION_DAYS = env_int("SHOP_IMPRESSION_RETENTION_DAYS", 90)
     SHOP_SQLITE_BUSY_TIMEOUT_MS = env_int("SHOP_SQLITE_BUSY_TIMEOUT_MS", 15000)
     # A retrain still queued or running after this long counts as failed, so it no longer blocks
     # the next one. (A run whose worker died on this host is failed as soon as a worker starts.)

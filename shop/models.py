@@ -388,6 +388,10 @@ class Experiment(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the worker pruned the impressions (SHOP_IMPRESSION_RETENTION_DAYS after the end), and
+    # the per-variant results as they stood then: the page shows those from that day on.
+    impressions_pruned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    final_results: Mapped[list | None] = mapped_column(JSON)
 
     variants: Mapped[list[ExperimentVariant]] = relationship(
         back_populates="experiment", cascade="all, delete-orphan", order_by="ExperimentVariant.id"

@@ -36,6 +36,11 @@ def rating1(value: float | None) -> str:
     return "–" if value is None else f"{float(value):.1f}"
 
 
+def decimal(value: float | None, digits: int = 1) -> str:
+    """``2.4666 | decimal(1)`` -> ``2.5``; ``–`` when there is no figure (nothing to divide by)."""
+    return "–" if value is None else f"{float(value):,.{digits}f}"
+
+
 def dt(value: datetime | None, fmt: str = "%d %b %Y") -> str:
     if value is None:
         return ""
@@ -107,6 +112,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(stars)
     app.add_template_filter(rating1)
     app.add_template_filter(dt)
+    app.add_template_filter(decimal)
     app.add_template_filter(dt_long)
     app.add_template_filter(percent)
     app.add_template_filter(counted)

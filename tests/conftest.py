@@ -86,6 +86,7 @@ def app(tmp_path, migrated_template):
         g.pop("_login_user", None)
         g.pop("csrf_token", None)
         g.pop("csp_script_hashes", None)
+        g.pop("_write_intent", None)  # a GET that wrote made the next request's BEGIN IMMEDIATE
 
     with app.app_context():
         if ON_POSTGRES:

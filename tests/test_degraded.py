@@ -93,3 +93,34 @@ def test_ready_reports_a_missing_model_as_degraded_not_down(client):
     assert answer.status_code == 200
     assert answer.get_json()["down"] == []
     assert any("model store" in item for item in answer.get_json()["degraded"])
+
+
+def test_a_cache_redis_that_hangs_costs_one_short_timeout_then_pages_skip_it(app, caplog):
+    from bench.servers import SilentMailServer
+    from shop.extensions import cache
+
+    hanging = SilentMailServer()  # accepts connections and never answers, like a wedged Redis
+    try:
+        shop = create_app(
+            {
+                **app.config,
+                "CACHE_TYPE": "shop.cache_backend.FallbackRedisCache",
+                "CACHE_REDIS_URL": f"redis://127.0.0.1:{hanging.port}/0",
+            }
+        )
+        with shop.app_context():
+            backend = cache.cache
+            started = time.monotonic()
+            assert backend.get("popular") is None  # a miss, after one half-second timeout
+            assert time.monotonic() - started < 2
+            assert backend.degraded
+            started = time.monotonic()
+            for _ in range(100):  # within the retry interval Redis is not asked at all
+                assert backend.set("popular", [1, 2]) is False
+                assert backend.get("popular") is None
+            assert time.monotonic() - started < 0.5
+            assert shop.test_client().get("/").status_code == 200
+        warnings = [r for r in caplog.records if "The cache (Redis) does not answer" in r.message]
+        assert len(warnings) == 1
+    finally:
+        hanging.close()

@@ -1,14 +1,22 @@
-"""Experiment statistics checked against numbers worked out by hand, and the assignment rule."""
+"""Experiment statistics checked against numbers worked out by hand, the assignment rule, honest
+counts (a reload is not another list shown) and the prune of old impressions."""
 
 from __future__ import annotations
 
 import math
+import re
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import func, select
 
 from shop.experiments import statistics
 from shop.experiments.assignment import bucket, pick_variant
+from shop.extensions import db
+from shop.models import CartItem, Event, Experiment, Impression, OrderLine
+from tests import factories
+from tests.conftest import AuthActions
 
 
 def test_wilson_interval_for_half_of_a_hundred():
@@ -153,3 +161,200 @@ def test_welch_t_test_matches_the_welch_satterthwaite_hand_computation():
     assert result.difference == pytest.approx(1.0)
     assert result.statistic == pytest.approx(1.0 / 0.784931, abs=1e-4)
     assert result.p_value == pytest.approx(0.2042, abs=1e-3)  # t on 191.8 degrees of freedom
+
+
+# --- Honest counts ------------------------------------------------------------------------------
+
+
+def variant_rows(admin, experiment_id: int) -> dict[str, dict[str, str]]:
+    """The experiment page's figures, variant by variant and column by column."""
+    response = admin.get(f"/admin/experiments/{experiment_id}")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    rows = re.findall(r'<tr data-variant="([^"]+)">(.*?)</tr>', html, re.S)
+    return {
+        name: dict(re.findall(r'data-col="([^"]+)">(.*?)</td>', row, re.S)) for name, row in rows
+    }
+
+
+@pytest.fixture
+def one_variant_experiment(app):
+    for name in ("Teapot", "Kettle", "Mug"):
+        factories.make_product(name)
+    return factories.make_experiment(variants=(("all", "popularity", 100),))
+
+
+@pytest.fixture
+def admin(app, admin_user):
+    browser = app.test_client()
+    AuthActions(browser).login(email="admin@example.com", password="admin-password")
+    return browser
+
+
+def impressions() -> int:
+    return db.session.scalar(select(func.count(Impression.id)))
+
+
+@pytest.mark.parametrize("page", ["/", "/recommend?user_id={user_id}"])
+def test_300_reloads_by_one_shopper_add_1_impression_and_the_experiment_page_does_not_move(
+    client, auth, shopper, admin, one_variant_experiment, page
+):
+    auth.login()
+    path = page.format(user_id=shopper.id)
+    assert client.get(path).status_code == 200
+    assert impressions() == 1
+    before = variant_rows(admin, one_variant_experiment.id)
+    assert before["all"]["shoppers"] == "1" and before["all"]["impressions"] == "1"
+    assert before["all"]["lists-per-shopper"] == "1.0"
+
+    for _ in range(300):
+        assert client.get(path).status_code == 200
+
+    assert impressions() == 1
+    assert variant_rows(admin, one_variant_experiment.id) == before
+
+
+def test_the_experiment_page_reports_shoppers_and_lists_shown_per_shopper(admin, app):
+    products = [factories.make_product(f"Gadget {i}") for i in range(3)]
+    experiment = factories.make_experiment()
+    control, treatment = experiment.variants
+    ann, bob, cat = (factories.make_user(name=n) for n in ("Ann", "Bob", "Cat"))
+    for user, variant, times in ((ann, control, 3), (bob, control, 1), (cat, treatment, 2)):
+        for _ in range(times):
+            factories.show_list(user, variant, products)
+
+    rows = variant_rows(admin, experiment.id)
+
+    assert (rows["A"]["shoppers"], rows["A"]["impressions"]) == ("2", "4")
+    assert rows["A"]["lists-per-shopper"] == "2.0"
+    assert (rows["B"]["shoppers"], rows["B"]["impressions"]) == ("1", "2")
+    assert rows["B"]["lists-per-shopper"] == "2.0"
+
+
+# --- Pruning old impressions ----------------------------------------------------------------------
+
+
+def ended_experiment(name: str, days_ago: float, products, shoppers, in_cart) -> Experiment:
+    """A finished experiment with lists shown to ``shoppers``; the first bought the first product
+    from one and put ``in_cart`` in the cart from it."""
+    experiment = factories.make_experiment(name=name)
+    control, treatment = experiment.variants
+    for i, user in enumerate(shoppers):
+        impression = factories.show_list(user, (control, treatment)[i % 2], products)
+        if i == 0:
+            factories.buy_from_list(user, impression, products[0])
+            db.session.add(
+                CartItem(user_id=user.id, product_id=in_cart.id, impression_id=impression.id)
+            )
+    experiment.status = "finished"
+    experiment.ended_at = datetime.now(UTC) - timedelta(days=days_ago)
+    db.session.commit()
+    return experiment
+
+
+@pytest.fixture
+def three_experiments(app):
+    products = [factories.make_product(f"Gadget {i}") for i in range(3)]
+    shoppers = [factories.make_user(name=f"Shopper {i}") for i in range(6)]
+    old = ended_experiment("Over long ago", 91, products, shoppers, in_cart=products[1])
+    recent = ended_experiment("Over last month", 30, products, shoppers, in_cart=products[2])
+    running = factories.make_experiment(name="Still running")
+    for user in shoppers:
+        factories.show_list(user, running.variants[0], products)
+    return old, recent, running
+
+
+def impressions_of(experiment: Experiment) -> int:
+    ids = [v.id for v in experiment.variants]
+    return db.session.scalar(
+        select(func.count(Impression.id)).where(Impression.variant_id.in_(ids))
+    )
+
+
+def test_the_prune_deletes_only_impressions_of_experiments_over_for_the_retention_period(
+    three_experiments,
+):
+    from shop.experiments.retention import prune_impressions
+
+    old, recent, running = three_experiments
+    events, lines, carts = (
+        db.session.scalar(select(func.count()).select_from(m)) for m in (Event, OrderLine, CartItem)
+    )
+
+    report = prune_impressions(90)
+
+    assert report.experiment_ids == (old.id,) and report.impressions == 6
+    db.session.expire_all()
+    assert (impressions_of(old), impressions_of(recent), impressions_of(running)) == (0, 6, 6)
+    # The clicks, purchases, order lines and cart rows stay, unlinked from the pruned lists only.
+    assert [
+        db.session.scalar(select(func.count()).select_from(m)) for m in (Event, OrderLine, CartItem)
+    ] == [events, lines, carts]
+    linked = db.session.scalars(
+        select(Impression.variant_id)
+        .join(Event, Event.impression_id == Impression.id)
+        .where(Event.impression_id.is_not(None))
+    ).all()
+    assert linked and set(linked) <= {v.id for v in recent.variants}
+    assert (
+        db.session.scalar(
+            select(func.count(OrderLine.id)).where(OrderLine.impression_id.is_not(None))
+        )
+        == 1
+    )
+    # Nothing left to prune: a second run changes nothing.
+    assert prune_impressions(90).impressions == 0
+
+
+def test_a_pruned_experiment_page_shows_the_figures_it_had_and_says_they_were_pruned(
+    admin, three_experiments
+):
+    from shop.experiments.retention import prune_impressions
+
+    old = three_experiments[0]
+    before = variant_rows(admin, old.id)
+    assert before["A"]["shoppers"] == "3" and before["A"]["revenue-total"] != "£0.00"
+
+    prune_impressions(90)
+
+    db.session.expire_all()
+    assert impressions_of(old) == 0
+    html = admin.get(f"/admin/experiments/{old.id}").get_data(as_text=True)
+    assert 'id="pruned-note"' in html
+    assert variant_rows(admin, old.id) == before
+
+
+def test_prune_command_uses_the_retention_setting_or_days_given(app, runner, three_experiments):
+    old, recent, running = three_experiments
+    app.config["SHOP_IMPRESSION_RETENTION_DAYS"] = 365
+
+    result = runner.invoke(args=["prune-impressions"])
+    assert result.exit_code == 0, result.output
+    assert "Pruned 0 impressions" in result.output
+
+    result = runner.invoke(args=["prune-impressions", "--days", "20"])
+    assert result.exit_code == 0, result.output
+    assert "Pruned 12 impressions" in result.output
+    assert f"#{old.id}, #{recent.id}" in result.output
+    db.session.expire_all()
+    assert (impressions_of(old), impressions_of(recent), impressions_of(running)) == (0, 0, 6)
+    assert runner.invoke(args=["prune-impressions", "--help"]).exit_code == 0
+
+
+def test_the_worker_runs_the_prune_daily_with_the_retention_setting(app, three_experiments):
+    from shop.experiments.tasks import prune_old_impressions
+    from shop.jobs import huey
+
+    def due(when: datetime) -> set[str]:
+        return {task.name for task in huey.read_periodic(when)}
+
+    assert "prune-impressions" in due(datetime(2026, 1, 5, 4, 30))
+    assert "prune-impressions" not in due(datetime(2026, 1, 5, 12, 0))
+    old, recent, _ = three_experiments
+    app.config["SHOP_IMPRESSION_RETENTION_DAYS"] = 90
+
+    prune_old_impressions()  # the queue runs it at once here (SHOP_JOBS_IMMEDIATE)
+
+    db.session.expire_all()
+    assert (impressions_of(old), impressions_of(recent)) == (0, 6)
+    assert db.session.get(Experiment, old.id).final_results is not None

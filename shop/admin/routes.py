@@ -29,7 +29,7 @@ from shop.experiments.lifecycle import (
     create_experiment,
     stop_experiment,
 )
-from shop.experiments.results import VariantResult, experiment_results
+from shop.experiments.results import VariantResult, recorded_results
 from shop.extensions import db, login_manager
 from shop.models import Experiment, TrainingRun
 from shop.services import analytics, audit
@@ -220,7 +220,7 @@ def create():
 @bp.route("/experiments/<id:experiment_id>")
 def experiment(experiment_id: int):
     item = db.get_or_404(Experiment, experiment_id)
-    results = experiment_results(item, money=money)
+    results = recorded_results(item, money=money)
     return render_template(
         "admin/experiment.html",
         experiment=item,
@@ -228,6 +228,7 @@ def experiment(experiment_id: int):
         chart=_experiment_chart(results),
         labels=ALGORITHM_LABELS,
         action_form=ActionForm(),
+        window_minutes=current_app.config["SHOP_IMPRESSION_WINDOW_SECONDS"] // 60,
     )
 
 

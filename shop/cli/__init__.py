@@ -7,11 +7,20 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     """Attach every command group to ``app.cli``."""
-    from shop.cli import catalogue_cmd, engine_cmd, report_cmd, retail_cmd, seed_cmd, worker_cmd
+    from shop.cli import (
+        catalogue_cmd,
+        engine_cmd,
+        experiments_cmd,
+        report_cmd,
+        retail_cmd,
+        seed_cmd,
+        worker_cmd,
+    )
 
     for command in (
         *catalogue_cmd.COMMANDS,
         *engine_cmd.COMMANDS,
+        *experiments_cmd.COMMANDS,
         *retail_cmd.COMMANDS,
         *report_cmd.COMMANDS,
         *seed_cmd.COMMANDS,

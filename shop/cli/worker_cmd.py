@@ -40,11 +40,13 @@ def worker_command(nice: int | None) -> None:
     """Run the background worker until Ctrl-C (or SIGTERM).
 
     Takes retrain jobs from the queue (a SQLite file, or Redis when REDIS_URL is set) and runs the
-    retrain schedule (SHOP_RETRAIN_SCHEDULE). On start it marks failed every run whose worker died
+    retrain schedule (SHOP_RETRAIN_SCHEDULE) and the daily prune of old experiment impressions
+    (SHOP_IMPRESSION_RETENTION_DAYS). On start it marks failed every run whose worker died
     before finishing it, so a killed worker never blocks the next retrain. It runs at the lowest CPU
     priority so that a fit takes only the time the web workers leave idle.
     """
     from shop import jobs
+    from shop.experiments import tasks as experiment_tasks  # noqa: F401 (registers the prune)
     from shop.training import tasks
     from shop.training.runs import fail_orphans, worker_id
 

@@ -6,7 +6,7 @@ ids; the intervals and tests come from :mod:`shop.experiments.statistics`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 import pandas as pd
 from sqlalchemy import distinct, func, select
@@ -21,6 +21,8 @@ class VariantResult:
     """What one variant of an experiment achieved, with 95% intervals and a verdict against control.
 
     * ``shoppers``: distinct shoppers who were shown at least one list of this variant.
+    * ``impressions``: lists shown, each (shopper, list) counted once per
+      ``SHOP_IMPRESSION_WINDOW_SECONDS``, so a reload is not another list.
     * ``ctr``: share of shown lists (impressions) that got at least one click.
     * ``conversion``: share of exposed shoppers who bought something from one of the variant's lists.
     * ``revenue``: revenue from the variant's lists per exposed shopper (zero for non-buyers).
@@ -42,6 +44,22 @@ class VariantResult:
     ctr_verdict: str | None = None
     conversion_verdict: str | None = None
     revenue_verdict: str | None = None
+
+    @property
+    def lists_per_shopper(self) -> float | None:
+        """Lists shown per exposed shopper: how often the variant reached each one."""
+        return self.impressions / self.shoppers if self.shoppers else None
+
+    def to_json(self) -> dict:
+        """The figures as plain JSON, kept on the experiment when its impressions are pruned."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> VariantResult:
+        estimates = {
+            name: statistics.Estimate(**data[name]) for name in ("ctr", "conversion", "revenue")
+        }
+        return cls(**{**data, **estimates})
 
 
 def _by_variant(query, columns: list[str]) -> pd.DataFrame:
@@ -174,3 +192,11 @@ def experiment_results(experiment, money=None) -> list[VariantResult]:
             )
         )
     return compared
+
+
+def recorded_results(experiment, money=None) -> list[VariantResult]:
+    """The experiment page's figures: computed from the impressions, or, once the worker pruned
+    them (:mod:`shop.experiments.retention`), the results it stored just before."""
+    if experiment.impressions_pruned_at is not None and experiment.final_results is not None:
+        return [VariantResult.from_json(data) for data in experiment.final_results]
+    return experiment_results(experiment, money=money)

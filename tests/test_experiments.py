@@ -178,9 +178,10 @@ def variant_rows(admin, experiment_id: int) -> dict[str, dict[str, str]]:
 
 
 @pytest.fixture
-def one_variant_experiment(app):
-    for name in ("Teapot", "Kettle", "Mug"):
-        factories.make_product(name)
+def one_variant_experiment(app, shopper):
+    teapot, *_ = (factories.make_product(name) for name in ("Teapot", "Kettle", "Mug", "Bowl"))
+    # The shopper has a history: a newcomer's home page shows the shop's lists, not the experiment.
+    factories.make_event(shopper, teapot, "view")
     return factories.make_experiment(variants=(("all", "popularity", 100),))
 
 

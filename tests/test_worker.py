@@ -143,10 +143,15 @@ def test_the_schedule_retrains_on_its_own_and_the_history_says_so(shop):
     folder, env = shop
     # Every minute; the worker looks at the schedule as it starts, then once a minute.
     env = {**env, "SHOP_RETRAIN_SCHEDULE": "* * * * *"}
+
+    def finished_scheduled_run():
+        run = runs(folder)[-1]
+        return run if run[3] == "scheduled" and run[1] in ("succeeded", "failed") else None
+
     with worker(env, folder / "worker.log"):
-        wait_for(lambda: (r := runs(folder)[-1])[3] == "scheduled" and r[1] in ("succeeded", "failed"),
-                 300, "the scheduled run")  # fmt: skip
-    run = runs(folder)[-1]
+        # The run seen finishing, not the latest at exit: on a slow machine the next minute's
+        # run may have started meanwhile, and stopping the worker fails it.
+        run = wait_for(finished_scheduled_run, 300, "the scheduled run")
     assert run[1:4:2] == ("succeeded", "scheduled"), run
     with gunicorn(env, workers=1, log=folder / "web.log") as base:
         _, html, _ = admin(base).request("model", "/admin/model")

@@ -65,6 +65,34 @@ def _anchor_block(name: str, sources: SourceSet, targets: np.ndarray, history: n
     return block
 
 
+_LIKE, _PURCHASE, _VIEW = (KINDS.index(kind) for kind in ("like", "purchase", "view"))
+#: Views of a category's products that count as liking it, without any other sign.
+FOND_VIEWS = 2
+
+
+def fond_of_categories(shopper: Shopper, category_codes: np.ndarray, n: int) -> np.ndarray:
+    """Per category: may a reason say the shopper likes it? Only on positive evidence.
+
+    A like, 4-5 stars, or a purchase or repeated views (``FOND_VIEWS``) with no low rating (1-2
+    stars) in the category. One glance at a mug is not a taste for camping gear, and a kettle rated
+    2 stars is not a liking for kettles, whatever the category shares say.
+    """
+    fond = np.zeros(n, dtype=bool)
+    if not len(shopper.touched):
+        return fond
+    categories = category_codes[shopper.touched]
+    codes = shopper.codes
+    fond[categories[codes == _LIKE]] = True
+    rated = category_codes[shopper.rated_items]
+    fond[rated[shopper.ratings >= 4]] = True
+    low = np.zeros(n, dtype=bool)
+    low[rated[shopper.ratings <= 2]] = True
+    bought = np.zeros(n, dtype=bool)
+    bought[categories[codes == _PURCHASE]] = True
+    viewed = np.bincount(categories[codes == _VIEW], minlength=n) >= FOND_VIEWS
+    return fond | ((bought | viewed) & ~low)
+
+
 def explain(
     picked: np.ndarray,
     contributions: Mapping[str, np.ndarray],
@@ -109,6 +137,7 @@ def explain(
         slots = np.searchsorted(history, shopper.touched).tolist()
         for slot, rank in zip(slots, ranks, strict=True):
             strongest[slot] = max(strongest[slot], rank)
+    fond = fond_of_categories(shopper, sources.category_codes_, len(sources.category_prior_))
     out = []
     for r, (item, source) in enumerate(zip(picked.tolist(), why, strict=True)):
         category = categories[item]
@@ -116,7 +145,11 @@ def explain(
             out.append(f"Popular in {category}" if category else "Trending now")
         elif source == "taste":
             code = sources.category_codes_[item]
-            liked = shares is not None and shares[code] > sources.category_prior_[code]
+            liked = (
+                shares is not None
+                and shares[code] > sources.category_prior_[code]
+                and bool(fond[code])
+            )
             if not category:
                 out.append("Trending now")
             else:

@@ -316,3 +316,57 @@ def test_a_category_reason_says_which_you_like_only_for_the_shoppers_own_categor
     for r in engine.recommend(mine, n=len(products) - 4):
         if r.reason.endswith(", which you like"):
             assert category[r.product_id] == "Garden", r
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        pytest.param([("kitchen", "view")], id="one-glance"),
+        pytest.param([("kitchen", "rating", 2), ("kitchen", "purchase")], id="bought-then-rated-2"),
+        pytest.param(
+            [("kitchen", "view"), ("kitchen", "view"), ("kitchen", "rating", 1)],
+            id="viewed-twice-then-rated-1",
+        ),
+    ],
+)
+def test_which_you_like_needs_positive_evidence_in_the_category(engine, shop, rows):
+    interactions, products = shop
+    kitchen = products.loc[products["category"] == "Kitchen", "product_id"].tolist()
+    picked = iter(kitchen)
+    mine = history([(next(picked) if p == "kitchen" else p, *rest) for p, *rest in rows])
+    category = products.set_index("product_id")["category"]
+    for r in engine.recommend(mine, n=len(products) - len(mine)):
+        if r.reason.endswith(", which you like"):
+            assert category[r.product_id] != "Kitchen", r
+
+
+def test_fond_categories_come_from_likes_high_stars_purchases_and_repeated_views():
+    from shop.recommend.explain import fond_of_categories
+    from shop.recommend.frames import KINDS
+    from shop.recommend.history import Shopper
+
+    code = {kind: KINDS.index(kind) for kind in KINDS}
+    # Catalogue positions 0-5 in categories 0, 0, 1, 2, 3, 4.
+    categories = np.array([0, 0, 1, 2, 3, 4])
+    touched = np.array([0, 1, 2, 3, 3, 4, 5])
+    codes = np.array(
+        [
+            code["view"],
+            code["view"],
+            code["like"],
+            code["purchase"],
+            code["rating"],
+            code["view"],
+            code["purchase"],
+        ]
+    )
+    shopper = Shopper.empty()._replace(
+        touched=touched,
+        codes=codes,
+        rated_items=np.array([3, 5]),
+        ratings=np.array([5.0, 2.0]),
+        history_items=np.unique(touched),
+    )
+    fond = fond_of_categories(shopper, categories, 5)
+    # 0: two views; 1: a like; 2: bought and rated 5; 3: one view; 4: bought but rated 2.
+    assert fond.tolist() == [True, True, True, False, False]

@@ -68,13 +68,16 @@ def render_product_page(
             stars=my_rating.stars if my_rating else None,
             review=my_rating.review if my_rating else "",
         )
+    reviews = feedback.latest_reviews(product.id)
     return render_template(
         "catalog/product.html",
         product=product,
         stock_level=stock.level(product),
         similar=similar_products(product, n=5, user_id=user_id),
         bought_together=also_bought(product, n=5, user_id=user_id),
-        reviews=feedback.latest_reviews(product.id),
+        reviews=reviews,
+        buyers=feedback.buyers_among(product.id, [r.user_id for r in reviews]),
+        breakdown=feedback.rating_breakdown(product.id),
         my_rating=my_rating,
         liked=liked,
         rating_form=rating_form,

@@ -16,13 +16,14 @@ from shop.experiments.impressions import impression_for
 from shop.extensions import db, limiter
 from shop.images import product_svg
 from shop.product_page import render_product_page
-from shop.services import categories, home
+from shop.services import categories, feedback, home
 from shop.services.events import record_event
 from shop.web import parse_page
 
 log = logging.getLogger(__name__)
 
 IMAGE_MAX_AGE = 30 * 24 * 3600
+REVIEWS_PER_PAGE = 10
 
 
 @bp.route("/")
@@ -79,6 +80,30 @@ def product_detail(product_id: int):
     html = render_product_page(product, impression_id=impression_id, source=source)
     _record_visit(product.id, source, impression_id)
     return html
+
+
+@bp.route("/products/<id:product_id>/reviews")
+def product_reviews(product_id: int):
+    """Every written review of a product, paged, newest or best or worst first."""
+    product = queries.product_with_category(product_id)
+    if product is None or not (product.listed or _is_admin()):
+        abort(404)
+    sort = feedback.parse_review_sort(request.args.get("sort"))
+    pager = db.paginate(
+        feedback.reviews_query(product.id, sort),
+        page=parse_page(request.args.get("page")),
+        per_page=REVIEWS_PER_PAGE,
+        error_out=False,
+    )
+    return render_template(
+        "catalog/reviews.html",
+        product=product,
+        pager=pager,
+        sort=sort,
+        sorts=feedback.REVIEW_SORTS,
+        breakdown=feedback.rating_breakdown(product.id),
+        buyers=feedback.buyers_among(product.id, [r.user_id for r in pager.items]),
+    )
 
 
 def _is_admin() -> bool:

@@ -6,8 +6,8 @@ redirects back to the product page for a plain form post, so both work with Java
 
 from __future__ import annotations
 
-from flask import flash, jsonify, redirect, url_for
-from flask_login import current_user
+from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
 
 from shop import product_page
 from shop.errors import error_response, wants_json
@@ -16,7 +16,7 @@ from shop.feedback import bp
 from shop.models import Product
 from shop.services import feedback
 from shop.templating import rating1, stars
-from shop.web import signin_required
+from shop.web import parse_page, signin_required
 
 SIGN_IN_MESSAGE = "Please sign in to rate or like products."
 
@@ -68,3 +68,16 @@ def like(product_id: int):
         return jsonify(liked=outcome.liked, like_count=product.like_count, message=message)
     flash(message, "success")
     return redirect(_product_url(product_id, "#like"))
+
+
+@bp.get("/saved")
+@login_required
+def saved():
+    """The products the shopper likes: the "Saved" list (a like is the shop's save button)."""
+    pager = db.paginate(
+        feedback.saved_query(current_user.id),
+        page=parse_page(request.args.get("page")),
+        per_page=current_app.config["SHOP_PAGE_SIZE"],
+        error_out=False,
+    )
+    return render_template("feedback/saved.html", pager=pager)

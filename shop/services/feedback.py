@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from shop.extensions import db
 from shop.forms import clean_text
-from shop.models import Like, Product, Rating
+from shop.models import Like, Order, OrderLine, Product, Rating
 from shop.services.counters import bump_counters
 
 MAX_REVIEW_LENGTH = 500
@@ -121,6 +121,85 @@ def latest_reviews(product_id: int, limit: int = 5) -> list[Rating]:
             .order_by(Rating.updated_at.desc(), Rating.id.desc())
             .limit(limit)
         )
+    )
+
+
+#: How the full list of a product's reviews may be sorted: (label, ORDER BY).
+REVIEW_SORTS = {
+    "newest": ("Newest first", (Rating.updated_at.desc(), Rating.id.desc())),
+    "highest": ("Highest rated", (Rating.stars.desc(), Rating.updated_at.desc(), Rating.id.desc())),
+    "lowest": ("Lowest rated", (Rating.stars.asc(), Rating.updated_at.desc(), Rating.id.desc())),
+}
+DEFAULT_REVIEW_SORT = "newest"
+
+
+def parse_review_sort(value: str | None) -> str:
+    return value if value in REVIEW_SORTS else DEFAULT_REVIEW_SORT
+
+
+def reviews_query(product_id: int, sort: str = DEFAULT_REVIEW_SORT) -> Select:
+    """Every written review of a product, for paging, in one of ``REVIEW_SORTS``."""
+    return (
+        select(Rating)
+        .where(Rating.product_id == product_id, Rating.review.is_not(None))
+        .options(joinedload(Rating.user))
+        .order_by(*REVIEW_SORTS[parse_review_sort(sort)][1])
+    )
+
+
+@dataclass(frozen=True)
+class RatingBreakdown:
+    """How many shoppers gave each number of stars (5 first), and how many wrote a review."""
+
+    counts: dict[int, int]
+    reviews: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def share(self, stars: int) -> float:
+        return self.counts[stars] / self.total if self.total else 0.0
+
+
+def rating_breakdown(product_id: int) -> RatingBreakdown:
+    rows = db.session.execute(
+        select(Rating.stars, func.count(Rating.id), func.count(Rating.review))
+        .where(Rating.product_id == product_id)
+        .group_by(Rating.stars)
+    ).all()
+    counts = dict.fromkeys(range(5, 0, -1), 0)
+    for stars, count, _ in rows:
+        counts[int(stars)] = int(count)
+    return RatingBreakdown(counts=counts, reviews=sum(int(written) for *_, written in rows))
+
+
+def buyers_among(product_id: int, user_ids: list[int]) -> set[int]:
+    """Which of these shoppers bought the product (an order not cancelled): "Bought this"."""
+    if not user_ids:
+        return set()
+    return set(
+        db.session.scalars(
+            select(Order.user_id)
+            .join(OrderLine, OrderLine.order_id == Order.id)
+            .where(
+                OrderLine.product_id == product_id,
+                Order.user_id.in_(user_ids),
+                Order.status != "cancelled",
+            )
+            .distinct()
+        )
+    )
+
+
+def saved_query(user_id: int) -> Select:
+    """The products the shopper likes, latest like first; hidden products are left out."""
+    return (
+        select(Product)
+        .join(Like, Like.product_id == Product.id)
+        .where(Like.user_id == user_id, Product.listed.is_(True))
+        .options(joinedload(Product.category))
+        .order_by(Like.created_at.desc(), Like.id.desc())
     )
 
 

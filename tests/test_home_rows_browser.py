@@ -91,3 +91,83 @@ def test_signed_in_home_page_shows_discoveries_apart_from_the_shoppers_history(s
         page.screenshot(path=str(ARTIFACTS / "home-history-rows.png"), full_page=True)
         context.close()
         assert errors == []
+
+
+# --- the demo shop's home page: compact, nothing twice -------------------------------------------
+
+
+def fill_demo_shop() -> None:
+    """The `make run` demo (smaller), trained, with its demo shopper."""
+    from shop.seeding import seed_database
+    from shop.seeding.generator import SeedOptions
+
+    seed_database(SeedOptions(users=120, products=80, events=6_000, seed=42))
+    run = train_and_publish(current_app._get_current_object(), evaluate=False)
+    assert run.status == "succeeded", run.error
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    with running_shop(tmp_path_factory.mktemp("demo-home"), fill_demo_shop) as running:
+        yield running
+
+
+def home_rows(page) -> list[tuple[str, list[str]]]:
+    """(row id, product hrefs) for every product row of the page, in order."""
+    rows = []
+    for section in page.locator("main section.product-section").all():
+        links = section.locator(".product-card a.product-name").all()
+        ids = [link.get_attribute("href").split("?")[0] for link in links]
+        rows.append((section.get_attribute("id"), ids))
+    return rows
+
+
+def check_home(page, label: str, width: int) -> list[str]:
+    rows = home_rows(page)
+    shown = [href for _, ids in rows for href in ids]
+    assert 1 <= len(rows) <= 5, rows
+    assert len(shown) == len(set(shown)), f"{label}: a product twice: {rows}"
+    assert all(ids for _, ids in rows), f"{label}: an empty row: {rows}"
+    if width < 576:  # a phone: rows swipe sideways instead of stacking into tall grids
+        grid = page.locator("main section.product-section .row").first
+        assert grid.evaluate("e => getComputedStyle(e).flexWrap") == "nowrap"
+        assert grid.evaluate("e => e.scrollWidth > e.clientWidth")
+    page.screenshot(path=str(ARTIFACTS / f"home-{label}-{width}.png"), full_page=True)
+    return [row_id for row_id, _ in rows]
+
+
+@pytest.mark.parametrize("width, height", [(1366, 900), (390, 844)])
+def test_the_demo_shoppers_and_a_new_accounts_home_pages_are_compact(demo, width, height):
+    from shop.seeding.generator import DEMO_EMAIL, DEMO_PASSWORD
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with launch_chromium() as browser:
+        context, page = new_page(browser, width=width, height=height)
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{demo.url}/auth/login")
+        page.fill("input[name=email]", DEMO_EMAIL)
+        page.fill("input[name=password]", DEMO_PASSWORD)
+        page.click("main form [type=submit]")
+        page.wait_for_url(f"{demo.url}/")
+        rows = check_home(page, "demo-shopper", width)
+        assert rows[0] == "for-you" and "top-clicked" in rows  # her own picks lead
+        assert "Based on your activity" in page.inner_text("#for-you-slot")
+        context.close()
+
+        context, page = new_page(browser, width=width, height=height)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{demo.url}/auth/register")
+        page.fill("input[name=display_name]", "Nell Newcomer")
+        page.fill("input[name=email]", f"newcomer-{width}@example.com")
+        page.fill("input[name=password]", "a-long-enough-password")
+        page.fill("input[name=confirm]", "a-long-enough-password")
+        page.click("main form [type=submit]")
+        page.wait_for_load_state()
+        page.goto(f"{demo.url}/")
+        rows = check_home(page, "new-account", width)
+        assert rows[0] == "top-clicked" and "for-you" not in rows
+        assert "Based on your activity" not in page.inner_text("main")
+        assert "Popular now" in page.inner_text("#top-clicked")
+        context.close()
+        assert errors == []

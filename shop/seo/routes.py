@@ -1,11 +1,11 @@
-"""``/robots.txt`` and ``/sitemap.xml``."""
+"""``/robots.txt``, ``/sitemap.xml`` and, past the protocol's limit, ``/sitemap-<n>.xml``."""
 
 from __future__ import annotations
 
-from flask import Response, abort, render_template
+from flask import Response, abort, render_template, request
 
 from shop.seo import bp
-from shop.seo.sitemap import sitemap_entries
+from shop.seo.sitemap import Sitemap, current_sitemap
 from shop.seo.urls import PRIVATE_PATHS, absolute, base_url
 
 TEXT_MAX_AGE = 3600
@@ -24,10 +24,33 @@ def robots_txt():
 
 @bp.route("/sitemap.xml")
 def sitemap_xml():
+    return _sitemap_file(0)
+
+
+@bp.route("/sitemap-<int:number>.xml")
+def sitemap_page(number: int):
+    if number < 1:
+        abort(404)  # the index is /sitemap.xml, and only that
+    return _sitemap_file(number)
+
+
+def _sitemap_file(number: int) -> Response:
+    """One file of the kept sitemap, gzipped for clients that take it, 304 when unchanged."""
     if base_url() is None:
         abort(404)  # a sitemap lists absolute URLs, and the shop has not been told its own
-    body = render_template("seo/sitemap.xml", base=base_url(), entries=sitemap_entries())
-    response = Response(body, mimetype="application/xml")
+    sitemap: Sitemap = current_sitemap()
+    if number and (not sitemap.is_index or number >= len(sitemap.files)):
+        abort(404)
+    file = sitemap.files[number]
+    gzipped = "gzip" in request.accept_encodings
+    response = Response(file.gzipped if gzipped else file.body, mimetype="application/xml")
+    if gzipped:
+        response.content_encoding = "gzip"
+    response.vary.add("Accept-Encoding")
+    # One ETag per file and encoding: the catalogue's fingerprint says when any of them changed.
+    response.set_etag(f"{sitemap.key}-{number}{'-gz' if gzipped else ''}")
+    if sitemap.last_modified is not None:
+        response.last_modified = sitemap.last_modified
     response.cache_control.public = True
     response.cache_control.max_age = TEXT_MAX_AGE
-    return response
+    return response.make_conditional(request)

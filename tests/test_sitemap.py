@@ -148,3 +148,13 @@ def test_past_the_limit_the_sitemap_is_an_index_of_smaller_files(seo_app, client
 def test_without_an_index_the_numbered_files_do_not_exist(seo_app, client):
     factories.make_product("Mug")
     assert client.get("/sitemap-1.xml").status_code == 404
+
+
+def test_a_client_fetching_the_sitemap_in_a_loop_is_told_to_slow_down(seo_app, client):
+    seo_app.config["SHOP_SITEMAP_LIMIT"] = "3 per minute"
+    factories.make_product("Mug")
+
+    statuses = [client.get("/sitemap.xml").status_code for _ in range(5)]
+
+    assert statuses == [200, 200, 200, 429, 429]
+    assert client.get("/robots.txt").status_code == 200

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Response, abort, render_template, request
+from flask import Response, abort, current_app, render_template, request
 
+from shop.extensions import limiter
 from shop.seo import bp
 from shop.seo.sitemap import Sitemap, current_sitemap
 from shop.seo.urls import PRIVATE_PATHS, absolute, base_url
@@ -22,12 +23,20 @@ def robots_txt():
     return response
 
 
+def _sitemap_limit() -> str:
+    return current_app.config["SHOP_SITEMAP_LIMIT"]
+
+
+# A crawler reads the sitemap a few times a day; a client asking for it in a loop would keep the
+# workers busy sending megabytes, so past the limit it gets a cheap 429.
 @bp.route("/sitemap.xml")
+@limiter.limit(_sitemap_limit, scope="sitemap")
 def sitemap_xml():
     return _sitemap_file(0)
 
 
 @bp.route("/sitemap-<int:number>.xml")
+@limiter.limit(_sitemap_limit, scope="sitemap")
 def sitemap_page(number: int):
     if number < 1:
         abort(404)  # the index is /sitemap.xml, and only that

@@ -4,14 +4,14 @@ The sitemap is rebuilt only when a cheap fingerprint of the catalogue changes, a
 is read on every request for /sitemap.xml. ``max(updated_at)`` over products and ratings was a scan
 of the whole table (10 ms on 20,000 products); with these indexes it is one index lookup.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

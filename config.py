@@ -64,6 +64,11 @@ class Config:
     SHOP_MODEL_DIR = os.environ.get("SHOP_MODEL_DIR", str(INSTANCE_DIR / "models"))
     SHOP_CURRENCY = os.environ.get("SHOP_CURRENCY", "GBP")
     SHOP_PAGE_SIZE = env_int("SHOP_PAGE_SIZE", 24)
+    # What one search may cost the database in all, in ms (shop.search.budget): past it the
+    # search is stopped and the page says so.
+    SHOP_SEARCH_TIMEOUT_MS = env_int("SHOP_SEARCH_TIMEOUT_MS", 1000)
+    # Sitemap files one client address may fetch (all files together).
+    SHOP_SITEMAP_LIMIT = os.environ.get("SHOP_SITEMAP_LIMIT", "30 per minute")
     # "Only N left" from this many units down, unless a product sets its own threshold.
     SHOP_LOW_STOCK_THRESHOLD = env_int("SHOP_LOW_STOCK_THRESHOLD", 5)
     # Flask-Caching holds the dashboard's figures and the popular lists for SHOP_CACHE_SECONDS, in

@@ -140,6 +140,8 @@ class Product(db.Model):
         CheckConstraint("low_stock_threshold >= 0", name="low_stock_threshold_not_negative"),
         Index("ix_products_category_created", "category_id", "created_at"),
         Index("ix_products_listed_stock", "listed", "stock"),
+        # The sitemap's catalogue fingerprint reads max(updated_at) on every request.
+        Index("ix_products_updated_at", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -198,6 +200,8 @@ class Rating(db.Model):
     __table_args__ = (
         UniqueConstraint("user_id", "product_id", name="uq_ratings_user_product"),
         CheckConstraint("stars BETWEEN 1 AND 5", name="stars_1_to_5"),
+        # The sitemap's catalogue fingerprint reads max(updated_at) on every request.
+        Index("ix_ratings_updated_at", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -7,7 +7,14 @@ import re
 import pytest
 
 from shop.extensions import db
-from shop.search.engine import MAX_TOKENS, fts_match_expression, tokenize
+from shop.search import budget
+from shop.search.engine import (
+    MAX_QUERY_CHARS,
+    MAX_TOKENS,
+    fts_match_expression,
+    search_products,
+    tokenize,
+)
 from tests import factories
 
 
@@ -468,3 +475,47 @@ def test_any_input_gives_suggestions_json_not_an_error(client, query):
     assert response.status_code == 200
     assert response.is_json
     assert len(response.get_json()["suggestions"]) <= 8
+
+
+# --- what one search may cost ---------------------------------------------------------------------
+
+
+def test_words_past_the_cap_are_ignored_and_the_page_says_so(client):
+    factories.make_product("Blue Kettle", description="A kettle for tea.")
+    words = ["blue", "kettle"] + list("abcdefghij")  # twelve words, ten of one letter
+
+    response = client.get("/search", query_string={"q": " ".join(words)})
+
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert f"Only the first {MAX_TOKENS} words were searched for" in page
+    assert search_products(" ".join(words)).tokens == words[:MAX_TOKENS]
+    plain = client.get("/search", query_string={"q": "blue kettle"}).get_data(as_text=True)
+    assert "were searched for" not in plain
+
+
+def test_an_over_long_query_is_not_searched_and_the_page_says_why(client):
+    factories.make_product("Kettle")
+
+    response = client.get("/search", query_string={"q": "kettle " * 40})
+
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert f"That search is too long to look up: use at most {MAX_QUERY_CHARS} characters" in page
+    assert result_names(response) == []
+
+
+def test_a_search_past_its_budget_is_stopped_with_a_clear_page(app, client, monkeypatch):
+    factories.make_product("Kettle")
+    monkeypatch.setattr(budget, "SQLITE_CHECK_EVERY", 1)
+    app.config["SHOP_SEARCH_TIMEOUT_MS"] = 0
+
+    response = client.get("/search", query_string={"q": "kettle"})
+    suggestions = client.get("/search/suggest", query_string={"q": "kettle"})
+
+    assert response.status_code == 503
+    assert "That search took too long" in response.get_data(as_text=True)
+    assert suggestions.status_code == 200 and suggestions.get_json()["suggestions"] == []
+    # The connection is left as it was: the next search, within its budget, finds the kettle.
+    app.config["SHOP_SEARCH_TIMEOUT_MS"] = 5000
+    assert result_names(client.get("/search", query_string={"q": "kettle"})) == ["Kettle"]

@@ -319,7 +319,7 @@ def test_the_sitemap_lists_exactly_the_listed_pages_with_lastmod(seo_app, client
     factories.make_category("Toys")  # no products: not a page worth listing
     old = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
     for product in (mug, gnome, loose):
-        product.created_at = old
+        product.created_at = product.updated_at = old
     db.session.commit()
 
     response = client.get("/sitemap.xml")

@@ -39,11 +39,19 @@ from sqlalchemy.orm import joinedload
 from shop.extensions import db
 from shop.models import Product
 from shop.search import facets
-from shop.search.text import MAX_TOKENS, display_text, tokenize
+from shop.search.text import (
+    MAX_QUERY_CHARS,
+    MAX_TOKENS,
+    display_text,
+    is_too_long,
+    read_words,
+    tokenize,
+)
 from shop.search.vocabulary import current_vocabulary
 from shop.services.availability import is_listed, sold_out_last
 
 __all__ = [
+    "MAX_QUERY_CHARS",
     "MAX_TOKENS",
     "Reading",
     "SearchResults",
@@ -90,6 +98,8 @@ class SearchResults:
     facets: facets.FacetCounts | None = None
     nearest: list[str] = field(default_factory=list)  # other words to try, when nothing matched
     fallback: list[Product] = field(default_factory=list)  # popular products, when nothing matched
+    words_ignored: bool = False  # the query had more than MAX_TOKENS words; the rest were ignored
+    too_long: bool = False  # the query had more than MAX_QUERY_CHARS characters: not searched
 
     @property
     def total(self) -> int:
@@ -202,15 +212,23 @@ def search_products(
 ) -> SearchResults:
     """One page of products matching the shopper's words, best match first, with facet counts."""
     filters = filters or facets.Filters()
-    tokens = tokenize(raw)
     text_shown = display_text(raw)
+    if is_too_long(raw):
+        return SearchResults(text=text_shown, tokens=[], pager=None, too_long=True)
+    tokens, ignored = read_words(raw)
     if not tokens:
         return SearchResults(text=text_shown, tokens=[], pager=None)
     reading = interpret(tokens, allow_correction=allow_correction)
     if not reading.found:
         nearest, fallback = _dead_end_help(tokens)
         return SearchResults(
-            text_shown, tokens, pager=None, reading=reading, nearest=nearest, fallback=fallback
+            text_shown,
+            tokens,
+            pager=None,
+            reading=reading,
+            nearest=nearest,
+            fallback=fallback,
+            words_ignored=ignored,
         )
     matches = match_subquery(reading.terms, reading.operator)
     pager = db.paginate(
@@ -226,6 +244,7 @@ def search_products(
         pager,
         reading=reading,
         facets=facets.count_facets(matches, filters),
+        words_ignored=ignored,
     )
 
 

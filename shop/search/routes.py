@@ -14,12 +14,15 @@ from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from shop.database import begin_write
+from shop.errors import error_response
 from shop.extensions import db
 from shop.search import bp
-from shop.search.engine import SearchResults, search_products
+from shop.search.budget import SearchTooCostly, search_budget
+from shop.search.engine import MAX_QUERY_CHARS, MAX_TOKENS, SearchResults, search_products
 from shop.search.facets import PriceBand
 from shop.search.forms import ParsedFilters, SearchForm, parse_filters
 from shop.search.history import record_search
+from shop.search.suggest import Suggestions
 from shop.search.suggest import suggest as suggestions_for
 from shop.search.vocabulary import current_vocabulary
 from shop.services import categories
@@ -53,13 +56,22 @@ def search():
     form = SearchForm(formdata=request.args)
     form.validate()
     parsed = parse_filters(request.args, categories.all_categories(), form)
-    results = search_products(
-        form.q.data,
-        filters=parsed.filters,
-        page=parse_page(request.args.get("page")),
-        per_page=current_app.config["SHOP_PAGE_SIZE"],
-        allow_correction=request.args.get("exact") != "1",
-    )
+    try:
+        with search_budget(current_app.config["SHOP_SEARCH_TIMEOUT_MS"]):
+            results = search_products(
+                form.q.data,
+                filters=parsed.filters,
+                page=parse_page(request.args.get("page")),
+                per_page=current_app.config["SHOP_PAGE_SIZE"],
+                allow_correction=request.args.get("exact") != "1",
+            )
+    except SearchTooCostly:
+        log.info("A search ran past its budget: %r", (form.q.data or "")[:200])
+        return error_response(
+            503,
+            "That search took too long, so we stopped it. Try fewer words, or longer ones.",
+            "Search took too long",
+        )
     if current_user.is_authenticated and results.tokens:
         _remember_search(results)
     return render_template(
@@ -71,13 +83,22 @@ def search():
         clear_url=_search_url(q=results.text) if parsed.filters.active else None,
         exact_url=_search_url(q=results.text, exact="1") if results.corrected_text else None,
         tiles=categories.category_tiles() if not results.tokens else [],
+        max_words=MAX_TOKENS,
+        max_query_chars=MAX_QUERY_CHARS,
     )
 
 
 @bp.route("/search/suggest")
 def suggest():
-    """JSON for the search box's dropdown: ``{query, corrected, suggestions: [...]}``."""
-    found = suggestions_for(request.args.get("q", ""))
+    """JSON for the search box's dropdown: ``{query, corrected, suggestions: [...]}``.
+
+    A query that runs past the search budget suggests nothing rather than fail.
+    """
+    try:
+        with search_budget(current_app.config["SHOP_SEARCH_TIMEOUT_MS"]):
+            found = suggestions_for(request.args.get("q", ""))
+    except SearchTooCostly:
+        found = Suggestions(None, [], [])
     terms = found.reading.corrected_text if found.reading else ""
     items = [
         {

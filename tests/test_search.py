@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import text
 
 from shop.extensions import db
 from shop.search import budget
@@ -519,3 +520,21 @@ def test_a_search_past_its_budget_is_stopped_with_a_clear_page(app, client, monk
     # The connection is left as it was: the next search, within its budget, finds the kettle.
     app.config["SHOP_SEARCH_TIMEOUT_MS"] = 5000
     assert result_names(client.get("/search", query_string={"q": "kettle"})) == ["Kettle"]
+
+
+def test_the_database_stops_a_statement_past_the_budget(app, monkeypatch):
+    """The mechanism itself on the database under test: SQLite's progress handler (with a clock
+    that jumps past the deadline) or PostgreSQL's statement_timeout (against a sleeping query)."""
+    factories.make_product("Kettle")
+    dialect = db.session.connection().dialect.name
+    if dialect == "sqlite":
+        ticks = iter([0.0] + [60.0] * 1_000_000)
+        monkeypatch.setattr(budget.time, "monotonic", lambda: next(ticks))
+        monkeypatch.setattr(budget, "SQLITE_CHECK_EVERY", 1)
+        slow = "SELECT count(*) FROM products a, products b, products c"
+    else:
+        slow = "SELECT pg_sleep(2)"
+    with pytest.raises(budget.SearchTooCostly), budget.search_budget(50):
+        db.session.execute(text(slow)).all()
+    # Nothing is left behind on the connection: a query after it runs normally.
+    assert db.session.execute(text("SELECT count(*) FROM products")).scalar() == 1

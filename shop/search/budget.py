@@ -38,7 +38,14 @@ def _is_timeout(exc: OperationalError) -> bool:
 
 @contextmanager
 def search_budget(timeout_ms: int) -> Iterator[None]:
-    """Run the block's queries under ``timeout_ms`` in all; raise SearchTooCostly past it."""
+    """Run the block's queries under ``timeout_ms`` in all; raise SearchTooCostly past it.
+
+    A budget of 0 or less is spent before it starts: every search is refused at once (PostgreSQL
+    would read a ``statement_timeout`` of 0 as "no limit"), which also lets an operator switch
+    search off under attack.
+    """
+    if timeout_ms <= 0:
+        raise SearchTooCostly
     connection = db.session.connection()
     raw = None
     if connection.dialect.name == "postgresql":

@@ -77,6 +77,11 @@ def dashboard():
             start=request.args.get("start", ""),
             end=request.args.get("end", ""),
             csv_args=rng_args(rng),
+            presets=[
+                ("Last 7 days", rng_args(analytics.DateRange.last_days(7))),
+                ("Last 30 days", rng_args(analytics.DateRange.last_days(30))),
+                ("All time", {}),
+            ],
         ),
         400 if problem else 200,
     )

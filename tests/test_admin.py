@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, text
@@ -431,3 +431,58 @@ def test_forged_or_borrowed_impression_ids_change_no_experiment_figure(
             assert client.get(path).status_code == 200
     db.session.expire_all()
     assert experiment_results(demo_experiment) == before
+
+
+def _experiment_with(buyers: tuple[int, int], shoppers: int = 20, days: int = 7):
+    """An experiment ``days`` old: ``shoppers`` shown each list, ``buyers`` of them bought from it."""
+    experiment = factories.make_experiment()
+    experiment.started_at = datetime.now(UTC) - timedelta(days=days)
+    db.session.commit()
+    kettle = factories.make_product(price="20.00")
+    for variant, n_buyers in zip(
+        sorted(experiment.variants, key=lambda v: v.id), buyers, strict=True
+    ):
+        for i in range(shoppers):
+            shopper = factories.make_user()
+            shown = factories.show_list(shopper, variant, [kettle])
+            if i < n_buyers:
+                factories.buy_from_list(shopper, shown, kettle)
+    return experiment
+
+
+def _advice(html: str) -> tuple[str, str]:
+    match = re.search(r'data-advice="(\w+)" data-advice-for="B">\s*<p[^>]*>(.*?)</p>', html, re.S)
+    return match.group(1), " ".join(match.group(2).split())
+
+
+def test_experiment_page_says_roll_out_b_when_b_clearly_sells_more(as_admin):
+    experiment = _experiment_with(buyers=(2, 12))
+    html = as_admin.get(f"/admin/experiments/{experiment.id}").get_data(as_text=True)
+    assert _advice(html) == (
+        "roll_out",
+        "Roll out B: shoppers shown B bought 500% more often than those shown A "
+        "(95% interval: 248% to 752% more).",
+    )
+
+
+def test_experiment_page_says_how_many_more_days_then_what_a_stopped_one_showed(as_admin, post):
+    # 10% against 20% of 20 shoppers a list in 7 days: 199 a list are needed, at 20/7 a day
+    experiment = _experiment_with(buyers=(2, 4))
+    page = f"/admin/experiments/{experiment.id}"
+    action, sentence = _advice(as_admin.get(page).get_data(as_text=True))
+    assert action == "keep_running"
+    assert sentence.startswith(
+        "Keep it running for about 63 more days: so far shoppers shown B bought 100% more often "
+        "than those shown A, not yet enough to tell from chance (199 shoppers per list needed, "
+        "20 so far)."
+    )
+    assert "not yet significant" in as_admin.get(page).get_data(as_text=True)  # the verdict stays
+
+    post(f"{page}/stop")
+    action, sentence = _advice(as_admin.get(page).get_data(as_text=True))
+    assert action == "keep_control"
+    assert sentence == (
+        "Keep A for now: shoppers shown B bought 100% more often than those shown A, which could "
+        "still be chance. To know, run it again for about 70 days at this traffic "
+        "(199 shoppers per list)."
+    )

@@ -29,7 +29,7 @@ from shop.experiments.lifecycle import (
     create_experiment,
     stop_experiment,
 )
-from shop.experiments.results import VariantResult, recorded_results
+from shop.experiments.results import VariantResult, advice, recorded_results
 from shop.extensions import db, login_manager
 from shop.models import Experiment, TrainingRun
 from shop.services import analytics, audit
@@ -230,6 +230,7 @@ def experiment(experiment_id: int):
         "admin/experiment.html",
         experiment=item,
         results=results,
+        advice=advice(item, results),
         chart=_experiment_chart(results),
         labels=ALGORITHM_LABELS,
         action_form=ActionForm(),

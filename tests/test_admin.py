@@ -486,3 +486,85 @@ def test_experiment_page_says_how_many_more_days_then_what_a_stopped_one_showed(
         "still be chance. To know, run it again for about 70 days at this traffic "
         "(199 shoppers per list)."
     )
+
+
+# --- The model page in an owner's words --------------------------------------------------------
+
+
+def _evaluated_run(hybrid_recall: float, popularity_recall: float) -> TrainingRun:
+    scores = {"precision": 0.05, "ndcg": 0.2, "map": 0.1, "coverage": 0.3}
+    run = TrainingRun(
+        status="succeeded",
+        model_version="v-measured",
+        n_users=298,
+        n_products=40,
+        n_interactions=5000,
+        finished_at=datetime.now(UTC),
+        metrics={
+            "k": 10,
+            "topn": {
+                "split": {
+                    "protocol": "time",
+                    "cut": "2026-11-01T09:00:00+00:00",
+                    "end": "2026-11-13T08:00:00+00:00",
+                    "n_train": 4000,
+                    "n_test_users": 120,
+                    "n_test_pairs": 300,
+                },
+                "models": {
+                    "popularity": {**scores, "recall": popularity_recall, "n_users": 120},
+                    "hybrid": {**scores, "recall": hybrid_recall, "n_users": 120},
+                },
+            },
+        },
+    )
+    db.session.add(run)
+    db.session.commit()
+    return run
+
+
+def test_model_page_leads_with_a_plain_sentence_and_keeps_the_metrics_behind_a_toggle(as_admin):
+    run = _evaluated_run(hybrid_recall=0.27, popularity_recall=0.15)
+    html = as_admin.get("/admin/model").get_data(as_text=True)
+
+    lead = re.search(r"<p [^>]*data-summary>(.*?)</p>", html, re.S).group(1)
+    assert lead == (
+        "Personal recommendations are 1.8× as likely to be bought, liked or put in a cart as "
+        "best sellers, measured on the last 12 days of history."
+    )
+    counts = " ".join(re.search(r"data-shopper-counts>(.*?)</p>", html, re.S).group(1).split())
+    assert counts == (
+        "The model learned from the history of 298 shoppers. It was checked on 120 shoppers who "
+        "came back after 1 Nov 2026: what they bought, liked or put in their cart then was hidden "
+        "from it, and it was scored on whether their personal list of 10 held it, against the 10 "
+        f"best sellers. (From training run #{run.id}.)"
+    )
+    before, figures = html.split('<details class="mb-4" id="model-figures">')
+    figures, after = figures.split('</details>\n\n<div class="card shadow-sm">', 1)
+    assert "<summary" in figures and "The figures behind this" in figures
+    assert "NDCG" in figures and 'id="topn-metrics"' in figures and "Shoppers checked" in figures
+    assert "NDCG" not in before and "NDCG" not in after  # the history speaks plainly too
+    assert re.search(r'id="run-history".*?<td class="text-end fw-semibold">1\.8×</td>', after, re.S)
+
+
+def test_model_page_is_honest_when_best_sellers_do_better_or_nothing_was_measured(as_admin):
+    html = as_admin.get("/admin/model").get_data(as_text=True)
+    assert "Not measured yet: retrain the model" in html
+
+    _evaluated_run(hybrid_recall=0.09, popularity_recall=0.15)
+    html = as_admin.get("/admin/model").get_data(as_text=True)
+    lead = re.search(r"<p [^>]*data-summary>(.*?)</p>", html, re.S).group(1)
+    assert lead.startswith(
+        "Best sellers do better than personal recommendations for now: a personal list is 0.6× "
+        "as likely to hold what shoppers bought, liked or put in their cart next, measured on "
+        "the last 12 days of history."
+    )
+
+
+def test_the_guards_shopper_count_is_named_apart_from_the_shoppers_learned_from():
+    from shop.training import report
+
+    choice = report.ranker_choice({"ranker": {"chosen": "blend", "n_users": 562}})
+    assert choice.details == [
+        ("validation cases (shoppers with held-out choices, once per holdout)", "562")
+    ]

@@ -118,7 +118,10 @@ def analytics_csv(name: str):
 def model():
     status = current_app.extensions["recommender_store"].status()
     current_run = report.run_for_version(status.version)
-    metrics = current_run.metrics if current_run else None
+    # The lead sentence and the figures behind it come from the served model's run, or from the
+    # newest evaluated run when the served model has none (the page names that run).
+    measured = current_run if current_run and current_run.metrics else report.latest_evaluated_run()
+    metrics = measured.metrics if measured else None
     ratings, ratings_skipped = report.rating_rows(metrics)
     runs = report.recent_runs()
     running = next((r for r in runs if r.status in ACTIVE_STATUSES), None)
@@ -126,6 +129,9 @@ def model():
         "admin/model.html",
         status=status,
         current_run=current_run,
+        summary=report.plain_summary(measured.metrics if measured else None),
+        measured_run=measured,
+        chosen=report.CHOSEN,
         topn_tables=report.topn_tables(metrics),
         ranker=report.ranker_choice(status.metadata),
         ratings=ratings,

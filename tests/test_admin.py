@@ -460,7 +460,7 @@ def test_experiment_page_says_roll_out_b_when_b_clearly_sells_more(as_admin):
     html = as_admin.get(f"/admin/experiments/{experiment.id}").get_data(as_text=True)
     assert _advice(html) == (
         "roll_out",
-        "Roll out B: shoppers shown B bought 500% more often than those shown A "
+        "Roll out B: shoppers shown B bought 6.0× as often as those shown A "
         "(95% interval: 248% to 752% more).",
     )
 
@@ -472,8 +472,8 @@ def test_experiment_page_says_how_many_more_days_then_what_a_stopped_one_showed(
     action, sentence = _advice(as_admin.get(page).get_data(as_text=True))
     assert action == "keep_running"
     assert sentence.startswith(
-        "Keep it running for about 63 more days: so far shoppers shown B bought 100% more often "
-        "than those shown A, not yet enough to tell from chance (199 shoppers per list needed, "
+        "Keep it running for about 63 more days: so far shoppers shown B bought 2.0× as often as "
+        "those shown A, not yet enough to tell from chance (199 shoppers per list needed, "
         "20 so far)."
     )
     assert "not yet significant" in as_admin.get(page).get_data(as_text=True)  # the verdict stays
@@ -482,7 +482,7 @@ def test_experiment_page_says_how_many_more_days_then_what_a_stopped_one_showed(
     action, sentence = _advice(as_admin.get(page).get_data(as_text=True))
     assert action == "keep_control"
     assert sentence == (
-        "Keep A for now: shoppers shown B bought 100% more often than those shown A, which could "
+        "Keep A for now: shoppers shown B bought 2.0× as often as those shown A, which could "
         "still be chance. To know, run it again for about 70 days at this traffic "
         "(199 shoppers per list)."
     )

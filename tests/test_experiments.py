@@ -146,7 +146,7 @@ def test_advice_rolls_out_a_clear_winner_with_its_interval():
     advice = statistics.advise("A", "B", (40, 80), (200, 200), days_run=7)
     assert advice.action == "roll_out"
     assert advice.sentence == (
-        "Roll out B: shoppers shown B bought 100% more often than those shown A "
+        "Roll out B: shoppers shown B bought 2.0× as often as those shown A "
         "(95% interval: 56% to 144% more)."
     )
 
@@ -165,14 +165,24 @@ def test_advice_estimates_the_days_still_needed_at_the_current_traffic():
     assert "(686 shoppers per list needed, 140 so far)" in advice.sentence
 
 
-def test_advice_calls_a_tiny_or_hopeless_difference_no_meaningful_difference():
+def test_advice_calls_a_tiny_difference_no_meaningful_difference():
     tiny = statistics.advise("A", "B", (100, 102), (1000, 1000), days_run=7)
     assert tiny.action == "no_difference"
-    assert tiny.sentence.startswith("No meaningful difference: keep A (")
-    # 10% vs 11% at 5 shoppers a day would take years
+    assert tiny.sentence == (
+        "No meaningful difference: keep A (shoppers shown B bought 2% more often than those "
+        "shown A, less than 5% apart)."
+    )
+
+
+def test_advice_does_not_ask_to_wait_for_years():
+    # 10% vs 11% needs 14,751 shoppers a list; at 5 a day that is 2,931 more days
     slow = statistics.advise("A", "B", (10, 11), (100, 100), days_run=20)
-    assert slow.action == "no_difference" and slow.days_more > statistics.MAX_USEFUL_DAYS
-    assert "more than 90 more days" in slow.sentence
+    assert slow.action == "keep_control" and slow.days_more == 2931
+    assert slow.sentence.startswith(
+        "Keep A: so far shoppers shown B bought 10% more often than those shown A, but at this "
+        "traffic it would take about 2,931 more days to tell that from chance"
+    )
+    assert slow.sentence.endswith("Not worth waiting for unless more shoppers can see the test.")
 
 
 def test_advice_for_a_stopped_experiment_says_what_it_showed_and_how_long_a_rerun_needs():

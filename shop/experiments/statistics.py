@@ -195,8 +195,11 @@ class Advice:
     days_more: int | None = None
 
 
-def _lift_words(lift: float) -> str:
-    return f"{abs(lift):.0%} {'more' if lift >= 0 else 'less'}"
+def _compared(lift: float, control: str) -> str:
+    """``0.23`` -> "23% more often than those shown A"; ``1.0`` -> "2.0× as often as ..."."""
+    if lift >= 1:
+        return f"{1 + lift:.1f}× as often as those shown {control}"
+    return f"{abs(lift):.0%} {'more' if lift >= 0 else 'less'} often than those shown {control}"
 
 
 def _interval_words(low: float, high: float) -> str:
@@ -246,12 +249,12 @@ def advise(
             return Advice(
                 "roll_out",
                 f"Roll out {variant}: shoppers shown {variant} bought "
-                f"{_lift_words(lift_value)} often than those shown {control} {measured}.",
+                f"{_compared(lift_value, control)} {measured}.",
             )
         return Advice(
             "keep_control",
-            f"Keep {control}: shoppers shown {variant} bought {_lift_words(lift_value)} often "
-            f"than those shown {control} {measured}.",
+            f"Keep {control}: shoppers shown {variant} bought {_compared(lift_value, control)} "
+            f"{measured}.",
         )
     if test is not None and test.significant:  # the control sold nothing, the variant did
         return Advice(
@@ -260,7 +263,7 @@ def advise(
             f"the {n1} shown {control}.",
         )
     observed = (
-        f"shoppers shown {variant} bought {_lift_words(lift[0])} often than those shown {control}"
+        f"shoppers shown {variant} bought {_compared(lift[0], control)}"
         if lift
         else f"{p2:.1%} of shoppers shown {variant} bought, {p1:.1%} of those shown {control}"
     )
@@ -273,16 +276,19 @@ def advise(
     needed = sample_size_per_group(p1, p2)
     per_day = min(n1, n2) / max(days_run, 1 / 24)
     days_more = math.ceil(max(needed - min(n1, n2), 0) / per_day) if per_day else None
-    if days_more is None or days_more > MAX_USEFUL_DAYS:
+    rerun = max(math.ceil(needed / per_day), 1) if per_day else None
+    wait = rerun if finished else days_more
+    if wait is None or wait > MAX_USEFUL_DAYS:
+        how_long = f"about {_days(wait, 'more ' if not finished else '')}" if wait else "too long"
         return Advice(
-            "no_difference",
-            f"No meaningful difference: keep {control}. So far {observed}, "
-            f"but telling that apart from chance would take more than {MAX_USEFUL_DAYS} more "
-            "days at this traffic.",
-            days_more,
+            "keep_control",
+            f"Keep {control}: {'' if finished else 'so far '}{observed}, but at this traffic "
+            f"{'a rerun' if finished else 'it'} would take {how_long} to tell that from chance "
+            f"({needed:,} shoppers per list). Not worth waiting for unless more shoppers can "
+            "see the test.",
+            wait,
         )
     if finished:
-        rerun = max(math.ceil(needed / per_day), 1)
         return Advice(
             "keep_control",
             f"Keep {control} for now: {observed}, which could still be chance. To know, run "

@@ -241,7 +241,7 @@ def test_admin_pages_have_no_axe_violations(shop, browser):
     context, page = new_page(browser, width=1400, height=1000, timeout_ms=20_000)
     sign_in(page, base, *ADMIN)
     page.goto(f"{base}/admin/")
-    page.wait_for_function("window.shopCharts && window.shopCharts.length === 6")
+    page.wait_for_function("window.shopCharts && window.shopCharts.length === 7")
     for table in page.locator("details").all():
         table.locator("summary").click()
     # Every chart is described by a line that links to a table with its numbers.

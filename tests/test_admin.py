@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, text
@@ -431,3 +431,140 @@ def test_forged_or_borrowed_impression_ids_change_no_experiment_figure(
             assert client.get(path).status_code == 200
     db.session.expire_all()
     assert experiment_results(demo_experiment) == before
+
+
+def _experiment_with(buyers: tuple[int, int], shoppers: int = 20, days: int = 7):
+    """An experiment ``days`` old: ``shoppers`` shown each list, ``buyers`` of them bought from it."""
+    experiment = factories.make_experiment()
+    experiment.started_at = datetime.now(UTC) - timedelta(days=days)
+    db.session.commit()
+    kettle = factories.make_product(price="20.00")
+    for variant, n_buyers in zip(
+        sorted(experiment.variants, key=lambda v: v.id), buyers, strict=True
+    ):
+        for i in range(shoppers):
+            shopper = factories.make_user()
+            shown = factories.show_list(shopper, variant, [kettle])
+            if i < n_buyers:
+                factories.buy_from_list(shopper, shown, kettle)
+    return experiment
+
+
+def _advice(html: str) -> tuple[str, str]:
+    match = re.search(r'data-advice="(\w+)" data-advice-for="B">\s*<p[^>]*>(.*?)</p>', html, re.S)
+    return match.group(1), " ".join(match.group(2).split())
+
+
+def test_experiment_page_says_roll_out_b_when_b_clearly_sells_more(as_admin):
+    experiment = _experiment_with(buyers=(2, 12))
+    html = as_admin.get(f"/admin/experiments/{experiment.id}").get_data(as_text=True)
+    assert _advice(html) == (
+        "roll_out",
+        "Roll out B: shoppers shown B bought 6.0× as often as those shown A "
+        "(95% interval: 248% to 752% more).",
+    )
+
+
+def test_experiment_page_says_how_many_more_days_then_what_a_stopped_one_showed(as_admin, post):
+    # 10% against 20% of 20 shoppers a list in 7 days: 199 a list are needed, at 20/7 a day
+    experiment = _experiment_with(buyers=(2, 4))
+    page = f"/admin/experiments/{experiment.id}"
+    action, sentence = _advice(as_admin.get(page).get_data(as_text=True))
+    assert action == "keep_running"
+    assert sentence.startswith(
+        "Keep it running for about 63 more days: so far shoppers shown B bought 2.0× as often as "
+        "those shown A, not yet enough to tell from chance (199 shoppers per list needed, "
+        "20 so far)."
+    )
+    assert "not yet significant" in as_admin.get(page).get_data(as_text=True)  # the verdict stays
+
+    post(f"{page}/stop")
+    action, sentence = _advice(as_admin.get(page).get_data(as_text=True))
+    assert action == "keep_control"
+    assert sentence == (
+        "Keep A for now: shoppers shown B bought 2.0× as often as those shown A, which could "
+        "still be chance. To know, run it again for about 70 days at this traffic "
+        "(199 shoppers per list)."
+    )
+
+
+# --- The model page in an owner's words --------------------------------------------------------
+
+
+def _evaluated_run(hybrid_recall: float, popularity_recall: float) -> TrainingRun:
+    scores = {"precision": 0.05, "ndcg": 0.2, "map": 0.1, "coverage": 0.3}
+    run = TrainingRun(
+        status="succeeded",
+        model_version="v-measured",
+        n_users=298,
+        n_products=40,
+        n_interactions=5000,
+        finished_at=datetime.now(UTC),
+        metrics={
+            "k": 10,
+            "topn": {
+                "split": {
+                    "protocol": "time",
+                    "cut": "2026-11-01T09:00:00+00:00",
+                    "end": "2026-11-13T08:00:00+00:00",
+                    "n_train": 4000,
+                    "n_test_users": 120,
+                    "n_test_pairs": 300,
+                },
+                "models": {
+                    "popularity": {**scores, "recall": popularity_recall, "n_users": 120},
+                    "hybrid": {**scores, "recall": hybrid_recall, "n_users": 120},
+                },
+            },
+        },
+    )
+    db.session.add(run)
+    db.session.commit()
+    return run
+
+
+def test_model_page_leads_with_a_plain_sentence_and_keeps_the_metrics_behind_a_toggle(as_admin):
+    run = _evaluated_run(hybrid_recall=0.27, popularity_recall=0.15)
+    html = as_admin.get("/admin/model").get_data(as_text=True)
+
+    lead = re.search(r"<p [^>]*data-summary>(.*?)</p>", html, re.S).group(1)
+    assert lead == (
+        "Personal recommendations are 1.8× as likely to be bought, liked or put in a cart as "
+        "best sellers, measured on the last 12 days of history."
+    )
+    counts = " ".join(re.search(r"data-shopper-counts>(.*?)</p>", html, re.S).group(1).split())
+    assert counts == (
+        "The model learned from the history of 298 shoppers. It was checked on 120 shoppers who "
+        "came back after 1 Nov 2026: what they bought, liked or put in their cart then was hidden "
+        "from it, and it was scored on whether their personal list of 10 held it, against the 10 "
+        f"best sellers. (From training run #{run.id}.)"
+    )
+    before, figures = html.split('<details class="mb-4" id="model-figures">')
+    figures, after = figures.split('</details>\n\n<div class="card shadow-sm">', 1)
+    assert "<summary" in figures and "The figures behind this" in figures
+    assert "NDCG" in figures and 'id="topn-metrics"' in figures and "Shoppers checked" in figures
+    assert "NDCG" not in before and "NDCG" not in after  # the history speaks plainly too
+    assert re.search(r'id="run-history".*?<td class="text-end fw-semibold">1\.8×</td>', after, re.S)
+
+
+def test_model_page_is_honest_when_best_sellers_do_better_or_nothing_was_measured(as_admin):
+    html = as_admin.get("/admin/model").get_data(as_text=True)
+    assert "Not measured yet: retrain the model" in html
+
+    _evaluated_run(hybrid_recall=0.09, popularity_recall=0.15)
+    html = as_admin.get("/admin/model").get_data(as_text=True)
+    lead = re.search(r"<p [^>]*data-summary>(.*?)</p>", html, re.S).group(1)
+    assert lead.startswith(
+        "Best sellers do better than personal recommendations for now: a personal list is 0.6× "
+        "as likely to hold what shoppers bought, liked or put in their cart next, measured on "
+        "the last 12 days of history."
+    )
+
+
+def test_the_guards_shopper_count_is_named_apart_from_the_shoppers_learned_from():
+    from shop.training import report
+
+    choice = report.ranker_choice({"ranker": {"chosen": "blend", "n_users": 562}})
+    assert choice.details == [
+        ("validation cases (shoppers with held-out choices, once per holdout)", "562")
+    ]

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.browser
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-1"
 CHART_IDS = (
+    "chart-revenue",
     "chart-activity",
     "chart-funnel",
     "chart-top-clicked",

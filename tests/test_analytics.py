@@ -343,3 +343,68 @@ def test_no_csv_cell_starts_with_a_formula_character(admin_client, shop_data, na
         assert not cell.startswith(analytics.FORMULA_STARTS), (name, cell)
     if name in ("most-clicked", "conversion-by-product"):
         assert "'=HYPERLINK" in response.get_data(as_text=True)
+
+
+# --- Sales: revenue, orders and average order value ----------------------------------------
+
+
+def _order(user, total: str, when: datetime, status: str = "paid"):
+    from decimal import Decimal
+
+    from shop.models import Order
+
+    order = Order(user_id=user.id, total=Decimal(total), status=status, created_at=when)
+    db.session.add(order)
+    db.session.commit()
+    return order
+
+
+@pytest.fixture
+def orders(app):
+    ann, bob = factories.make_user(name="Ann"), factories.make_user(name="Bob")
+    _order(ann, "30.00", DAY1, "delivered")
+    _order(bob, "45.50", DAY2, "shipped")
+    _order(ann, "24.50", DAY12, "placed")
+    _order(bob, "999.00", DAY12, "cancelled")  # never paid for: not revenue
+
+
+def test_sales_leave_cancelled_orders_out(orders):
+    sales = analytics.sales()
+    assert (sales.revenue, sales.orders) == (100.0, 3)
+    assert sales.average_order_value == pytest.approx(100 / 3)
+    assert (sales.cancelled, sales.cancelled_value) == (1, 999.0)
+    late = analytics.sales(analytics.DateRange(date(2024, 3, 5), None))
+    assert (late.revenue, late.orders, late.cancelled) == (24.5, 1, 1)
+    assert analytics.sales(analytics.DateRange(date(2025, 1, 1), None)).average_order_value is None
+
+
+def test_revenue_per_day_fills_quiet_days_and_skips_cancelled(orders):
+    frame = analytics.revenue_by_day()
+    by_day = dict(zip(frame["day"], frame["revenue"], strict=True))
+    assert len(frame) == 12
+    assert by_day[date(2024, 3, 1)] == 30.0 and by_day[date(2024, 3, 3)] == 0.0
+    assert by_day[date(2024, 3, 12)] == 24.5
+
+
+def test_dashboard_leads_with_revenue_orders_and_average_order_value(admin_client, orders):
+    html = admin_client.get("/admin/").get_data(as_text=True)
+    assert re.search(r'data-sales="revenue">£100\.00<', html)
+    assert re.search(r'data-sales="orders">3<', html)
+    assert re.search(r'data-sales="aov">£33\.33<', html)
+    assert "Cancelled orders are left out: 1 cancelled order worth £999.00 in this period." in html
+    data = json.loads(re.search(r'id="dashboard-data">(.*?)</script>', html, re.S).group(1))
+    assert data["revenue"]["values"][0] == 30.0 and sum(data["revenue"]["values"]) == 100.0
+
+    late = admin_client.get("/admin/?start=2024-03-12&end=2024-03-12").get_data(as_text=True)
+    assert "Sales · 2024-03-12 to 2024-03-12" in late
+    assert re.search(r'data-sales="revenue">£24\.50<', late)
+
+
+def test_dashboard_offers_last_7_and_30_days(admin_client, app):
+    html = admin_client.get("/admin/").get_data(as_text=True)
+    today = datetime.now(UTC).date()
+    week = analytics.DateRange.last_days(7, today)
+    assert (today - week.start).days == 6
+    assert f"start={week.start.isoformat()}&amp;end={today.isoformat()}" in html
+    assert ">Last 30 days</a>" in html
+    assert re.search(r'class="btn btn-sm btn-secondary"[^>]*aria-current="true">All time<', html)

@@ -221,7 +221,9 @@ def test_ranker_choice_reads_the_guards_report():
     assert choice.reason == "best NDCG@10 on held-out validation shoppers"
     assert choice.metric == "ndcg@10"
     assert choice.scores == [("lambdarank", 0.2512), ("blend", 0.2311), ("source:als", 0.1804)]
-    assert ("n users", "212") in choice.details and ("folds", "2") in choice.details
+    assert ("validation cases (shoppers with held-out choices, once per holdout)", "212") in (
+        choice.details
+    ) and ("folds", "2") in choice.details
     assert ("ranker: kind", "lambdarank") in choice.details
     assert ("ranker: top features", "taste 41.5, popularity 7.25") in choice.details
     assert [(c.label, c.chosen) for c in choice.contenders] == [

@@ -128,6 +128,77 @@ def _variants(*percents):
     ]
 
 
+def test_sample_size_for_ten_against_fifteen_percent_is_the_textbook_686():
+    # (1.95996*sqrt(2*0.125*0.875) + 0.84162*sqrt(0.09+0.1275))^2 / 0.05^2 = 685.3 -> 686
+    assert statistics.sample_size_per_group(0.10, 0.15) == 686
+    assert statistics.sample_size_per_group(0.15, 0.10) == 686
+    # a difference half as large needs about four times the shoppers
+    assert 4 * 686 * 0.9 < statistics.sample_size_per_group(0.10, 0.125) < 4 * 686 * 1.2
+
+
+@pytest.mark.parametrize(("p1", "p2"), [(0.1, 0.1), (-0.1, 0.2), (0.3, 1.5)])
+def test_sample_size_refuses_equal_or_impossible_rates(p1, p2):
+    with pytest.raises(ValueError):
+        statistics.sample_size_per_group(p1, p2)
+
+
+def test_advice_rolls_out_a_clear_winner_with_its_interval():
+    advice = statistics.advise("A", "B", (40, 80), (200, 200), days_run=7)
+    assert advice.action == "roll_out"
+    assert advice.sentence == (
+        "Roll out B: shoppers shown B bought 2.0× as often as those shown A "
+        "(95% interval: 56% to 144% more)."
+    )
+
+
+def test_advice_keeps_the_control_when_the_variant_clearly_sells_less():
+    advice = statistics.advise("A", "B", (80, 40), (200, 200), days_run=7)
+    assert advice.action == "keep_control"
+    assert advice.sentence.startswith("Keep A: shoppers shown B bought 50% less often")
+
+
+def test_advice_estimates_the_days_still_needed_at_the_current_traffic():
+    # 10% vs 15% needs 686 shoppers a list; 140 each in 7 days is 20 a day: (686-140)/20 = 27.3
+    advice = statistics.advise("A", "B", (14, 21), (140, 140), days_run=7)
+    assert advice.action == "keep_running" and advice.days_more == 28
+    assert advice.sentence.startswith("Keep it running for about 28 more days: so far shoppers ")
+    assert "(686 shoppers per list needed, 140 so far)" in advice.sentence
+
+
+def test_advice_calls_a_tiny_difference_no_meaningful_difference():
+    tiny = statistics.advise("A", "B", (100, 102), (1000, 1000), days_run=7)
+    assert tiny.action == "no_difference"
+    assert tiny.sentence == (
+        "No meaningful difference: keep A (shoppers shown B bought 2% more often than those "
+        "shown A, less than 5% apart)."
+    )
+
+
+def test_advice_does_not_ask_to_wait_for_years():
+    # 10% vs 11% needs 14,751 shoppers a list; at 5 a day that is 2,931 more days
+    slow = statistics.advise("A", "B", (10, 11), (100, 100), days_run=20)
+    assert slow.action == "keep_control" and slow.days_more == 2931
+    assert slow.sentence.startswith(
+        "Keep A: so far shoppers shown B bought 10% more often than those shown A, but at this "
+        "traffic it would take about 2,931 more days to tell that from chance"
+    )
+    assert slow.sentence.endswith("Not worth waiting for unless more shoppers can see the test.")
+
+
+def test_advice_for_a_stopped_experiment_says_what_it_showed_and_how_long_a_rerun_needs():
+    advice = statistics.advise("A", "B", (14, 21), (140, 140), days_run=7, finished=True)
+    assert advice.action == "keep_control"
+    assert advice.sentence.startswith(
+        "Keep A for now: shoppers shown B bought 50% more often than those shown A, "
+        "which could still be chance. To know, run it again for about 35 days"
+    )
+
+
+def test_advice_without_buyers_asks_for_patience():
+    assert statistics.advise("A", "B", (0, 0), (30, 30), days_run=2).action == "too_early"
+    assert statistics.advise("A", "B", (0, 0), (0, 0), days_run=0).action == "too_early"
+
+
 def test_assignment_is_stable_for_a_shopper():
     variants = _variants(50, 50)
     first = [pick_variant(variants, 7, uid).name for uid in range(1, 200)]

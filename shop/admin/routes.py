@@ -29,7 +29,7 @@ from shop.experiments.lifecycle import (
     create_experiment,
     stop_experiment,
 )
-from shop.experiments.results import VariantResult, recorded_results
+from shop.experiments.results import VariantResult, advice, recorded_results
 from shop.extensions import db, login_manager
 from shop.models import Experiment, TrainingRun
 from shop.services import analytics, audit
@@ -77,6 +77,11 @@ def dashboard():
             start=request.args.get("start", ""),
             end=request.args.get("end", ""),
             csv_args=rng_args(rng),
+            presets=[
+                ("Last 7 days", rng_args(analytics.DateRange.last_days(7))),
+                ("Last 30 days", rng_args(analytics.DateRange.last_days(30))),
+                ("All time", {}),
+            ],
         ),
         400 if problem else 200,
     )
@@ -113,7 +118,10 @@ def analytics_csv(name: str):
 def model():
     status = current_app.extensions["recommender_store"].status()
     current_run = report.run_for_version(status.version)
-    metrics = current_run.metrics if current_run else None
+    # The lead sentence and the figures behind it come from the served model's run, or from the
+    # newest evaluated run when the served model has none (the page names that run).
+    measured = current_run if current_run and current_run.metrics else report.latest_evaluated_run()
+    metrics = measured.metrics if measured else None
     ratings, ratings_skipped = report.rating_rows(metrics)
     runs = report.recent_runs()
     running = next((r for r in runs if r.status in ACTIVE_STATUSES), None)
@@ -121,6 +129,9 @@ def model():
         "admin/model.html",
         status=status,
         current_run=current_run,
+        summary=report.plain_summary(measured.metrics if measured else None),
+        measured_run=measured,
+        chosen=report.CHOSEN,
         topn_tables=report.topn_tables(metrics),
         ranker=report.ranker_choice(status.metadata),
         ratings=ratings,
@@ -225,6 +236,7 @@ def experiment(experiment_id: int):
         "admin/experiment.html",
         experiment=item,
         results=results,
+        advice=advice(item, results),
         chart=_experiment_chart(results),
         labels=ALGORITHM_LABELS,
         action_form=ActionForm(),

@@ -7,6 +7,7 @@ ids; the intervals and tests come from :mod:`shop.experiments.statistics`.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
 
 import pandas as pd
 from sqlalchemy import distinct, func, select
@@ -200,3 +201,32 @@ def recorded_results(experiment, money=None) -> list[VariantResult]:
     if experiment.impressions_pruned_at is not None and experiment.final_results is not None:
         return [VariantResult.from_json(data) for data in experiment.final_results]
     return experiment_results(experiment, money=money)
+
+
+def advice(experiment, results: list[VariantResult], now: datetime | None = None):
+    """What to do about each variant against the control (:func:`statistics.advise`), judged on
+    conversion at the traffic the experiment has had so far."""
+    if len(results) < 2 or experiment.started_at is None:
+        return []
+    end = experiment.ended_at or now or datetime.now(UTC)
+    start = experiment.started_at
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    if end.tzinfo is None:
+        end = end.replace(tzinfo=UTC)
+    days_run = max((end - start).total_seconds() / 86400, 0.0)
+    control = results[0]
+    return [
+        (
+            r,
+            statistics.advise(
+                control.name,
+                r.name,
+                (min(control.buyers, control.shoppers), min(r.buyers, r.shoppers)),
+                (control.shoppers, r.shoppers),
+                days_run,
+                finished=experiment.status != "running",
+            ),
+        )
+        for r in results[1:]
+    ]

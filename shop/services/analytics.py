@@ -28,6 +28,7 @@ from shop.models import (
     Category,
     Event,
     Like,
+    Order,
     Product,
     Rating,
 )
@@ -71,6 +72,12 @@ class DateRange:
         if parsed[0] and parsed[1] and parsed[0] > parsed[1]:
             raise DateRangeError("The start date is after the end date.")
         return cls(parsed[0], parsed[1])
+
+    @classmethod
+    def last_days(cls, days: int, today: date | None = None) -> DateRange:
+        """The ``days`` days up to and including today (UTC)."""
+        today = today or datetime.now(UTC).date()
+        return cls(today - timedelta(days=days - 1), today)
 
     @property
     def is_open(self) -> bool:
@@ -447,6 +454,63 @@ def segment_affinity(
     return SegmentHeatmap(seg_shares, seg_sizes, levels)
 
 
+# --- Sales ------------------------------------------------------------------------------------
+
+#: Orders that never brought money in; revenue, order counts and average order value leave them out.
+NOT_REVENUE = ("cancelled",)
+
+
+@dataclass(frozen=True)
+class Sales:
+    """Revenue, orders and average order value over a date range, cancelled orders excluded."""
+
+    revenue: float
+    orders: int
+    cancelled: int
+    cancelled_value: float
+
+    @property
+    def average_order_value(self) -> float | None:
+        return self.revenue / self.orders if self.orders else None
+
+
+def sales(rng: DateRange = ALL_TIME) -> Sales:
+    """Order totals by the day the order was placed; a cancelled order counts apart, not as revenue."""
+    cancelled = Order.status.in_(NOT_REVENUE)
+    query = select(
+        func.coalesce(func.sum(Order.total).filter(~cancelled), 0),
+        func.count(Order.id).filter(~cancelled),
+        func.count(Order.id).filter(cancelled),
+        func.coalesce(func.sum(Order.total).filter(cancelled), 0),
+    )
+    revenue, orders, n_cancelled, cancelled_value = read_frame(
+        rng.apply(query, Order.created_at)
+    ).iloc[0]
+    return Sales(float(revenue), int(orders), int(n_cancelled), float(cancelled_value))
+
+
+def revenue_by_day(rng: DateRange = ALL_TIME) -> pd.DataFrame:
+    """Revenue and orders per day (cancelled orders excluded), days without orders filled with zeros."""
+    day = func.date(Order.created_at)
+    query = rng.apply(
+        select(day.label("day"), func.sum(Order.total), func.count(Order.id))
+        .where(Order.status.not_in(NOT_REVENUE))
+        .group_by(day),
+        Order.created_at,
+    )
+    frame = read_frame(query, ["day", "revenue", "orders"])
+    if frame.empty:
+        return pd.DataFrame(columns=["day", "revenue", "orders"])
+    frame["day"] = pd.to_datetime(frame["day"]).dt.date
+    frame = frame.set_index("day")
+    days = pd.date_range(min(frame.index), max(frame.index), freq="D").date
+    frame = frame.reindex(days, fill_value=0)
+    frame.index.name = "day"
+    frame["revenue"] = frame["revenue"].astype("float64").round(2)
+    frame["orders"] = frame["orders"].astype("int64")
+    return frame.reset_index()
+
+
 # --- Everything for one page -----------------------------------------------------------------
 
 
@@ -481,7 +545,12 @@ def dashboard(rng: DateRange = ALL_TIME, min_ratings: int = 3) -> dict[str, Any]
     activity = activity_by_day(rng)
     shoppers = new_vs_returning(rng)
     heatmap = segment_affinity(rng)
+    daily_revenue = revenue_by_day(rng)
     charts = {
+        "revenue": {
+            "labels": [d.isoformat() for d in daily_revenue["day"]],
+            "values": daily_revenue["revenue"].astype(float).tolist(),
+        },
         "topClicked": {
             "labels": top20["name"].head(5).tolist(),
             "values": top20["value"].head(5).astype(int).tolist(),
@@ -515,6 +584,8 @@ def dashboard(rng: DateRange = ALL_TIME, min_ratings: int = 3) -> dict[str, Any]
     }
     return {
         "totals": totals(rng),
+        "sales": sales(rng),
+        "revenue_days": _records(daily_revenue),
         "top5": _records(top20.head(5)),
         "top20": _records(top20),
         "best_sellers": _records(sellers),
@@ -553,6 +624,7 @@ CSV_TABLES = {
     "most-liked": lambda rng: most_liked(1_000_000, rng),
     "highest-rated": lambda rng: highest_rated(1_000_000, 1, rng),
     "funnel": funnel,
+    "revenue": revenue_by_day,
     "conversion-by-category": conversion_by_category,
     "conversion-by-product": conversion_by_product,
     "ratings": rating_distribution,

@@ -6,8 +6,8 @@ the model page and ``flask evaluate`` show.
 ``run.metrics`` has this shape (every section may instead hold ``{"skipped": "<why>"}``)::
 
     {"k": 10,
-     "topn": {"split": {"protocol": "time", "cut": iso-time, "n_train": int, "n_test_users": int,
-                        "n_test_pairs": int},
+     "topn": {"split": {"protocol": "time", "cut": iso-time, "end": iso-time (the last event),
+                        "n_train": int, "n_test_users": int, "n_test_pairs": int},
               "models": {"popularity": {"precision": f, "recall": f, "ndcg": f, "map": f,
                                         "coverage": f, "n_users": int}, "svd": {...}, ...,
                          "ease": {...}, "hybrid": {...}}},
@@ -72,7 +72,8 @@ def _protocol_split(interactions: pd.DataFrame, protocol: str, random_state: int
 
     if protocol == "time":
         split = time_split(interactions)
-        return split, {"protocol": "time", "cut": split.cut.isoformat()}
+        end = pd.to_datetime(interactions["timestamp"], utc=True).max()
+        return split, {"protocol": "time", "cut": split.cut.isoformat(), "end": end.isoformat()}
     split = random_split(
         interactions, test_fraction=RANDOM_TEST_FRACTION, random_state=random_state
     )

@@ -161,8 +161,13 @@ def _is_score_table(value: Any) -> bool:
     )
 
 
+#: Record keys whose own name would mislead an owner: the guard's "n_users" counts validation cases
+#: (a shopper with held-out choices in both holdouts counts twice), not the shoppers learned from.
+DETAIL_LABELS = {"n_users": "validation cases (shoppers with held-out choices, once per holdout)"}
+
+
 def _label(name: Any) -> str:
-    return str(name).replace("_", " ")
+    return DETAIL_LABELS.get(str(name), str(name).replace("_", " "))
 
 
 def _metric_label(name: str) -> str:
@@ -280,14 +285,125 @@ def headline(metrics: dict | None, model: str = "hybrid") -> dict[str, float | N
         "ndcg": served.get("ndcg"),
         "precision": served.get("precision"),
         "baseline_ndcg": baseline.get("ndcg"),
+        "vs_best_sellers": personal_vs_best_sellers(metrics, model),
         "total_seconds": ((metrics or {}).get("seconds") or {}).get("total"),
     }
+
+
+# --- The model page in the owner's words -------------------------------------------------------
+
+#: What the evaluation counts as a shopper choosing a product (the time split's positives).
+CHOSEN = "bought, liked or put in their cart"
+
+
+def personal_vs_best_sellers(metrics: dict | None, model: str = "hybrid") -> float | None:
+    """How many times as often the personal list held what shoppers chose next as the best-seller
+    list did: the served model's recall@k over popularity's, on the time split. None when either is
+    missing or best sellers found nothing to divide by."""
+    models, _ = _section(metrics, "topn")
+    served = (models.get(model) or {}).get("recall")
+    baseline = (models.get("popularity") or {}).get("recall")
+    if served is None or not baseline:
+        return None
+    return float(served) / float(baseline)
+
+
+@dataclass(frozen=True)
+class PlainSummary:
+    """The model page's lead: one sentence an owner can act on, and the counts behind it."""
+
+    sentence: str
+    ratio: float | None = None
+    #: Days of history the comparison was measured on (the time split's cut to the last event).
+    days: int | None = None
+    #: Shoppers whose later choices were hidden from the model and used to check it.
+    tested_shoppers: int | None = None
+    since: str | None = None
+
+
+def _when(metrics: dict) -> tuple[int | None, str | None]:
+    split = (metrics.get("topn") or {}).get("split") or {}
+    if not split.get("cut"):
+        return None, None
+    cut = pd.Timestamp(split["cut"])
+    since = cut.strftime("%d %b %Y").lstrip("0")
+    if not split.get("end"):
+        return None, since
+    seconds = (pd.Timestamp(split["end"]) - cut).total_seconds()
+    return max(1, -(-int(seconds) // 86400)), since
+
+
+def plain_summary(metrics: dict | None, model: str = "hybrid") -> PlainSummary:
+    """The lead: "Personal recommendations are 1.8× as likely to be bought, liked or put in a cart
+    as best sellers, measured on the last 12 days of history", or an honest sentence when there is
+    no such figure or it is below 1."""
+    models, skipped = _section(metrics, "topn")
+    if not metrics or (not models and not skipped):
+        return PlainSummary(
+            "Not measured yet: retrain the model to see how its personal recommendations compare "
+            "with simply showing best sellers."
+        )
+    if skipped:
+        return PlainSummary(f"Not measured on the latest training: {skipped}")
+    days, since = _when(metrics)
+    period = (
+        f"measured on the last {days} day{'s' if days != 1 else ''} of history"
+        if days
+        else f"measured on shoppers' activity since {since}"
+        if since
+        else "measured on the latest history"
+    )
+    tested = (models.get(model) or {}).get("n_users")
+    ratio = personal_vs_best_sellers(metrics, model)
+    served = (models.get(model) or {}).get("recall")
+    facts = {"days": days, "tested_shoppers": tested, "since": since}
+    if ratio is None:
+        if served:
+            return PlainSummary(
+                f"Personal recommendations found what shoppers {CHOSEN} next; best sellers found "
+                f"none of it ({period}).",
+                **facts,
+            )
+        return PlainSummary(
+            f"Neither personal recommendations nor best sellers predicted what shoppers {CHOSEN} "
+            f"next ({period}): there is too little history to tell them apart yet.",
+            **facts,
+        )
+    if ratio >= 1.05:
+        sentence = (
+            f"Personal recommendations are {ratio:.1f}× as likely to be {CHOSEN.replace('their', 'a')} "
+            f"as best sellers, {period}."
+        )
+    elif ratio > 0.95:
+        sentence = (
+            f"Personal recommendations do about as well as best sellers ({ratio:.1f}×), {period}: "
+            "they add little yet."
+        )
+    else:
+        sentence = (
+            f"Best sellers do better than personal recommendations for now: a personal list is "
+            f"{ratio:.1f}× as likely to hold what shoppers {CHOSEN} next, {period}. Retrain "
+            "when more history has come in."
+        )
+    return PlainSummary(sentence, ratio, **facts)
 
 
 def recent_runs(limit: int = 20) -> list[TrainingRun]:
     return list(
         db.session.scalars(select(TrainingRun).order_by(TrainingRun.id.desc()).limit(limit))
     )
+
+
+def latest_evaluated_run() -> TrainingRun | None:
+    """The newest successful run that recorded an evaluation (the model page's lead sentence reads
+    it when the model being served has none of its own, e.g. a model file trained elsewhere)."""
+    runs = db.session.scalars(
+        select(TrainingRun)
+        .where(TrainingRun.status == "succeeded")
+        .order_by(TrainingRun.id.desc())
+        .limit(20)
+    )
+    return next((run for run in runs if run.metrics), None)
 
 
 def run_for_version(version: str | None) -> TrainingRun | None:

@@ -58,6 +58,17 @@
       Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
       Chart.defaults.color = "#495057";
     }
+    draw("chart-revenue", {
+      type: "bar",
+      data: {
+        labels: data.revenue.labels,
+        datasets: [{ label: "Revenue", data: data.revenue.values, backgroundColor: COLORS.teal, borderRadius: 3 }],
+      },
+      options: {
+        plugins: { legend: { display: false } },
+        scales: baseScales({ x: { grid: { display: false }, ticks: { maxTicksLimit: 12 } } }),
+      },
+    });
     draw("chart-activity", {
       type: "line",
       data: {

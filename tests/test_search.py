@@ -545,3 +545,22 @@ def test_any_input_gives_suggestions_json_not_an_error(client, query):
     assert response.status_code == 200
     assert response.is_json
     assert len(response.get_json()["suggestions"]) <= 8
+
+
+def test_the_rating_facet_keeps_products_rated_that_well_or_better(client):
+    good = factories.make_product("Good Lamp")
+    fair = factories.make_product("Fair Lamp")
+    factories.make_product("Unrated Lamp")
+    good.rating_sum, good.rating_count = 9, 2
+    fair.rating_sum, fair.rating_count = 3, 1
+    db.session.commit()
+
+    html = client.get("/search?q=lamp").get_data(as_text=True)
+    assert re.search(r"4 stars and up</span>\s*<span class=\"facet-count\">1<", html)
+    assert re.search(r"3 stars and up</span>\s*<span class=\"facet-count\">2<", html)
+    assert 'href="/search?q=lamp&amp;rating=4"' in html
+
+    assert result_names(client.get("/search?q=lamp&rating=4")) == ["Good Lamp"]
+    chosen = client.get("/search?q=lamp&rating=4").get_data(as_text=True)
+    assert 'href="/search?q=lamp&amp;rating=3"' in chosen  # another minimum replaces it
+    assert '<meta name="robots" content="noindex, follow">' in chosen

@@ -47,10 +47,10 @@ from sqlalchemy.orm import joinedload
 
 from shop.extensions import db
 from shop.models import Product
-from shop.search import facets
 from shop.search.compounds import Alternative, Compounds, find_compounds
 from shop.search.text import MAX_TOKENS, display_text, tokenize
 from shop.search.vocabulary import current_vocabulary
+from shop.services import facets
 from shop.services.availability import is_listed, sold_out_last
 
 __all__ = [

@@ -1,10 +1,9 @@
-"""Facets on the search results and the category listing: category, brand, price band and rating,
-each with its number of products.
+"""Facets beside the search results and the category listing, each option with its count.
 
-Counts follow the query (or the listing's category) and the other facets, but not the facet's own
-choices (the way shop searches count): with "Kitchen" ticked, the category list still shows how
-many matches each other category would add, while the brand and price counts are those within
-Kitchen. Several values of one facet widen the results (Kitchen or Garden); different facets narrow
+The facets are category, brand, price band and rating. Counts follow the query (or the listing's
+category) and the other facets, but not the facet's own choices (the way shop searches count): with
+"Kitchen" ticked, the category list still shows how many matches each other category would add,
+while the brand and price counts are those within Kitchen. Several values of one facet widen the results (Kitchen or Garden); different facets narrow
 them (Kitchen and under £10). A rating is a minimum, so one is chosen at a time. Every combination
 is a plain query string, so it has its own URL; hidden products are never counted.
 """

@@ -154,7 +154,7 @@ def evaluate(app, seed: int) -> dict:
 
     from shop.extensions import db
     from shop.models import Product
-    from shop.search.engine import interpret, match_subquery, ranked_statement
+    from shop.search.engine import interpret, matches_for, ranked_statement
     from shop.search.text import tokenize, tokenize_text
 
     cache: dict[str, tuple[list[tuple[int, set[str]]], bool]] = {}
@@ -168,7 +168,7 @@ def evaluate(app, seed: int) -> dict:
                 reading = interpret(tokens)
                 found = []
                 if reading.found:
-                    matches = match_subquery(reading.terms, reading.operator)
+                    matches = matches_for(reading)
                     found = [
                         (p.id, set(tokenize_text(p.name)))
                         for p in db.session.scalars(ranked_statement(matches, []).limit(TOP))

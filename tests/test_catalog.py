@@ -448,3 +448,99 @@ def test_another_shoppers_impression_token_attributes_nothing(app, client, auth,
     client.get(f"/products/{product.id}?src=home:for-you&imp={impression.id}")
     clicks = db.session.scalars(select(Event).where(Event.kind == "click")).all()
     assert len(clicks) == 2 and all(c.impression_id is None for c in clicks)
+
+
+def listing_names(response) -> list[str]:
+    assert response.status_code == 200
+    return re.findall(r'class="[^"]*product-name">([^<]+)</a>', response.get_data(as_text=True))
+
+
+def rate(product, stars_sum: int, count: int) -> None:
+    product.rating_sum, product.rating_count = stars_sum, count
+    db.session.commit()
+
+
+def test_the_listing_filters_by_brand_price_and_rating_with_counts(client):
+    kitchen = factories.make_category("Kitchen")
+    rate(factories.make_product("Cheap Mug", category=kitchen, brand="Acme", price="5"), 9, 2)
+    factories.make_product("Dear Mug", category=kitchen, brand="Acme", price="60")
+    rate(factories.make_product("Fair Jug", category=kitchen, brand="Jugco", price="8"), 3, 1)
+    factories.make_product("Lantern", category="Garden", brand="Acme", price="7")
+
+    page = client.get("/products?category=kitchen")
+    html = page.get_data(as_text=True)
+    assert 'aria-label="Filter the products"' in html
+    assert re.search(r"Acme</span>\s*<span class=\"facet-count\">2<", html)  # not the lantern
+    assert re.search(r"Under £10.00</span>\s*<span class=\"facet-count\">2<", html)
+    assert re.search(r"4 stars and up</span>\s*<span class=\"facet-count\">1<", html)
+    assert 'href="/products?category=kitchen&amp;brand=Acme"' in html
+
+    assert listing_names(client.get("/products?category=kitchen&brand=Acme")) == [
+        "Cheap Mug",
+        "Dear Mug",
+    ]
+    assert listing_names(client.get("/products?category=kitchen&price=0-10&brand=Acme")) == [
+        "Cheap Mug"
+    ]
+    assert listing_names(client.get("/products?category=kitchen&rating=3")) == [
+        "Cheap Mug",
+        "Fair Jug",
+    ]
+    assert listing_names(client.get("/products?rating=4")) == ["Cheap Mug"]
+
+
+def test_a_filtered_listing_offers_to_clear_and_is_kept_out_of_the_index(client):
+    factories.make_product("Cheap Mug", brand="Acme", price="5")
+    factories.make_product("Jug", brand="Jugco", price="5")
+
+    plain = client.get("/products?category=kitchen").get_data(as_text=True)
+    assert "Clear the filters" not in plain
+    assert 'name="robots"' not in plain
+
+    html = client.get("/products?category=kitchen&sort=price-asc&brand=Acme").get_data(as_text=True)
+    assert '<meta name="robots" content="noindex, follow">' in html
+    assert 'href="/products?category=kitchen&amp;sort=price-asc">Clear the filters' in html
+    assert '<input type="hidden" name="brand" value="Acme">' in html  # the sort form keeps it
+    # A ticked brand links to its own removal, keeping the category and the sort.
+    assert (
+        'href="/products?category=kitchen&amp;sort=price-asc" rel="nofollow" aria-current' in html
+    )
+
+
+def test_listing_pages_keep_the_filters(app, client):
+    app.config["SHOP_PAGE_SIZE"] = 2
+    for i in range(3):
+        factories.make_product(f"Acme Item {i}", brand="Acme", price="5")
+    factories.make_product("Other Item", brand="Other", price="5")
+
+    first = client.get("/products?brand=Acme&price=0-10").get_data(as_text=True)
+    second = client.get("/products?brand=Acme&price=0-10&page=2")
+
+    assert "/products?brand=Acme&amp;price=0-10&amp;page=2" in first
+    assert listing_names(second) == ["Acme Item 2"]
+
+
+def test_hidden_products_are_never_counted_and_sold_out_ones_come_last(client):
+    gone = factories.make_product("Sold Out Mug", brand="Acme", price="5")
+    factories.make_product("Hidden Mug", brand="Acme", price="5").listed = False
+    factories.make_product("Plain Mug", brand="Acme", price="5")
+    gone.stock = 0
+    gone.click_count = 50
+    db.session.commit()
+
+    response = client.get("/products?brand=Acme")
+
+    assert listing_names(response) == ["Plain Mug", "Sold Out Mug"]
+    html = response.get_data(as_text=True)
+    assert re.search(r"Acme</span>\s*<span class=\"facet-count\">2<", html)
+    assert "Hidden Mug" not in html
+
+
+@pytest.mark.parametrize("query", ["brand=Nope", "price=1-2", "rating=5", "rating=x", "brand=%00"])
+def test_unknown_listing_filters_are_ignored(client, query):
+    factories.make_product("Teapot")
+
+    response = client.get(f"/products?{query}")
+
+    assert listing_names(response) == ["Teapot"]
+    assert "Clear the filters" not in response.get_data(as_text=True)

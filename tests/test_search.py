@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from shop.extensions import db
 from shop.search import budget
+from shop.search.compounds import find_compounds, split_word
 from shop.search.engine import (
     MAX_QUERY_CHARS,
     MAX_TOKENS,
@@ -16,6 +17,7 @@ from shop.search.engine import (
     search_products,
     tokenize,
 )
+from shop.search.vocabulary import Vocabulary
 from tests import factories
 
 
@@ -274,6 +276,81 @@ def test_of_equally_near_corrections_the_one_that_fits_the_other_words_wins(clie
 
     assert sorted(result_names(client.get("/search?q=mart"))) == ["Art Easel", "Art Print"]
     assert result_names(client.get("/search?q=mart+watch")) == ["Smart Watch"]
+
+
+def test_a_compound_typed_as_one_word_finds_the_two_word_name(client):
+    factories.make_product("Bird Feeder", category="Garden")
+    factories.make_product("Garden Trowel", category="Garden")
+
+    response = client.get("/search?q=birdfeeder")
+
+    assert result_names(response) == ["Bird Feeder"]
+    assert "Showing results for" not in response.get_data(as_text=True)
+
+
+def test_two_words_find_a_name_that_writes_them_as_one(client):
+    factories.make_product("Birdfeeder", category="Garden")
+    factories.make_product("Bird Bath", category="Garden")
+
+    assert result_names(client.get("/search?q=bird+feeder")) == ["Birdfeeder"]
+    assert result_names(client.get("/search?q=bird+feeders")) == ["Birdfeeder"]
+
+
+def test_the_words_as_typed_rank_above_a_compound_reading(client):
+    factories.make_product("Birdfeeder Station", category="Garden")
+    factories.make_product("Bird Feeder", category="Garden")
+
+    assert result_names(client.get("/search?q=bird+feeder")) == [
+        "Bird Feeder",
+        "Birdfeeder Station",
+    ]
+    assert result_names(client.get("/search?q=birdfeeder")) == [
+        "Birdfeeder Station",
+        "Bird Feeder",
+    ]
+
+
+def test_tea_towel_finds_tea_towels_and_never_the_trowel(client):
+    factories.make_product("Garden Trowel", category="Garden")
+    factories.make_product("Teapot", category="Kitchen")
+    factories.make_product("Linen Tea Towel", category="Kitchen")
+    factories.make_product("Tea Towel", category="Kitchen")
+
+    for query in ("tea towel", "tea towels", "teatowel", "Tea-Towel"):
+        names = result_names(client.get("/search", query_string={"q": query}))
+        assert sorted(names) == ["Linen Tea Towel", "Tea Towel"], query
+
+
+def test_a_whole_word_ranks_above_a_longer_word_it_begins(client):
+    factories.make_product("Teapot", category="Kitchen")
+    factories.make_product("Tea Towel", category="Kitchen")
+
+    assert result_names(client.get("/search?q=tea")) == ["Tea Towel", "Teapot"]
+
+
+def test_a_word_that_finds_products_is_never_corrected_to_another(client):
+    factories.make_product("Kitchen Towel", category="Kitchen")
+    factories.make_product("Tea Light", category="Home")
+    factories.make_product("Garden Trowel", category="Garden")
+
+    response = client.get("/search?q=tea+towel")
+
+    assert sorted(result_names(response)) == ["Kitchen Towel", "Tea Light"]
+    assert "Showing results for" not in response.get_data(as_text=True)
+
+
+def test_compounds_split_into_shop_words_but_not_little_words(app):
+    vocabulary = Vocabulary({"bird": 3, "feeder": 2, "tea": 4, "towel": 1, "ever": 1}, {})
+
+    assert split_word("birdfeeder", vocabulary) == (("bird", "feeder"),)
+    assert split_word("birdfeeders", vocabulary) == (("bird", "feeders"),)
+    assert split_word("forever", vocabulary) == ()  # "for" is not a part
+    compounds = find_compounds(["tea", "towel", "birdfeeder"], vocabulary)
+    assert compounds.joins == ()
+    assert compounds.splits == ((), (), (("bird", "feeder"),))
+    assert find_compounds(["bird", "feeder"], Vocabulary({"birdfeeder": 1}, {})).joins == (
+        (0, "birdfeeder"),
+    )
 
 
 def test_a_search_that_finds_nothing_offers_near_words_and_popular_products(client):
@@ -538,3 +615,22 @@ def test_the_database_stops_a_statement_past_the_budget(app, monkeypatch):
         db.session.execute(text(slow)).all()
     # Nothing is left behind on the connection: a query after it runs normally.
     assert db.session.execute(text("SELECT count(*) FROM products")).scalar() == 1
+
+
+def test_the_rating_facet_keeps_products_rated_that_well_or_better(client):
+    good = factories.make_product("Good Lamp")
+    fair = factories.make_product("Fair Lamp")
+    factories.make_product("Unrated Lamp")
+    good.rating_sum, good.rating_count = 9, 2
+    fair.rating_sum, fair.rating_count = 3, 1
+    db.session.commit()
+
+    html = client.get("/search?q=lamp").get_data(as_text=True)
+    assert re.search(r"4 stars and up</span>\s*<span class=\"facet-count\">1<", html)
+    assert re.search(r"3 stars and up</span>\s*<span class=\"facet-count\">2<", html)
+    assert 'href="/search?q=lamp&amp;rating=4"' in html
+
+    assert result_names(client.get("/search?q=lamp&rating=4")) == ["Good Lamp"]
+    chosen = client.get("/search?q=lamp&rating=4").get_data(as_text=True)
+    assert 'href="/search?q=lamp&amp;rating=3"' in chosen  # another minimum replaces it
+    assert '<meta name="robots" content="noindex, follow">' in chosen

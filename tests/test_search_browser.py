@@ -1,6 +1,9 @@
 """The search box's suggestions in a real browser: type a typo, see a suggestion, take it by keyboard.
+And on a phone: the search box in sight on the home page, the filters folded behind a button.
 
-The screenshot of the open dropdown lands in test-artifacts/search-suggestions.png.
+The screenshots land in test-artifacts/: search-suggestions.png (the open dropdown),
+search-results-facets.png, and phone-home.png, phone-search.png, phone-listing-filters-open.png
+(390x844) beside desktop-search.png and desktop-listing.png (1366x900).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from sqlalchemy import select
 
 from shop.extensions import db
 from shop.models import Event
+from tests.axe_support import assert_accessible
 from tests.browser_support import ARTIFACTS, launch_chromium, new_page, running_shop
 
 pytestmark = pytest.mark.browser
@@ -84,4 +88,65 @@ def test_escape_closes_the_suggestions_and_enter_then_searches(shop, browser):
     page.wait_for_url(re.compile(r"/search\?q=lant&category=garden$"))
     assert page.locator(".product-card").count() == 1
     page.screenshot(path=str(ARTIFACTS / "search-results-facets.png"), full_page=True)
+    context.close()
+
+
+def test_on_a_phone_the_search_box_is_in_sight_and_the_filters_fold_away(shop, browser):
+    base, _app, _ = shop
+    ARTIFACTS.mkdir(exist_ok=True)
+    context, page = new_page(browser, width=390, height=844)
+
+    page.goto(f"{base}/")
+    phone_search = page.get_by_role("search", name="Search the shop")
+    box = phone_search.get_by_role("combobox", name="Search products")
+    assert box.is_visible()  # without opening the menu
+    assert page.locator("#mainnav").is_hidden()
+    page.screenshot(path=str(ARTIFACTS / "phone-home.png"))
+    assert_accessible(page, "phone-home")
+
+    box.fill("lantern")
+    phone_search.get_by_role("button", name="Search").click()
+    page.wait_for_url(re.compile(r"/search\?q=lantern$"))
+    toggle = page.get_by_role("button", name="Filters")
+    facets = page.get_by_role("navigation", name="Filter the results")
+    assert toggle.get_attribute("aria-expanded") == "false"
+    assert facets.is_hidden()
+    first_card = page.locator(".product-card").first.bounding_box()
+    assert first_card is not None and first_card["y"] < 844  # results above the fold
+    page.screenshot(path=str(ARTIFACTS / "phone-search.png"))
+    assert_accessible(page, "phone-search")
+
+    page.goto(f"{base}/products?category=garden")
+    toggle = page.get_by_role("button", name="Filters")
+    facets = page.get_by_role("navigation", name="Filter the products")
+    assert facets.is_hidden()
+    toggle.click()
+    page.wait_for_selector("#filters-panel.collapse.show")
+    assert toggle.get_attribute("aria-expanded") == "true"
+    facets.get_by_role("link", name=re.compile("Glowco")).click()
+    page.wait_for_url(re.compile(r"/products\?category=garden&brand=Glowco$"))
+    assert page.locator(".product-card").count() == 2
+    assert page.get_by_role("button", name="Filters (1 chosen)").is_visible()
+    page.get_by_role("button", name="Filters (1 chosen)").click()
+    page.wait_for_selector("#filters-panel.collapse.show")  # opened, the animation over
+    assert page.get_by_role("link", name="Clear the filters").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "phone-listing-filters-open.png"), full_page=True)
+    assert_accessible(page, "phone-listing-filters-open")
+    context.close()
+
+
+def test_on_a_wide_screen_the_filters_are_open_beside_the_results(shop, browser):
+    base, _app, _ = shop
+    context, page = new_page(browser, width=1366, height=900)
+
+    page.goto(f"{base}/search?q=lantern")
+    assert page.get_by_role("button", name="Filters").is_hidden()
+    assert page.get_by_role("navigation", name="Filter the results").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "desktop-search.png"))
+
+    page.goto(f"{base}/products?category=garden&price=10-25")
+    assert page.get_by_role("navigation", name="Filter the products").is_visible()
+    assert page.locator(".product-card").count() == 2
+    page.screenshot(path=str(ARTIFACTS / "desktop-listing.png"))
+    assert_accessible(page, "desktop-listing")
     context.close()

@@ -63,27 +63,35 @@ def _order_by(sort: str) -> list:
     ]
 
 
-def browse_statement(category: Category | None, sort: str) -> Select:
-    """The products listing: optionally one category, in the chosen order.
+def category_scope(category: Category | None) -> tuple:
+    """The listing's own narrowing, before any filter: one category, or the whole shop."""
+    return () if category is None else (Product.category_id == category.id,)
+
+
+def browse_statement(category: Category | None, sort: str, conditions: tuple | list = ()) -> Select:
+    """The products listing: optionally one category, in the chosen order, narrowed by the
+    filters' ``conditions`` (shop.services.facets).
 
     Hidden products are left out; sold-out ones come after those in stock whatever the sort. A
     category sorted by popularity starts with the products an admin pinned there, by position.
     """
     sort = parse_sort(sort)
-    statement = select(Product).options(joinedload(Product.category)).where(is_listed())
+    statement = (
+        select(Product)
+        .options(joinedload(Product.category))
+        .where(is_listed(), *category_scope(category), *conditions)
+    )
     order = [sold_out_last()]
-    if category is not None:
-        statement = statement.where(Product.category_id == category.id)
-        if sort == DEFAULT_SORT:
-            # A sold-out pin is skipped: it takes its place among the sold-out products.
-            statement = statement.outerjoin(
-                CategoryPin,
-                (CategoryPin.category_id == category.id)
-                & (CategoryPin.product_id == Product.id)
-                & ~is_sold_out(),
-            )
-            order.append(CategoryPin.position.is_(None))
-            order.append(CategoryPin.position)
+    if category is not None and sort == DEFAULT_SORT:
+        # A sold-out pin is skipped: it takes its place among the sold-out products.
+        statement = statement.outerjoin(
+            CategoryPin,
+            (CategoryPin.category_id == category.id)
+            & (CategoryPin.product_id == Product.id)
+            & ~is_sold_out(),
+        )
+        order.append(CategoryPin.position.is_(None))
+        order.append(CategoryPin.position)
     return statement.order_by(*order, *_order_by(sort))
 
 

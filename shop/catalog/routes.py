@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from urllib.parse import urlencode
 
-from flask import Response, abort, current_app, render_template, request
+from flask import Response, abort, current_app, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -16,7 +17,7 @@ from shop.experiments.impressions import impression_for
 from shop.extensions import db, limiter
 from shop.images import product_svg
 from shop.product_page import render_product_page
-from shop.services import categories, feedback, home
+from shop.services import categories, facets, feedback, home
 from shop.services.events import record_event
 from shop.web import parse_page
 
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 
 IMAGE_MAX_AGE = 30 * 24 * 3600
 REVIEWS_PER_PAGE = 10
+# Arguments a listing's filter links carry on; anything else in the query string is dropped.
+LISTING_ARGS = ("category", "sort", "brand", "price", "rating")
 
 
 @bp.route("/")
@@ -46,8 +49,9 @@ def products():
         )
     sort = queries.parse_sort(request.args.get("sort"))
     page = parse_page(request.args.get("page"))
+    filters = facets.filters_from_args(request.args)
     pager = db.paginate(
-        queries.browse_statement(category, sort),
+        queries.browse_statement(category, sort, filters.conditions()),
         page=page,
         per_page=current_app.config["SHOP_PAGE_SIZE"],
         error_out=False,
@@ -58,16 +62,30 @@ def products():
             f"There is no page {page} here; this list has {pager.pages} page(s).",
             "No such page",
         )
+    counts = facets.count_facets(
+        None, filters, scope=queries.category_scope(category), with_categories=False
+    )
+    args = [(key, value) for key in LISTING_ARGS for value in request.args.getlist(key) if value]
     return render_template(
         "catalog/products.html",
         pager=pager,
         category=category,
+        filters=filters,
+        facet_groups=facets.facet_groups(counts, filters, args, _listing_url),
+        clear_url=_listing_url([(k, v) for k, v in args if k in ("category", "sort")])
+        if filters.active
+        else None,
         categories=categories.all_categories(),
         sort=sort,
         featured=queries.pinned_ids(category, sort),
         default_sort=queries.DEFAULT_SORT,
         sort_options=queries.SORT_OPTIONS,
     )
+
+
+def _listing_url(args: list[tuple[str, str]]) -> str:
+    query = urlencode([(k, v) for k, v in args if not (k == "sort" and v == queries.DEFAULT_SORT)])
+    return url_for("catalog.products") + (f"?{query}" if query else "")
 
 
 @bp.route("/products/<id:product_id>")

@@ -9,11 +9,18 @@ the same with ``ts_rank`` (name weighted A). Either way "mugs" finds "Mug" and "
 Shoppers never write index syntax: their words are cut into word-character tokens (shop.search.text),
 each becomes a quoted prefix term, and the terms are joined with AND. Quotes, ``NEAR(``, ``-``,
 column filters and the like cannot reach either parser as syntax, so no input can raise an error.
+Compound words are matched either way (shop.search.compounds): a word that splits into two of the
+shop's words may also match as that phrase, two words that join into one of its words as that word.
+
+How matches are ranked: first the products where every word is found as a whole word (stemmed:
+"towel" finds "Towels"), then those where a word is only the start of a longer one ("tea" in
+"Teapot"), then those only a compound reading finds; within each, by ``bm25`` or ``ts_rank``.
 
 How a query is read (``interpret``), before any filter applies so that the reading never depends
-on a facet: every word must match; if that finds nothing, each word that matches nothing alone is
-corrected against the shop's vocabulary (shop.search.vocabulary) and every word must match again
-(when a word has several equally near corrections, the first under which every word matches);
+on a facet: every word must match; if that finds nothing, each word that matches nothing alone (and
+is not one of the shop's words) is corrected against the shop's vocabulary (shop.search.vocabulary)
+and every word must match again (when a word has several equally near corrections, the first under
+which every word matches);
 if that still finds nothing, any word may match. A query that finds nothing even then gets the
 nearest words and popular products from the categories they point to, never a blank page.
 """
@@ -28,8 +35,10 @@ from sqlalchemy import (
     String,
     Subquery,
     bindparam,
+    case,
     column,
     func,
+    literal,
     literal_column,
     select,
     table,
@@ -38,7 +47,7 @@ from sqlalchemy.orm import joinedload
 
 from shop.extensions import db
 from shop.models import Product
-from shop.search import facets
+from shop.search.compounds import Alternative, Compounds, find_compounds
 from shop.search.text import (
     MAX_QUERY_CHARS,
     MAX_TOKENS,
@@ -48,6 +57,7 @@ from shop.search.text import (
     tokenize,
 )
 from shop.search.vocabulary import current_vocabulary
+from shop.services import facets
 from shop.services.availability import is_listed, sold_out_last
 
 __all__ = [
@@ -58,6 +68,7 @@ __all__ = [
     "fts_match_expression",
     "interpret",
     "match_subquery",
+    "matches_for",
     "search_products",
     "tokenize",
 ]
@@ -79,6 +90,7 @@ class Reading:
     terms: list[str]  # the words searched for (corrected where a word matched nothing)
     operator: str = "AND"
     found: bool = True  # whether any product matches at all, before filters
+    compounds: Compounds = field(default_factory=Compounds)  # the terms' joined and split readings
 
     @property
     def corrected(self) -> bool:
@@ -124,54 +136,131 @@ def fts_match_expression(tokens: list[str], operator: str = "AND") -> str:
     """
     if operator not in ("AND", "OR"):
         raise ValueError("operator must be AND or OR")
-    quoted = ['"' + token.replace('"', '""') + '"*' for token in tokens]
-    return f" {operator} ".join(quoted)
+    return _Syntax(postgresql=False).words(tokens, operator, prefix=True)
 
 
-def pg_tsquery_text(tokens: list[str], operator: str = "AND") -> str:
-    """``["blue", "kett"]`` -> ``'blue':* & 'kett':*`` for ``to_tsquery`` (prefix matching)."""
-    joiner = {"AND": " & ", "OR": " | "}[operator]
-    return joiner.join("'" + token.replace("'", "''") + "':*" for token in tokens)
+class _Syntax:
+    """How one index writes a query: a word, a phrase, and the joiners (FTS5 or tsquery)."""
 
+    def __init__(self, postgresql: bool) -> None:
+        self.postgresql = postgresql
+        self.joiners = {"AND": " & ", "OR": " | "} if postgresql else {"AND": " AND ", "OR": " OR "}
 
-def match_subquery(terms: list[str], operator: str = "AND") -> Subquery:
-    """Every product the terms match: ``product_id`` and ``score`` (higher is better)."""
-    if db.engine.dialect.name == "postgresql":
-        tsquery = func.to_tsquery(
-            literal_column("'english'"),
-            bindparam(None, pg_tsquery_text(terms, operator), type_=String),
-        )
-        statement = select(
-            _pg_fts.c.product_id.label("product_id"),
-            func.ts_rank(_pg_fts.c.document, tsquery).label("score"),
-        ).where(_pg_fts.c.document.op("@@")(tsquery))
-    else:
-        weights = ", ".join(str(w) for w in BM25_WEIGHTS)
-        statement = select(
-            _sqlite_fts.c.rowid.label("product_id"),
-            (-literal_column(f"bm25(product_fts, {weights})")).label("score"),
-        ).where(
-            literal_column("product_fts").op("MATCH")(
-                bindparam(None, fts_match_expression(terms, operator), type_=String)
+    def word(self, word: str, prefix: bool) -> str:
+        if self.postgresql:
+            return "'" + word.replace("'", "''") + "'" + (":*" if prefix else "")
+        return '"' + word.replace('"', '""') + '"' + ("*" if prefix else "")
+
+    def alternative(self, words: Alternative) -> str:
+        """A word, or a phrase whose last word is a prefix (``"bird feeder"*``)."""
+        if len(words) == 1:
+            return self.word(words[0], prefix=True)
+        if self.postgresql:
+            parts = [self.word(w, prefix=i == len(words) - 1) for i, w in enumerate(words)]
+            return "(" + " <-> ".join(parts) + ")"
+        return self.word(" ".join(words), prefix=True)
+
+    def join(self, parts: list[str], operator: str) -> str:
+        if len(parts) == 1:
+            return parts[0]
+        return "(" + self.joiners[operator].join(parts) + ")"
+
+    def words(self, terms: list[str], operator: str, prefix: bool) -> str:
+        return self.joiners[operator].join(self.word(term, prefix) for term in terms)
+
+    def query(self, terms: list[str], operator: str, compounds: Compounds | None) -> str:
+        """Every term as a prefix; with compounds, each term or its split phrase, OR-ed with each
+        reading that joins a pair (``("birdfeeder"* OR "bird feeder"*)``)."""
+        if not compounds:
+            return self.words(terms, operator, prefix=True)
+        readings = [
+            self.join(
+                [self.join([self.alternative(a) for a in position], "OR") for position in reading],
+                operator,
             )
-        )
+            for reading in compounds.segmentations(terms)
+        ]
+        return self.join(readings, "OR")
+
+    def product_id(self):
+        return _pg_fts.c.product_id if self.postgresql else _sqlite_fts.c.rowid
+
+    def clause(self, text: str):
+        """``product_fts MATCH :text`` or ``document @@ to_tsquery('english', :text)``."""
+        if self.postgresql:
+            return _pg_fts.c.document.op("@@")(self.tsquery(text))
+        return literal_column("product_fts").op("MATCH")(bindparam(None, text, type_=String))
+
+    def tsquery(self, text: str):
+        return func.to_tsquery(literal_column("'english'"), bindparam(None, text, type_=String))
+
+    def score(self, text: str):
+        if self.postgresql:
+            return func.ts_rank(_pg_fts.c.document, self.tsquery(text))
+        weights = ", ".join(str(w) for w in BM25_WEIGHTS)
+        return -literal_column(f"bm25(product_fts, {weights})")
+
+    def member(self, text: str):
+        """``product_id IN (the products the text matches)``, a second reading of the index."""
+        inner = select(self.product_id()).where(self.clause(text)).correlate(None)
+        return self.product_id().in_(inner)
+
+
+def _syntax() -> _Syntax:
+    return _Syntax(db.engine.dialect.name == "postgresql")
+
+
+def match_subquery(
+    terms: list[str], operator: str = "AND", compounds: Compounds | None = None
+) -> Subquery:
+    """Every product the terms match: ``product_id``, ``score`` (higher is better) and ``tier``
+    (0: every word whole, 1: some word a prefix only, 2: found by a compound reading alone)."""
+    syntax = _syntax()
+    text = syntax.query(terms, operator, compounds)
+    tier = literal(0)
+    if operator == "AND":
+        tiers = [(syntax.member(syntax.words(terms, "AND", prefix=False)), 0)]
+        if compounds:
+            tiers.append((syntax.member(syntax.words(terms, "AND", prefix=True)), 1))
+        tier = case(*tiers, else_=literal(len(tiers)))
+    statement = select(
+        syntax.product_id().label("product_id"),
+        syntax.score(text).label("score"),
+        tier.label("tier"),
+    ).where(syntax.clause(text))
     return statement.subquery("matches")
 
 
-def _any_match(terms: list[str], operator: str = "AND") -> bool:
-    matches = match_subquery(terms, operator)
-    return db.session.scalar(select(matches.c.product_id).limit(1)) is not None
+def matches_for(reading: Reading) -> Subquery:
+    """The products a reading matches (see ``match_subquery``)."""
+    return match_subquery(reading.terms, reading.operator, reading.compounds)
+
+
+def _any_match(terms: list[str], operator: str = "AND", compounds: Compounds | None = None) -> bool:
+    syntax = _syntax()
+    condition = syntax.clause(syntax.query(terms, operator, compounds))
+    return db.session.scalar(select(syntax.product_id()).where(condition).limit(1)) is not None
 
 
 def interpret(tokens: list[str], *, allow_correction: bool = True) -> Reading:
     """Decide which words to search for (see the module docstring)."""
-    if _any_match(tokens):
-        return Reading(tokens, tokens)
+    vocabulary = current_vocabulary()
+
+    def reading(terms: list[str], operator: str = "AND", found: bool = True) -> Reading:
+        return Reading(tokens, terms, operator, found, find_compounds(terms, vocabulary))
+
+    def any_match(terms: list[str], operator: str = "AND") -> bool:
+        return _any_match(terms, operator, find_compounds(terms, vocabulary))
+
+    if any_match(tokens):
+        return reading(tokens)
     terms = tokens
     if allow_correction:
-        vocabulary = current_vocabulary()
+        # A word the shop uses, or one that finds products as it is, is never corrected.
         options = [
-            vocabulary.candidates(token) if len(tokens) == 1 or not _any_match([token]) else []
+            vocabulary.candidates(token)
+            if token not in vocabulary and (len(tokens) == 1 or not any_match([token]))
+            else []
             for token in tokens
         ]
         terms = [found[0] if found else token for token, found in zip(tokens, options, strict=True)]
@@ -183,11 +272,11 @@ def interpret(tokens: list[str], *, allow_correction: bool = True) -> Reading:
             for other in found[1:]
         ]
         for trial in trials[:MAX_CORRECTION_TRIALS]:
-            if trial != tokens and _any_match(trial):
-                return Reading(tokens, trial)
-    if len(terms) > 1 and _any_match(terms, "OR"):
-        return Reading(tokens, terms, "OR")
-    return Reading(tokens, tokens, found=False)
+            if trial != tokens and any_match(trial):
+                return reading(trial)
+    if len(terms) > 1 and any_match(terms, "OR"):
+        return reading(terms, "OR")
+    return reading(tokens, found=False)
 
 
 def ranked_statement(matches: Subquery, conditions: list) -> Select:
@@ -198,7 +287,7 @@ def ranked_statement(matches: Subquery, conditions: list) -> Select:
         .join(matches, matches.c.product_id == Product.id)
         .options(joinedload(Product.category))
         .where(is_listed(), *conditions)
-        .order_by(sold_out_last(), matches.c.score.desc(), Product.id)
+        .order_by(sold_out_last(), matches.c.tier, matches.c.score.desc(), Product.id)
     )
 
 
@@ -230,7 +319,7 @@ def search_products(
             fallback=fallback,
             words_ignored=ignored,
         )
-    matches = match_subquery(reading.terms, reading.operator)
+    matches = matches_for(reading)
     pager = db.paginate(
         ranked_statement(matches, filters.conditions()),
         page=page,

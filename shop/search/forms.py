@@ -1,7 +1,7 @@
 """The search page's input: read from the query string (GET), so no CSRF token.
 
 The words and the maximum price go through a WTForms form (a bad price is reported and left
-out). The facets are repeated query arguments (``category``, ``brand``, ``price``) that the page's
+out). The facets are repeated query arguments (``category``, ``brand``, ``price``, ``rating``) that the page's
 own links build; ``parse_filters`` keeps the values that name something real and reports the rest.
 """
 
@@ -15,7 +15,7 @@ from wtforms import DecimalField, SearchField
 from wtforms.validators import NumberRange, Optional
 
 from shop.models import Category
-from shop.search import facets
+from shop.services import facets
 
 
 class PriceField(DecimalField):
@@ -55,11 +55,8 @@ def parse_filters(args: MultiDict, categories: list[Category], form: SearchForm)
     slugs = facets.clean_values(args.getlist("category"))
     chosen = [by_slug[slug] for slug in slugs if slug in by_slug]
     price_max = form.price_max.data if not form.price_max.errors else None
-    filters = facets.Filters(
-        category_ids=tuple(category.id for category in chosen),
-        brands=facets.known_brands(args.getlist("brand")),
-        bands=facets.price_bands(args.getlist("price")[: facets.MAX_VALUES]),
-        price_max=price_max,
+    filters = facets.filters_from_args(
+        args, category_ids=tuple(category.id for category in chosen), price_max=price_max
     )
     unknown = len(chosen) < len([s for s in args.getlist("category") if s])
     return ParsedFilters(filters, chosen, unknown)

@@ -6,7 +6,6 @@ Any text is a valid query: shop.search.engine makes it safe for the index.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from flask import current_app, jsonify, render_template, request, url_for
@@ -19,36 +18,20 @@ from shop.extensions import db
 from shop.search import bp
 from shop.search.budget import SearchTooCostly, search_budget
 from shop.search.engine import MAX_QUERY_CHARS, MAX_TOKENS, SearchResults, search_products
-from shop.search.facets import PriceBand
-from shop.search.forms import ParsedFilters, SearchForm, parse_filters
+from shop.search.forms import SearchForm, parse_filters
 from shop.search.history import record_search
 from shop.search.suggest import Suggestions
 from shop.search.suggest import suggest as suggestions_for
 from shop.search.vocabulary import current_vocabulary
-from shop.services import categories
+from shop.services import categories, facets
 from shop.templating import money
 from shop.web import parse_page
 
 log = logging.getLogger(__name__)
 
 # Arguments a results link carries on; anything else in the query string is dropped.
-KEPT_ARGS = ("q", "category", "brand", "price", "price_max", "exact")
+KEPT_ARGS = ("q", "category", "brand", "price", "rating", "price_max", "exact")
 SUGGEST_SOURCE = "search-suggest"
-
-
-@dataclass(frozen=True)
-class FacetOption:
-    label: str
-    count: int
-    selected: bool
-    url: str | None  # None when choosing it would show nothing (no dead ends)
-
-
-@dataclass(frozen=True)
-class FacetGroup:
-    name: str
-    title: str
-    options: list[FacetOption]
 
 
 @bp.route("/search")
@@ -79,7 +62,11 @@ def search():
         form=form,
         results=results,
         parsed=parsed,
-        facet_groups=_facet_groups(results, parsed) if results.facets else [],
+        facet_groups=facets.facet_groups(
+            results.facets, parsed.filters, _current_args(), _search_url_from
+        )
+        if results.facets
+        else [],
         clear_url=_search_url(q=results.text) if parsed.filters.active else None,
         exact_url=_search_url(q=results.text, exact="1") if results.corrected_text else None,
         tiles=categories.category_tiles() if not results.tokens else [],
@@ -150,61 +137,15 @@ def _remember_search(results: SearchResults) -> None:
 
 
 def _search_url(**args: str) -> str:
+    return _search_url_from(list(args.items()))
+
+
+def _search_url_from(args: list[tuple[str, str]]) -> str:
     return f"{url_for('search.search')}?{urlencode(args)}"
 
 
 def _current_args() -> list[tuple[str, str]]:
     return [(key, value) for key in KEPT_ARGS for value in request.args.getlist(key) if value]
-
-
-def _toggled_url(name: str, value: str, selected: bool) -> str:
-    """The current search with one facet value ticked or unticked (and back to page 1)."""
-    args = [(k, v) for k, v in _current_args() if not (k == name and v == value)]
-    if not selected:
-        args.append((name, value))
-    return f"{url_for('search.search')}?{urlencode(args)}"
-
-
-def _option(name: str, value: str, label: str, count: int, selected: bool) -> FacetOption:
-    url = _toggled_url(name, value, selected) if (count or selected) else None
-    return FacetOption(label, count, selected, url)
-
-
-def band_label(band: PriceBand) -> str:
-    if band.low is None:
-        return f"Under {money(band.high)}"
-    if band.high is None:
-        return f"{money(band.low)} and over"
-    return f"{money(band.low)} to {money(band.high)}"
-
-
-def _facet_groups(results: SearchResults, parsed: ParsedFilters) -> list[FacetGroup]:
-    counts = results.facets
-    chosen = parsed.filters
-    groups = [
-        FacetGroup(
-            "category",
-            "Category",
-            [
-                _option("category", c.slug, c.name, n, c.id in chosen.category_ids)
-                for c, n in counts.categories
-            ],
-        ),
-        FacetGroup(
-            "brand",
-            "Brand",
-            [_option("brand", b, b, n, b in chosen.brands) for b, n in counts.brands],
-        ),
-        FacetGroup(
-            "price",
-            "Price",
-            [
-                _option("price", band.key, band_label(band), n, band in chosen.bands)
-                for band, n in counts.bands
-            ],
-        ),
-    ]
-    return [group for group in groups if any(option.count for option in group.options)]
 
 
 @bp.app_template_global()

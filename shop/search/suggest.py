@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from shop.extensions import db
 from shop.models import Category, Product
-from shop.search.engine import Reading, interpret, match_subquery, ranked_statement
+from shop.search.engine import Reading, interpret, matches_for, ranked_statement
 from shop.search.text import tokenize
 
 MAX_SUGGESTIONS = 8
@@ -41,7 +41,7 @@ def suggest(raw: str | None, limit: int = MAX_SUGGESTIONS) -> Suggestions:
     reading = interpret(tokens)
     if not reading.found:
         return Suggestions(reading, [], [])
-    matches = match_subquery(reading.terms, reading.operator)
+    matches = matches_for(reading)
     per_category = (
         select(Category, func.count())
         .join(Product, Product.category_id == Category.id)

@@ -381,7 +381,9 @@ def _write(data: SeedData, show_progress: bool) -> dict[str, int]:
     product_rows = [
         {**row, "category_id": category_ids[row["category_index"]]} for row in data.products
     ]
-    product_ids = np.asarray(_insert_ids(Product, _without(product_rows, "category_index")))
+    product_ids = np.asarray(
+        _insert_ids(Product, _without(product_rows, "category_index", "type_index", "colour"))
+    )
     user_ids = np.asarray(_insert_ids(User, data.users))
 
     _write_events(data, user_ids, product_ids, show_progress)

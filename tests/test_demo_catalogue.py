@@ -91,8 +91,9 @@ def test_names_are_unique_and_say_what_and_which_colour(catalogue):
         kind = kinds[product["type_index"]]
         assert kind.noun in product["name"]
         assert drawing_for(product["name"]) == kind.picture, product["name"]
-        if f", {product['colour']}" in product["name"]:
-            assert product["colour"] in kind.colours and product["colour"] in COLOURS
+        assert product["colour"] in kind.colours and product["colour"] in COLOURS
+        if not re.search(r", \d", product["name"]) and ": " not in product["name"]:
+            assert product["name"].endswith(kind.noun) and product["colour"] in product["name"]
     # about 1,000 products over every category, several types in each
     per_category = Counter(p["category_index"] for p in data.products)
     assert len(per_category) == 12 and min(per_category.values()) >= 30
@@ -109,14 +110,20 @@ def test_reviews_are_their_product_types_own_and_vary():
         kind = kinds[data.products[review["product_index"]]["type_index"]]
         text = review["review"]
         if review["stars"] >= 4:
-            assert any(text.startswith(p) for p in kind.praise), text
+            assert any(p in text for p in kind.praise), text
+            assert not any(c in text for c in kind.complaints), text
             assert text.endswith(tuple(c for c in REVIEW_CLOSERS_GOOD if c) + tuple(kind.praise))
         elif review["stars"] <= 2:
-            assert any(text.startswith(c) for c in kind.complaints), text
+            assert any(c in text for c in kind.complaints), text
+            assert not any(p in text for p in kind.praise), text
             assert text.endswith(tuple(c for c in REVIEW_CLOSERS_BAD if c) + kind.complaints)
         else:
             assert any(text.startswith(p) for p in kind.praise) and " But " in text
-    assert len({r["review"] for r in reviews}) > len(reviews) / 4
+    # a popular product's reviews mostly differ
+    by_product = Counter(r["product_index"] for r in reviews)
+    busiest = by_product.most_common(1)[0][0]
+    texts = [r["review"] for r in reviews if r["product_index"] == busiest]
+    assert len(texts) >= 5 and len(set(texts)) > 0.6 * len(texts)
 
 
 def test_pictures_differ_by_type_and_colour_and_stay_small_and_safe(catalogue):
@@ -131,9 +138,9 @@ def test_pictures_differ_by_type_and_colour_and_stay_small_and_safe(catalogue):
     assert max(sizes) < 4096  # a few KB each
     # the same kind in another colour is another picture
     assert sum(len(variants) > 1 for variants in drawings.values()) > 20
-    sage = product_svg("Speckled Mug, Sage", "Kitchen")
-    navy = product_svg("Speckled Mug, Navy", "Kitchen")
-    teapot = product_svg("Heritage Teapot, Sage", "Kitchen")
+    sage = product_svg("Sage Speckled Mug", "Kitchen")
+    navy = product_svg("Navy Speckled Mug", "Kitchen")
+    teapot = product_svg("Sage Heritage Teapot", "Kitchen")
     assert COLOURS["Sage"] in sage and COLOURS["Navy"] in navy and sage != navy
     assert teapot != sage
     hostile = product_svg('Mug <script>alert("x")</script> & Co', "Kitchen")

@@ -30,6 +30,8 @@ from shop.seeding.vocabulary import (
     CATEGORIES,
     REVIEW_CLOSERS_BAD,
     REVIEW_CLOSERS_GOOD,
+    REVIEW_OPENERS_BAD,
+    REVIEW_OPENERS_GOOD,
     SUBJECTS,
     CategorySpec,
     ProductType,
@@ -73,16 +75,19 @@ PLURAL_NOUNS = frozenset(
 )
 # How much a shopper's taste for a kind of product (mugs, teapots) moves around their category taste.
 TYPE_TASTE_SD = 0.6
-# The demo shopper's sessions, relative to the average shopper's: a history worth showing that
-# still leaves products to discover in her favourite categories.
-DEMO_ACTIVITY = 3.0
+# The demo shopper's share of all signed-in sessions: a history worth showing (about 200 events on the
+# default demo) that still leaves products to discover in her favourite categories; never less than
+# three times the average shopper's.
+DEMO_SESSION_SHARE = 0.0025
 
 
 @dataclass(frozen=True)
 class SeedOptions:
-    users: int = 300
-    products: int = 150
-    events: int = 30_000
+    """What to generate; the defaults are the demo `make run` seeds."""
+
+    users: int = 2_000
+    products: int = 1_000
+    events: int = 100_000
     seed: int = 42
     as_of: date | None = None  # events end before this day (UTC); today when unset
     days: int = 120
@@ -184,7 +189,7 @@ def _name(
             name += " (Revised Edition)"
         return name, style, colour, size
     if _names_colour(spec, kind):
-        name = f"{style} {kind.noun}, {colour}"
+        name = f"{colour} {style} {kind.noun}"  # the noun last, as search expects
     else:
         name = f"{style} {kind.noun}, {size}"
     return (f"{maker} {name}" if maker else name), style, colour, size
@@ -311,7 +316,8 @@ def _users(
     demo = np.full(k, 0.02)
     demo[demo_tastes] = 1.0
     tastes[0] = demo / demo.sum()
-    activity[0] = DEMO_ACTIVITY * activity.mean()
+    others = activity[1:].sum()
+    activity[0] = max(3.0 * activity.mean(), others * DEMO_SESSION_SHARE / (1 - DEMO_SESSION_SHARE))
     countries = ("United Kingdom", "Ireland", "France", "Germany", "Netherlands", "Spain")
     country_p = np.array([0.7, 0.06, 0.07, 0.07, 0.05, 0.05])
     rows = []
@@ -788,12 +794,20 @@ def star_ratings(match, quality, noise, purchased):
 def _review(rng, stars: int, kind: ProductType) -> str:
     """What the product type's reviewers say: its own praise or complaints, and a closing line."""
     if stars >= 4:
-        parts = [_pick(rng, kind.praise), _pick(rng, REVIEW_CLOSERS_GOOD)]
+        parts = [
+            _pick(rng, REVIEW_OPENERS_GOOD),
+            _pick(rng, kind.praise),
+            _pick(rng, REVIEW_CLOSERS_GOOD),
+        ]
     elif stars == 3:
         praise, complaint = _pick(rng, kind.praise), _pick(rng, kind.complaints)
         parts = [praise, f"But {complaint[0].lower()}{complaint[1:]}"]
     else:
-        parts = [_pick(rng, kind.complaints), _pick(rng, REVIEW_CLOSERS_BAD)]
+        parts = [
+            _pick(rng, REVIEW_OPENERS_BAD),
+            _pick(rng, kind.complaints),
+            _pick(rng, REVIEW_CLOSERS_BAD),
+        ]
     return " ".join(part for part in parts if part)
 
 

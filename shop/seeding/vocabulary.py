@@ -18,7 +18,13 @@ from dataclasses import dataclass
 
 from shop.images import COLOURS  # the colours a name may carry are the ones pictures paint
 
-__all__ = ["CATEGORIES", "COLOURS", "SUBJECTS", "CategorySpec", "ProductType"]
+__all__ = [
+    "CATEGORIES",
+    "COLOURS",
+    "SUBJECTS",
+    "CategorySpec",
+    "ProductType",
+]  # and the review lines
 
 
 @dataclass(frozen=True)
@@ -1271,7 +1277,26 @@ SUBJECTS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-#: What any reviewer might add after what they say about the product itself.
+#: How any reviewer might begin, before what they say about the product itself...
+REVIEW_OPENERS_GOOD = (
+    "",
+    "",
+    "Bought this as a present and kept it.",
+    "My second one.",
+    "Used it daily for a month now.",
+    "Took a chance on it.",
+    "Ordered on a friend's recommendation.",
+    "Really pleased.",
+)
+REVIEW_OPENERS_BAD = (
+    "",
+    "",
+    "Really wanted to like this.",
+    "Expected more for the money.",
+    "Used it for a couple of weeks.",
+    "Second one I have had trouble with.",
+)
+#: ...and what they might add after it.
 REVIEW_CLOSERS_GOOD = (
     "Would buy again.",
     "Arrived quickly and well packed.",

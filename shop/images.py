@@ -987,20 +987,31 @@ _COLOUR_RE = re.compile(
 )
 
 
+def _noun(name: str) -> str | None:
+    """The longest drawn keyword the name contains ("insulated mug" rather than "mug")."""
+    found = [m.group(1) for m in _KEYWORD_RE.finditer(name.lower())]
+    return max(found, key=len) if found else None
+
+
 def drawing_for(name: str) -> str | None:
     """What the picture of a product with this name shows, or None (then it gets a monogram)."""
-    found = [m.group(1) for m in _KEYWORD_RE.finditer(name.lower())]
-    if not found:
-        return None
-    return KEYWORDS[max(found, key=len)]
+    noun = _noun(name)
+    return KEYWORDS[noun] if noun else None
 
 
 def colour_for(name: str, choices: tuple[str, ...] = _ANY) -> str:
-    """The fill a name asks for ("..., Sage"), or one picked from ``choices`` by the name's digest."""
-    found = _COLOUR_RE.findall(name.lower())
+    """The fill a name asks for ("Sage Speckled Mug"), else one from ``choices`` by the name's digest.
+
+    The product's own noun is not a colour ("Hand Cream", "Olive Oil"); of several colour words the
+    one nearest the noun counts (a maker's name comes first).
+    """
+    text = name.lower()
+    noun = _noun(name)
+    if noun:
+        text = re.sub(rf"\b{re.escape(noun)}\b", " ", text)
+    found = _COLOUR_RE.findall(text)
     if found:
-        wanted = max(found, key=len)
-        return next(hex_ for colour, hex_ in COLOURS.items() if colour.lower() == wanted)
+        return next(hex_ for colour, hex_ in COLOURS.items() if colour.lower() == found[-1])
     return choices[_digest(name) % len(choices)]
 
 

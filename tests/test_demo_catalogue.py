@@ -86,6 +86,8 @@ def test_names_are_unique_and_say_what_and_which_colour(catalogue):
     data, kinds = catalogue
     names = [p["name"] for p in data.products]
     assert len(set(names)) == len(names)
+    brands = {p["brand"].split()[0].lower() for p in data.products}
+    assert not brands & {c.lower() for c in COLOURS}  # no "White Kitchenworks" beside "White"
     assert not any(re.search(r"\b(\w+) \1\b", name) for name in names)  # no "Smart Smart Plug"
     for product in data.products:
         kind = kinds[product["type_index"]]
@@ -143,6 +145,9 @@ def test_pictures_differ_by_type_and_colour_and_stay_small_and_safe(catalogue):
     teapot = product_svg("Sage Heritage Teapot", "Kitchen")
     assert COLOURS["Sage"] in sage and COLOURS["Navy"] in navy and sage != navy
     assert teapot != sage
+    # the noun is not a colour, and a maker's name does not paint the product
+    assert COLOURS["Cream"] not in product_svg("Non-Greasy Hand Cream, 30 ml", "Beauty")
+    assert COLOURS["Navy"] in product_svg("White Navy Speckled Mug", "Kitchen")
     hostile = product_svg('Mug <script>alert("x")</script> & Co', "Kitchen")
     assert "<script>" not in hostile and "&lt;script&gt;" in hostile
     unknown = product_svg("Quantum Flux Widget", "Gadgets")  # nothing drawn: the monogram

@@ -28,6 +28,7 @@ from faker import Faker
 
 from shop.seeding.vocabulary import (
     CATEGORIES,
+    COLOURS,
     REVIEW_CLOSERS_BAD,
     REVIEW_CLOSERS_GOOD,
     REVIEW_OPENERS_BAD,
@@ -70,6 +71,17 @@ HOUR_WEIGHTS = np.array(
 EVENTS_PER_SESSION_GUESS = 6.5
 # Styles that keep their capital letter inside a sentence.
 PROPER_STYLES = frozenset({"Japanese", "Damascus", "Moroccan", "Earl Grey", "Scandinavian"})
+_COLOUR_WORDS = frozenset(word.lower() for colour in COLOURS for word in colour.split()) | {
+    "brown",
+    "green",
+    "grey",
+    "gray",
+    "rose",
+    "blue",
+    "pink",
+    "gold",
+    "silver",
+}
 PLURAL_NOUNS = frozenset(
     {"Running Shoes", "Building Blocks", "Pruning Shears", "Greeting Cards", "Coffee Beans"}
 )
@@ -238,6 +250,14 @@ def _categories(rng: np.random.Generator, n_products: int) -> list[CategorySpec]
     return [CATEGORIES[i] for i in chosen]
 
 
+def _maker_name(fake: Faker) -> str:
+    """A family name for a brand that is not also a colour ("White Kitchenworks Black Knife")."""
+    name = fake.last_name()
+    while name.lower() in _COLOUR_WORDS:
+        name = fake.last_name()
+    return name
+
+
 def product_types(specs: list[CategorySpec]) -> list[ProductType]:
     """Every type of the chosen categories, in order: the generator's type indexes."""
     return [kind for spec in specs for kind in spec.types]
@@ -262,7 +282,7 @@ def _products(
     # the long tail of popularity; good products tend to become popular, but not always
     appeal = rng.lognormal(0.35 * quality, 1.0)
     brands = {
-        spec.name: [f"{fake.last_name()} {_pick(rng, spec.brand_suffixes)}" for _ in range(4)]
+        spec.name: [f"{_maker_name(fake)} {_pick(rng, spec.brand_suffixes)}" for _ in range(4)]
         for spec in specs
     }
     rows: list[dict] = []

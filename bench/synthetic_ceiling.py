@@ -10,7 +10,7 @@ before the cut, as the test positives do. Also printed, as yardsticks: the oracl
 (affinity plus log P(click) and log P(add to cart)), and "category share x popularity" (the shopper's
 smoothed category shares times the product's training popularity). Medians over the seeds.
 
-    .venv/bin/python bench/synthetic_ceiling.py [--sizes 300x150x30000 2000x500x200000] [--seeds 42 1 2]
+    .venv/bin/python bench/synthetic_ceiling.py [--sizes 2000x1000x100000 2000x500x200000] [--seeds 42 1 2]
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from shop.seeding.generator import (
     generate,
 )
 
-DEMO = "300x150x30000"  # what `make run` seeds (the seed command's defaults)
+DEMO = "2000x1000x100000"  # what `make run` seeds (the seed command's defaults)
 LARGE = "2000x500x200000"
 #: The day the generated histories end: fixed so that reruns draw the same shops.
 AS_OF = "2026-12-01"

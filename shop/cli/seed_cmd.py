@@ -52,15 +52,15 @@ def _valid_password(value: str, option: str) -> str:
 
 @click.command("seed")
 @click.option(
-    "--users", type=click.IntRange(min=1), default=300, show_default=True,
+    "--users", type=click.IntRange(min=1), default=SeedOptions.users, show_default=True,
     help="Shoppers to create (the demo shopper is one of them).",
 )  # fmt: skip
 @click.option(
-    "--products", type=click.IntRange(min=1), default=150, show_default=True,
-    help="Products, spread over 8-12 categories.",
+    "--products", type=click.IntRange(min=1), default=SeedOptions.products, show_default=True,
+    help="Products, spread over 8-12 categories and their product types.",
 )  # fmt: skip
 @click.option(
-    "--events", type=click.IntRange(min=1), default=30_000, show_default=True,
+    "--events", type=click.IntRange(min=1), default=SeedOptions.events, show_default=True,
     help="Views, clicks, add-to-carts and purchases in total.",
 )  # fmt: skip
 @click.option(

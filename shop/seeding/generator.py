@@ -28,10 +28,14 @@ from faker import Faker
 
 from shop.seeding.vocabulary import (
     CATEGORIES,
-    REVIEW_BAD,
-    REVIEW_GOOD,
-    REVIEW_MIXED,
+    COLOURS,
+    REVIEW_CLOSERS_BAD,
+    REVIEW_CLOSERS_GOOD,
+    REVIEW_OPENERS_BAD,
+    REVIEW_OPENERS_GOOD,
+    SUBJECTS,
     CategorySpec,
+    ProductType,
 )
 
 DEMO_EMAIL = "shopper@example.com"
@@ -65,13 +69,37 @@ HOUR_WEIGHTS = np.array(
     [2, 1, 1, 1, 1, 1, 2, 4, 6, 7, 7, 8, 9, 8, 7, 7, 8, 9, 11, 13, 14, 12, 8, 4], dtype=float
 )
 EVENTS_PER_SESSION_GUESS = 6.5
+# Styles that keep their capital letter inside a sentence.
+PROPER_STYLES = frozenset({"Japanese", "Damascus", "Moroccan", "Earl Grey", "Scandinavian"})
+_COLOUR_WORDS = frozenset(word.lower() for colour in COLOURS for word in colour.split()) | {
+    "brown",
+    "green",
+    "grey",
+    "gray",
+    "rose",
+    "blue",
+    "pink",
+    "gold",
+    "silver",
+}
+PLURAL_NOUNS = frozenset(
+    {"Running Shoes", "Building Blocks", "Pruning Shears", "Greeting Cards", "Coffee Beans"}
+)
+# How much a shopper's taste for a kind of product (mugs, teapots) moves around their category taste.
+TYPE_TASTE_SD = 0.6
+# The demo shopper's share of all signed-in sessions: a history worth showing (about 200 events on the
+# default demo) that still leaves products to discover in her favourite categories; never less than
+# three times the average shopper's.
+DEMO_SESSION_SHARE = 0.0025
 
 
 @dataclass(frozen=True)
 class SeedOptions:
-    users: int = 300
-    products: int = 150
-    events: int = 30_000
+    """What to generate; the defaults are the demo `make run` seeds."""
+
+    users: int = 2_000
+    products: int = 1_000
+    events: int = 100_000
     seed: int = 42
     as_of: date | None = None  # events end before this day (UTC); today when unset
     days: int = 120
@@ -122,15 +150,19 @@ def _ascii(text: str) -> str:
     return re.sub(r"[^a-z]", "", text.lower()) or "shopper"
 
 
-def _price(rng: np.random.Generator, spec: CategorySpec, quality: float) -> Decimal:
-    """A shop-like price: log-spread over the category's range, better products cost a bit more."""
-    lo, hi = spec.price_range
+def _price(rng: np.random.Generator, kind: ProductType, quality: float) -> Decimal:
+    """A shop-like price: log-spread over the type's range, better products cost a bit more."""
+    lo, hi = kind.price_range
     position = rng.beta(2.0, 2.5) + 0.08 * quality
     raw = float(np.exp(np.log(lo) + np.clip(position, 0, 1) * (np.log(hi) - np.log(lo))))
-    # whole pounds less a penny above 20, half pounds less a penny below
+    # whole pounds less a penny from 20, half pounds less a penny below; never outside the range
     step = 1.0 if raw >= 20 else 0.5
-    value = max(round(raw / step) * step, 1.0) - 0.01
-    return Decimal(f"{value:.2f}")
+    value = round(raw / step) * step - 0.01
+    while value > hi:
+        value -= step
+    while value < lo:
+        value += step
+    return Decimal(f"{min(value, hi):.2f}")
 
 
 def image_path(sku: str, name: str, category: str) -> str:
@@ -145,14 +177,68 @@ def _pick(rng: np.random.Generator, words: tuple[str, ...]) -> str:
     return words[int(rng.integers(len(words)))]
 
 
-def _description(rng: np.random.Generator, spec: CategorySpec, noun: str, adjective: str) -> str:
-    material = _pick(rng, spec.materials)
-    use, other_use = (spec.uses[i] for i in rng.choice(len(spec.uses), size=2, replace=False))
-    first, second = rng.choice(len(spec.features), size=2, replace=False)
+def _two(rng: np.random.Generator, words: tuple[str, ...]) -> tuple[str, str]:
+    first, second = rng.choice(len(words), size=2, replace=False)
+    return words[int(first)], words[int(second)]
+
+
+def _names_colour(spec: CategorySpec, kind: ProductType) -> bool:
+    return kind.coloured and "{colour}" in spec.lead
+
+
+def _name(
+    rng: np.random.Generator, spec: CategorySpec, kind: ProductType, maker: str | None = None
+) -> tuple[str, str, str, str]:
+    """The product's name with the style, colour and size it was given (the picture shows the colour).
+
+    ``maker`` (a brand's family name) tells apart products that would otherwise share a name.
+    """
+    style, colour, size = _pick(rng, kind.styles), _pick(rng, kind.colours), _pick(rng, kind.sizes)
+    subjects = SUBJECTS.get(kind.noun)
+    if subjects:
+        name = f"{_pick(rng, subjects)}: {style} {kind.noun}"
+        if maker:
+            name += " (Revised Edition)"
+        return name, style, colour, size
+    if _names_colour(spec, kind):
+        name = f"{colour} {style} {kind.noun}"  # the noun last, as search expects
+    else:
+        name = f"{style} {kind.noun}, {size}"
+    return (f"{maker} {name}" if maker else name), style, colour, size
+
+
+def _article(phrase: str) -> str:
+    return "An" if phrase[:1].lower() in "aeiou" else "A"
+
+
+def _description(
+    rng: np.random.Generator,
+    spec: CategorySpec,
+    kind: ProductType,
+    style: str,
+    colour: str,
+    size: str,
+    brand: str,
+) -> str:
+    """Sentences from the product type's own words only (tests check no other type's creep in)."""
+    first, second = _two(rng, kind.features)
+    use, other_use = _two(rng, kind.uses)
+    lead = spec.lead if kind.coloured else spec.lead.replace("{colour} ", "")
+    lead = lead.format(
+        style=style if style in PROPER_STYLES else style.lower(),
+        noun=kind.noun.lower(),
+        material=_pick(rng, kind.materials),
+        colour=colour.lower(),
+        size=size,
+    )
+    if lead.startswith("A "):
+        rest = lead[2:]
+        lead = f"{_article(rest)} {rest}" if kind.noun not in PLURAL_NOUNS else rest
     sentences = [
-        f"A {adjective.lower()} {noun.lower()} made with {material}, designed for {use}.",
-        f"It comes with {spec.features[first]} and {spec.features[second]}.",
-        f"A favourite in our {spec.name.lower()} range for {other_use}.",
+        lead[0].upper() + lead[1:],
+        f"{'They have' if kind.noun in PLURAL_NOUNS else 'It has'} {first} and {second}.",
+        f"Made for {use} and {other_use}.",
+        f"Part of our {spec.name.lower()} range from {brand.rstrip('.')}.",
     ]
     return " ".join(sentences)
 
@@ -164,67 +250,94 @@ def _categories(rng: np.random.Generator, n_products: int) -> list[CategorySpec]
     return [CATEGORIES[i] for i in chosen]
 
 
+def _maker_name(fake: Faker) -> str:
+    """A family name for a brand that is not also a colour ("White Kitchenworks Black Knife")."""
+    name = fake.last_name()
+    while name.lower() in _COLOUR_WORDS:
+        name = fake.last_name()
+    return name
+
+
+def product_types(specs: list[CategorySpec]) -> list[ProductType]:
+    """Every type of the chosen categories, in order: the generator's type indexes."""
+    return [kind for spec in specs for kind in spec.types]
+
+
 def _products(
     rng: np.random.Generator, fake: Faker, specs: list[CategorySpec], n: int, end: datetime
-) -> tuple[list[dict], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[list[dict], np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     k = len(specs)
     # every category gets at least one product, the rest by uneven shares
     share = rng.dirichlet(np.full(k, 4.0))
     category = np.concatenate([np.arange(k), rng.choice(k, size=n - k, p=share)])
     rng.shuffle(category)
+    # within a category, its types by uneven shares too
+    kinds = product_types(specs)
+    first_kind = np.cumsum([0] + [len(spec.types) for spec in specs])
+    type_share = [rng.dirichlet(np.full(len(spec.types), 3.0)) for spec in specs]
+    kind = np.array(
+        [first_kind[c] + rng.choice(len(specs[c].types), p=type_share[c]) for c in category]
+    )
     quality = rng.normal(0.0, 1.0, n)
     # the long tail of popularity; good products tend to become popular, but not always
     appeal = rng.lognormal(0.35 * quality, 1.0)
     brands = {
-        spec.name: [f"{fake.last_name()} {_pick(rng, spec.brand_suffixes)}" for _ in range(4)]
+        spec.name: [f"{_maker_name(fake)} {_pick(rng, spec.brand_suffixes)}" for _ in range(4)]
         for spec in specs
     }
     rows: list[dict] = []
     names: set[str] = set()
     log_price = np.zeros(n)
     for i in range(n):
-        spec = specs[category[i]]
-        noun, adjective = _pick(rng, spec.nouns), _pick(rng, spec.adjectives)
-        name = f"{adjective} {noun}"
-        for extra in ("Classic", "Plus", "Select", "Edition", "Mini", "Max"):
+        spec, product_type = specs[category[i]], kinds[kind[i]]
+        brand = brands[spec.name][int(rng.integers(4))]
+        for attempt in range(16):  # a fresh combination when the name is taken, then the maker's
+            maker = brand.split()[0] if attempt >= 8 else None
+            name, style, colour, size = _name(rng, spec, product_type, maker)
             if name not in names:
                 break
-            name = f"{adjective} {noun} {extra}"
         if name in names:
-            name = f"{adjective} {noun} No. {i + 1}"
+            name = f"{name} No. {i + 1}"
         names.add(name)
-        price = _price(rng, spec, quality[i])
+        price = _price(rng, product_type, quality[i])
         log_price[i] = np.log(float(price))
         sku = f"{spec.name[:3].upper()}-{i + 1:05d}"
         rows.append(
             {
                 "sku": sku,
                 "name": name,
-                "description": _description(rng, spec, noun, adjective),
-                "brand": brands[spec.name][int(rng.integers(4))],
+                "description": _description(rng, spec, product_type, style, colour, size, brand),
+                "brand": brand,
                 "price": price,
                 "image_path": image_path(sku, name, spec.name),
                 "category_index": int(category[i]),
+                "type_index": int(kind[i]),
+                "colour": colour,
                 "created_at": end - timedelta(days=150 + float(rng.uniform(0, 60))),
             }
         )
-    # price relative to the category: what a price-sensitive shopper shies away from
+    # price relative to the product's type: what a price-sensitive shopper shies away from
     rel_price = np.zeros(n)
-    for c in range(k):
-        members = category == c
+    for t in np.unique(kind):
+        members = kind == t
         rel_price[members] = _zscore(log_price[members])
-    return rows, category, quality, appeal, rel_price
+    return rows, category, kind, quality, appeal, rel_price
 
 
-def _users(rng: np.random.Generator, fake: Faker, n: int, k: int, demo_tastes: list[int]):
+def _users(
+    rng: np.random.Generator, fake: Faker, n: int, k: int, n_types: int, demo_tastes: list[int]
+):
     tastes = rng.dirichlet(np.full(k, 0.35), size=n)
+    # within a category some kinds of product appeal more than others (mugs, not teapots)
+    type_tastes = rng.normal(0.0, TYPE_TASTE_SD, size=(n, n_types))
     sensitivity = np.clip(rng.normal(0.6, 0.35, n), 0.0, 1.5)
     activity = rng.lognormal(0.0, 0.9, n)
     # The demo shopper: two clear favourite categories and a busy history worth showing.
     demo = np.full(k, 0.02)
     demo[demo_tastes] = 1.0
     tastes[0] = demo / demo.sum()
-    activity[0] = 4.0 * activity.mean()
+    others = activity[1:].sum()
+    activity[0] = max(3.0 * activity.mean(), others * DEMO_SESSION_SHARE / (1 - DEMO_SESSION_SHARE))
     countries = ("United Kingdom", "Ireland", "France", "Germany", "Netherlands", "Spain")
     country_p = np.array([0.7, 0.06, 0.07, 0.07, 0.05, 0.05])
     rows = []
@@ -242,7 +355,7 @@ def _users(rng: np.random.Generator, fake: Faker, n: int, k: int, demo_tastes: l
                 "country": countries[int(rng.choice(len(countries), p=country_p))],
             }
         )
-    return rows, tastes, sensitivity, activity
+    return rows, tastes, type_tastes, sensitivity, activity
 
 
 def _sample_rows(rng: np.random.Generator, cdf: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -283,6 +396,8 @@ class HiddenWorld:
     tastes: np.ndarray  # shopper x category, each row a Dirichlet mix
     sensitivity: np.ndarray  # shopper: how much a dear product puts them off
     activity: np.ndarray  # shopper: relative number of sessions
+    kind: np.ndarray | None = None  # product -> product type index (generator.product_types)
+    type_tastes: np.ndarray | None = None  # shopper x product type, log weights around 0
     match_centre: float = 0.0  # standardisation of raw_match over all (shopper, product) pairs
     match_scale: float = 1.0
 
@@ -294,10 +409,17 @@ class HiddenWorld:
     def n_products(self) -> int:
         return int(self.quality.shape[0])
 
+    def taste(self, users: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """Log taste of each shopper for each product's category and, within it, its type."""
+        taste = np.log(self.tastes[users][:, self.category] + 0.02)
+        if self.type_tastes is not None and self.kind is not None:
+            taste += self.type_tastes[users][:, self.kind]
+        return taste
+
     def raw_match(self, users: np.ndarray | slice = slice(None)) -> np.ndarray:
-        """Taste for the category, quality and price for the shopper, before standardisation."""
+        """Taste for the category and type, quality and price for the shopper, unstandardised."""
         return (
-            np.log(self.tastes[users][:, self.category] + 0.02)
+            self.taste(users)
             + 0.35 * self.quality[None, :]
             - 0.5 * self.sensitivity[users][:, None] * self.rel_price[None, :]
         )
@@ -318,11 +440,7 @@ class HiddenWorld:
         The shopper's personal views are drawn with probability proportional to ``exp(affinity)``: it is
         the utility the interactions are generated from, and the oracle ranking of the ceiling benchmark.
         """
-        affinity = (
-            np.log(self.tastes[users][:, self.category] + 0.02)
-            + np.log(self.appeal)[None, :]
-            + 0.35 * self.quality
-        )
+        affinity = self.taste(users) + np.log(self.appeal)[None, :] + 0.35 * self.quality
         affinity -= 0.5 * self.sensitivity[users][:, None] * self.rel_price[None, :]
         return affinity
 
@@ -337,9 +455,13 @@ class HiddenWorld:
         return np.cumsum(self.appeal / self.appeal.sum())[None, :]
 
 
-def _hidden_world(category, quality, appeal, rel_price, tastes, sensitivity, activity):
+def _hidden_world(
+    category, kind, quality, appeal, rel_price, tastes, type_tastes, sensitivity, activity
+):
     """The world and its full standardised match matrix (computed once: the funnel needs all of it)."""
-    world = HiddenWorld(category, quality, appeal, rel_price, tastes, sensitivity, activity)
+    world = HiddenWorld(
+        category, quality, appeal, rel_price, tastes, sensitivity, activity, kind, type_tastes
+    )
     match = world.raw_match()
     centre, scale = float(match.mean()), float(match.std() or 1.0)
     match -= centre
@@ -511,13 +633,16 @@ def generate(options: SeedOptions) -> SeedData:
 
     specs = _categories(rng, options.products)
     categories = [{"name": spec.name, "slug": spec.slug} for spec in specs]
-    products, category, quality, appeal, rel_price = _products(
+    products, category, kind, quality, appeal, rel_price = _products(
         rng, fake, specs, options.products, end
     )
+    n_types = len(product_types(specs))
     favourites = list(rng.choice(len(specs), size=min(2, len(specs)), replace=False))
-    users, tastes, sensitivity, activity = _users(rng, fake, options.users, len(specs), favourites)
+    users, tastes, type_tastes, sensitivity, activity = _users(
+        rng, fake, options.users, len(specs), n_types, favourites
+    )
     world, match = _hidden_world(
-        category, quality, appeal, rel_price, tastes, sensitivity, activity
+        category, kind, quality, appeal, rel_price, tastes, type_tastes, sensitivity, activity
     )
     funnel = _Funnel(rng, world, match)
     activity_p = activity / activity.sum()
@@ -552,7 +677,7 @@ def generate(options: SeedOptions) -> SeedData:
 
     orders, lines = _orders(ev, times, products)
     ratings, likes = _feedback(
-        rng, ev, times, funnel.match, quality, specs, category, products, end
+        rng, ev, times, funnel.match, quality, product_types(specs), kind, end
     )
     cart_items = _open_carts(ev, times, end)
 
@@ -638,7 +763,7 @@ def _orders(ev: dict, times: np.ndarray, products: list[dict]) -> tuple[list[dic
     return orders, lines
 
 
-def _feedback(rng, ev, times, match, quality, specs, category, products, end):
+def _feedback(rng, ev, times, match, quality, kinds_of, kind, end):
     """Ratings for some purchased (and a few clicked) products; likes for most high ratings."""
     users, items, kinds = ev["user"], ev["product"], ev["kind"]
     signed_in = users >= 0
@@ -659,7 +784,7 @@ def _feedback(rng, ev, times, match, quality, specs, category, products, end):
         when = min(when, end_naive - timedelta(minutes=float(rng.uniform(1, 600))))
         review = None
         if rng.random() < 0.35:
-            review = _review(rng, stars, specs[category[j]], products[j]["name"])
+            review = _review(rng, stars, kinds_of[kind[j]])
         ratings.append(
             {
                 "user_index": u,
@@ -686,12 +811,24 @@ def star_ratings(match, quality, noise, purchased):
     return np.clip(np.rint(latent), 1, 5)
 
 
-def _review(rng, stars: int, spec: CategorySpec, name: str) -> str:
-    pool = REVIEW_GOOD if stars >= 4 else REVIEW_MIXED if stars == 3 else REVIEW_BAD
-    noun = name.split(" ", 1)[-1].lower()
-    return _pick(rng, pool).format(
-        noun=noun, feature=_pick(rng, spec.features), use=_pick(rng, spec.uses)
-    )
+def _review(rng, stars: int, kind: ProductType) -> str:
+    """What the product type's reviewers say: its own praise or complaints, and a closing line."""
+    if stars >= 4:
+        parts = [
+            _pick(rng, REVIEW_OPENERS_GOOD),
+            _pick(rng, kind.praise),
+            _pick(rng, REVIEW_CLOSERS_GOOD),
+        ]
+    elif stars == 3:
+        praise, complaint = _pick(rng, kind.praise), _pick(rng, kind.complaints)
+        parts = [praise, f"But {complaint[0].lower()}{complaint[1:]}"]
+    else:
+        parts = [
+            _pick(rng, REVIEW_OPENERS_BAD),
+            _pick(rng, kind.complaints),
+            _pick(rng, REVIEW_CLOSERS_BAD),
+        ]
+    return " ".join(part for part in parts if part)
 
 
 def _open_carts(ev: dict, times: np.ndarray, end: datetime) -> list[dict]:

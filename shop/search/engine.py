@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import (
+    CTE,
     Select,
     String,
-    Subquery,
     bindparam,
     case,
     column,
@@ -212,9 +212,14 @@ def _syntax() -> _Syntax:
 
 def match_subquery(
     terms: list[str], operator: str = "AND", compounds: Compounds | None = None
-) -> Subquery:
+) -> CTE:
     """Every product the terms match: ``product_id``, ``score`` (higher is better) and ``tier``
-    (0: every word whole, 1: some word a prefix only, 2: found by a compound reading alone)."""
+    (0: every word whole, 1: some word a prefix only, 2: found by a compound reading alone).
+
+    A ``MATERIALIZED`` CTE: the index is read once per statement. As a plain subquery SQLite's
+    planner may put it on the inside of the join and run the full-text query once per product
+    (the page's count and the rating facet took 0.5 s each on the 3,659-product retail shop).
+    """
     syntax = _syntax()
     text = syntax.query(terms, operator, compounds)
     tier = literal(0)
@@ -228,10 +233,10 @@ def match_subquery(
         syntax.score(text).label("score"),
         tier.label("tier"),
     ).where(syntax.clause(text))
-    return statement.subquery("matches")
+    return statement.cte("matches").prefix_with("MATERIALIZED")
 
 
-def matches_for(reading: Reading) -> Subquery:
+def matches_for(reading: Reading) -> CTE:
     """The products a reading matches (see ``match_subquery``)."""
     return match_subquery(reading.terms, reading.operator, reading.compounds)
 
@@ -279,7 +284,7 @@ def interpret(tokens: list[str], *, allow_correction: bool = True) -> Reading:
     return reading(tokens, found=False)
 
 
-def ranked_statement(matches: Subquery, conditions: list) -> Select:
+def ranked_statement(matches: CTE, conditions: list) -> Select:
     """The matching listed products, best first (sold-out ones after those in stock), narrowed by
     the filters' conditions."""
     return (

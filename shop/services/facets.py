@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Subquery, and_, case, func, literal, select
+from sqlalchemy import CTE, and_, case, func, literal, select
 from werkzeug.datastructures import MultiDict
 
 from shop.extensions import db
@@ -139,7 +139,7 @@ def filters_from_args(args: MultiDict, **others) -> Filters:
 
 
 def count_facets(
-    matches: Subquery | None, filters: Filters, scope: tuple = (), with_categories: bool = True
+    matches: CTE | None, filters: Filters, scope: tuple = (), with_categories: bool = True
 ) -> FacetCounts:
     """How many products each facet value holds (see the module docstring): those ``matches``
     (a search's) or, without it, those within ``scope`` (a listing's conditions)."""

@@ -26,6 +26,7 @@ from shop.auth.forms import (
 )
 from shop.extensions import db, limiter, login_manager
 from shop.models import User
+from shop.services import carts, session_cart
 from shop.web import safe_next
 
 
@@ -43,13 +44,23 @@ def load_user(alternative_id: str) -> User | None:
 
 def sign_in(user: User, remember: bool = False) -> None:
     """Start a fresh session for ``user``: the old session (and its CSRF token) is dropped, and
-    the sign-in gets its own nonce, so its remember cookie differs from every other one."""
+    the sign-in gets its own nonce, so its remember cookie differs from every other one.
+
+    A visitor's cart is the one thing carried over: it is merged into the account's cart (and
+    committed), and the shopper is told about any line that could not come over whole.
+    """
+    visitor_cart = session_cart.take()
     session.clear()
     g.pop(current_app.config["WTF_CSRF_FIELD_NAME"], None)  # Flask-WTF's per-request copy
     user.sign_in_nonce = secrets.token_urlsafe(12)
     login_user(user, remember=remember)
     user_id = user.id
     after_this_request(lambda response: throttle.remember_device(response, user_id))
+    if visitor_cart:
+        notes = carts.merge_lines(user_id, visitor_cart)
+        db.session.commit()
+        for note in notes:
+            flash(note, "warning")
 
 
 @bp.route("/register", methods=["GET", "POST"])

@@ -13,7 +13,7 @@ from shop.errors import error_response, wants_json
 from shop.experiments.impressions import impression_for
 from shop.extensions import db
 from shop.models import Product
-from shop.services import carts
+from shop.services import carts, session_cart
 from shop.services.stock import NotAvailable
 from shop.web import parse_page, safe_next, signin_required
 
@@ -46,21 +46,62 @@ def _back_to_cart(message: str | None = None, category: str = "success"):
     return redirect(url_for("cart.view_cart"))
 
 
+def _count() -> int:
+    if current_user.is_authenticated:
+        return carts.cart_count(current_user.id)
+    return session_cart.count()
+
+
 @bp.route("/cart")
-@login_required
 def view_cart():
-    cart = carts.cart_for(current_user.id)
+    signed_in = current_user.is_authenticated
+    cart = carts.cart_for(current_user.id) if signed_in else session_cart.view()
     return render_template("cart/cart.html", cart=cart)
 
 
+def _add_for_visitor(form: AddToCartForm, product: Product, quantity: int):
+    """A visitor's add: the line goes into the session cart (the cookie starts here)."""
+    try:
+        in_cart = session_cart.add(product, quantity, source=form.src.data or None)
+    except (NotAvailable, session_cart.CartFull) as exc:
+        db.session.rollback()
+        if wants_json():
+            return error_response(409, exc.message, "Not added to your cart")
+        flash(exc.message, "warning")
+        return redirect(
+            safe_next(form.next.data) or url_for("catalog.product_detail", product_id=product.id)
+        )
+    name, product_id = product.name, product.id
+    db.session.commit()
+    return _added(quantity, in_cart, name, product_id, form)
+
+
+def _added(quantity: int, in_cart: int, name: str, product_id: int, form: AddToCartForm):
+    message = f"Added {quantity} × {name} to your cart."
+    if in_cart == carts.MAX_QUANTITY:
+        message += f" (at most {carts.MAX_QUANTITY} of one item)"
+    if wants_json():
+        return jsonify(
+            message=message,
+            product_id=product_id,
+            quantity=in_cart,
+            cart_count=_count(),
+            cart_url=url_for("cart.view_cart"),
+        )
+    flash(message, "success")
+    target = safe_next(form.next.data) or url_for("catalog.product_detail", product_id=product_id)
+    return redirect(target)
+
+
 @bp.route("/cart/add", methods=["POST"])
-@signin_required_for_post
 def add():
     form = AddToCartForm()
     if not form.validate_on_submit():
         return error_response(400, form.first_error(), "Could not add to cart")
     product = db.get_or_404(Product, _existing_id(form.product_id.data))
     quantity = form.quantity.data or 1
+    if not current_user.is_authenticated:
+        return _add_for_visitor(form, product, quantity)
     try:
         item = carts.add_to_cart(
             current_user.id,
@@ -81,36 +122,25 @@ def add():
     # committed meanwhile by another request would turn the saved add into an error page.
     in_cart, name, product_id = item.quantity, product.name, product.id
     db.session.commit()
-    message = f"Added {quantity} × {name} to your cart."
-    if in_cart == carts.MAX_QUANTITY:
-        message += f" (at most {carts.MAX_QUANTITY} of one item)"
-    if wants_json():
-        return jsonify(
-            message=message,
-            product_id=product_id,
-            quantity=in_cart,
-            cart_count=carts.cart_count(current_user.id),
-            cart_url=url_for("cart.view_cart"),
-        )
-    flash(message, "success")
-    target = safe_next(form.next.data) or url_for("catalog.product_detail", product_id=product_id)
-    return redirect(target)
+    return _added(quantity, in_cart, name, product_id, form)
 
 
 @bp.route("/cart/update/<id:product_id>", methods=["POST"])
-@signin_required_for_post
 def update(product_id: int):
     form = UpdateQuantityForm()
     if not form.validate_on_submit():
         return error_response(400, form.first_error(), "Could not update the cart")
     try:
-        item = carts.set_quantity(current_user.id, product_id, form.quantity.data)
+        if current_user.is_authenticated:
+            item = carts.set_quantity(current_user.id, product_id, form.quantity.data)
+            new_quantity = item.quantity if item is not None else None  # before the commit
+        else:
+            new_quantity = session_cart.set_quantity(product_id, form.quantity.data)
     except NotAvailable as exc:
         db.session.rollback()
         if wants_json():
             return error_response(409, exc.message, "Quantity not changed")
         return _back_to_cart(f"{exc.message} The quantity was not changed.", "warning")
-    new_quantity = item.quantity if item is not None else None  # before the commit expires it
     db.session.commit()
     if new_quantity is None:
         return _back_to_cart("Removed from your cart.", "info")
@@ -118,11 +148,13 @@ def update(product_id: int):
 
 
 @bp.route("/cart/remove/<id:product_id>", methods=["POST"])
-@signin_required_for_post
 def remove(product_id: int):
     CartActionForm().validate_on_submit()  # CSRF is checked globally; nothing else to validate
-    removed = carts.remove_from_cart(current_user.id, product_id)
-    db.session.commit()
+    if current_user.is_authenticated:
+        removed = carts.remove_from_cart(current_user.id, product_id)
+        db.session.commit()
+    else:
+        removed = session_cart.remove(product_id)
     return _back_to_cart("Removed from your cart." if removed else None, "info")
 
 

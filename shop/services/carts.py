@@ -8,6 +8,7 @@ has just sold out included) rolls every part back and leaves the cart as it was.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -47,6 +48,19 @@ class LineNote:
 
 
 @dataclass(frozen=True)
+class SessionLine:
+    """A line of a visitor's cart (kept in the session), shaped like a CartItem for the page."""
+
+    product: Product
+    quantity: int
+    impression_id: int | None = None
+
+    @property
+    def product_id(self) -> int:
+        return self.product.id
+
+
+@dataclass(frozen=True)
 class CartView:
     """The cart as the page shows it: lines with their products, and the total at today's prices.
 
@@ -54,7 +68,7 @@ class CartView:
     sale"); ``blocked`` is why checkout cannot go ahead, or None.
     """
 
-    items: list[CartItem]
+    items: list[CartItem] | list[SessionLine]
     total: Decimal
     notes: dict[int, LineNote]
     blocked: str | None
@@ -72,7 +86,7 @@ def check_available(product: Product, quantity: int) -> None:
         raise NotAvailable(product.id, product.name, int(product.stock), quantity)
 
 
-def _line_note(item: CartItem) -> LineNote | None:
+def _line_note(item: CartItem | SessionLine) -> LineNote | None:
     product = item.product
     if not product.listed:
         return LineNote("No longer on sale", blocks=True)
@@ -95,6 +109,11 @@ def cart_for(user_id: int) -> CartView:
             .order_by(CartItem.added_at, CartItem.id)
         )
     )
+    return view_of(items)
+
+
+def view_of(items: list[CartItem] | list[SessionLine]) -> CartView:
+    """The page's view of cart lines, an account's or a visitor's: one set of stock rules."""
     total = sum((item.product.price * item.quantity for item in items), Decimal("0.00"))
     notes = {item.product_id: note for item in items if (note := _line_note(item)) is not None}
     blocking = [
@@ -187,6 +206,49 @@ def remove_from_cart(user_id: int, product_id: int) -> bool:
         delete(CartItem).where(CartItem.user_id == user_id, CartItem.product_id == product_id)
     )
     return bool(result.rowcount)
+
+
+def merge_lines(user_id: int, lines: Mapping[int, int]) -> list[str]:
+    """Add a visitor's cart (``{product id: quantity}``) to the account's at sign-in.
+
+    Quantities add, capped at 99 and at the stock left; a product now off sale or sold out is
+    left out. Returns what the shopper should be told about lines that did not come over whole.
+    Writes in the caller's transaction.
+    """
+    notes: list[str] = []
+    if not lines:
+        return notes
+    ids = list(lines)
+    products = {p.id: p for p in db.session.scalars(select(Product).where(Product.id.in_(ids)))}
+    existing = {
+        item.product_id: item
+        for item in db.session.scalars(
+            select(CartItem).where(CartItem.user_id == user_id, CartItem.product_id.in_(ids))
+        )
+    }
+    for product_id, quantity in lines.items():
+        product = products.get(product_id)
+        if product is None:
+            continue  # deleted meanwhile: nothing left to name or sell
+        level = stock.level(product)
+        if not product.listed or level.sold_out:
+            why = "no longer on sale" if not product.listed else "sold out"
+            notes.append(f"{product.name} is {why}, so it was left out of your cart.")
+            continue
+        item = existing.get(product_id)
+        had = item.quantity if item is not None else 0
+        wanted = min(MAX_QUANTITY, had + quantity)
+        if level.counted and wanted > level.available:
+            wanted = max(level.available, had)  # never lower what the account already held
+            notes.append(
+                f"Only {level.available} of {product.name} left: your cart holds {wanted}."
+            )
+        if item is None:
+            db.session.add(CartItem(user_id=user_id, product_id=product_id, quantity=wanted))
+        else:
+            item.quantity = wanted
+    db.session.flush()
+    return notes
 
 
 def place_order(user_id: int) -> Order:

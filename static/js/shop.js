@@ -67,6 +67,12 @@
           link.textContent = "View your cart (" + data.cart_count + (data.cart_count === 1 ? " item)" : " items)");
           status.append(" ", link);
         }
+        if (typeof data.cart_count === "number") {
+          document.querySelectorAll("[data-cart-count]").forEach(function (badge) {
+            badge.textContent = data.cart_count;
+            badge.hidden = data.cart_count === 0;
+          });
+        }
       } else if (form.dataset.async === "rating") {
         const avg = document.querySelector("[data-rating-avg]");
         const cnt = document.querySelector("[data-rating-count]");

@@ -1,0 +1,84 @@
+"""A shopper's cart and checkout in a real browser: a visitor's cart survives sign-up, a guest
+checks out, and an expired session is explained rather than answered with an error page.
+
+Screenshots at desktop (1366x900) and phone (390x844) widths land in test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.browser_support import ARTIFACTS, launch_chromium, new_page, running_shop
+
+pytestmark = pytest.mark.browser
+
+DESKTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    with running_shop(tmp_path_factory.mktemp("checkout-shop")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with launch_chromium() as browser:
+        yield browser
+
+
+def _watch_errors(page) -> list[str]:
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    return errors
+
+
+def _add(page, base: str, name: str) -> None:
+    page.goto(f"{base}/products")
+    page.click(f"text={name}")
+    page.wait_for_url(re.compile(r"/products/\d+"))
+    page.click("#add-to-cart button[type=submit]")
+    page.wait_for_selector("#add-to-cart [data-status].text-success")
+
+
+def _shots(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(size)
+        page.screenshot(path=str(ARTIFACTS / f"{name}-{label}.png"), full_page=True)
+    page.set_viewport_size(DESKTOP)
+
+
+def test_a_visitors_cart_survives_registration(shop, browser):
+    email = "visitor-cart@example.com"
+    base = shop.url
+    context, page = new_page(browser, **DESKTOP)
+    errors = _watch_errors(page)
+    try:
+        page.goto(f"{base}/")
+        _add(page, base, "Enamel Tea Kettle")
+        assert page.locator("[data-cart-count]").first.inner_text() == "1"
+        _add(page, base, "Knitted Bunny")
+        assert page.locator("[data-cart-count]").first.inner_text() == "2"
+        page.goto(f"{base}/auth/register")
+        page.fill("input[name=email]", email)
+        page.fill("input[name=display_name]", "Vic Visitor")
+        page.fill("input[name=password]", "correct-horse-battery")
+        page.fill("input[name=confirm]", "correct-horse-battery")
+        page.click("main form [type=submit]")
+        page.wait_for_url(f"{base}/")
+        page.goto(f"{base}/cart")
+        lines = page.locator(".cart-lines li")
+        assert lines.count() == 2
+        text = page.inner_text(".cart-lines")
+        assert "Enamel Tea Kettle" in text and "Knitted Bunny" in text
+        assert page.locator("[data-cart-count]").first.inner_text() == "2"
+        assert "Sign out (Vic Visitor)" in page.content()
+        _shots(page, "cart-after-registration")
+        assert errors == []
+    finally:
+        context.close()

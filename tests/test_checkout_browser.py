@@ -82,3 +82,38 @@ def test_a_visitors_cart_survives_registration(shop, browser):
         assert errors == []
     finally:
         context.close()
+
+
+def test_a_guest_checks_out_with_bank_transfer(shop, browser):
+    base = shop.url
+    context, page = new_page(browser, **DESKTOP)
+    errors = _watch_errors(page)
+    try:
+        _add(page, base, "Oak Chopping Board")
+        page.goto(f"{base}/cart")
+        page.click("text=Check out")
+        page.wait_for_url(re.compile(r"/checkout\??$"))
+        page.fill("#email", "guest-browser@example.com")
+        page.fill("#name", "Gwen Guest")
+        page.fill("#line1", "7 Quay Street")
+        page.fill("#line2", "Flat 2")
+        page.fill("#city", "Bristol")
+        page.fill("#postcode", "BS1 4DJ")
+        page.select_option("#country", "GB")
+        page.check("#delivery-1")  # express
+        page.check("#payment-0")  # bank transfer
+        _shots(page, "checkout-details")
+        page.click("text=Review your order")
+        page.wait_for_url(f"{base}/checkout/review")
+        assert page.inner_text("[data-review-total]") == "£36.95"  # 28.00 + 8.95 express
+        _shots(page, "checkout-review")
+        page.click("button:has-text('Place order')")
+        page.wait_for_url(re.compile(r"/checkout/confirmation/\d+$"))
+        text = page.inner_text("main")
+        assert "is placed" in text and "Oak Chopping Board" in text
+        assert "7 Quay Street" in text and "Sort code" in text
+        assert "Create my account" in text
+        _shots(page, "checkout-confirmation")
+        assert errors == []
+    finally:
+        context.close()

@@ -22,6 +22,7 @@ from bench.servers import gunicorn, shop_env
 from shop.extensions import db
 from shop.models import CartItem, Order, OrderEvent, Product, StockMovement
 from tests import factories
+from tests.factories import checkout_form
 
 pytestmark = [pytest.mark.load, pytest.mark.oversell, pytest.mark.slow]
 
@@ -92,7 +93,9 @@ def test_twenty_concurrent_checkouts_for_three_units_sell_exactly_three(app, tmp
             browser = browsers[email]
             try:
                 start.wait(timeout=60)
-                status, _, location = browser.request("/checkout", {"csrf_token": browser.csrf})
+                status, _, location = browser.request(
+                    "/checkout", {"csrf_token": browser.csrf, **checkout_form()}
+                )
                 results[email] = (status, location)
             except Exception as exc:  # noqa: BLE001 (reported below, with the shopper)
                 errors.append(f"{email}: {exc!r}")

@@ -24,9 +24,11 @@ from shop.auth.forms import (
     LogoutForm,
     RegistrationForm,
 )
+from shop.errors import error_response
 from shop.extensions import db, limiter, login_manager
+from shop.forms import AccountFromOrderForm
 from shop.models import User
-from shop.services import carts, session_cart
+from shop.services import carts, checkout, session_cart
 from shop.web import safe_next
 
 
@@ -130,3 +132,45 @@ def logout():
         logout_user()
         flash("You are signed out.", "info")
     return redirect(url_for("catalog.index"))
+
+
+@bp.route("/register/from-order/<id:order_id>", methods=["POST"])
+@limiter.limit(lambda: current_app.config["SHOP_REGISTER_LIMIT"], methods=["POST"])
+def account_from_order(order_id: int):
+    """A guest's account made from the confirmation page: the order's email, a name and a
+    password; the guest orders this browser placed with that email move into it."""
+    placed = [i for i in session.get("guest_orders", []) if isinstance(i, int)]
+    order = carts.guest_order(order_id) if order_id in placed else None
+    if order is None or not order.email:
+        return error_response(404, "We could not find that order in this browser.", "Not found")
+    back = url_for("cart.confirmation", order_id=order_id)
+    form = AccountFromOrderForm()
+    if not form.validate_on_submit():
+        flash(form.first_error(), "warning")
+        return redirect(back)
+    email, name = order.email, form.display_name.data
+    address = checkout.address_of(order)
+    if db.session.scalar(select(User.id).where(User.email == email)) is not None:
+        flash(f"{DUPLICATE_EMAIL_MESSAGE} ({email})", "warning")
+        return redirect(url_for("auth.login", next=back))
+    password_hash = passwords.new_hash(form.password.data)  # outside the write transaction
+    user = User(email=email, display_name=name)
+    user.set_password_hash(password_hash)
+    db.session.add(user)
+    try:
+        db.session.flush()
+        moved = checkout.claim_guest_orders(user, placed, email)
+        if address is not None:
+            checkout.remember_address(user, address)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        flash(DUPLICATE_EMAIL_MESSAGE, "warning")
+        return redirect(url_for("auth.login", next=back))
+    sign_in(user)
+    flash(
+        f"Welcome, {name}! Your account is ready"
+        + (f" and holds your order{'s' if moved > 1 else ''}." if moved else "."),
+        "success",
+    )
+    return redirect(url_for("cart.order_detail", order_id=order_id))

@@ -27,7 +27,8 @@ from shop.models import (
     Product,
     utcnow,
 )
-from shop.services import stock
+from shop.services import checkout, stock
+from shop.services.checkout import CheckoutDetails
 from shop.services.events import record_event
 from shop.services.stock import NotAvailable
 
@@ -251,18 +252,37 @@ def merge_lines(user_id: int, lines: Mapping[int, int]) -> list[str]:
     return notes
 
 
-def place_order(user_id: int) -> Order:
-    """Turn the cart into an order at current prices, take its stock, record its 'placed' event
-    and one purchase event per line, and empty the cart.
+def place_order(user_id: int, details: CheckoutDetails | None = None) -> Order:
+    """Turn the shopper's cart into an order at current prices, take its stock, record its
+    'placed' event and one purchase event per line, and empty the cart.
 
-    Everything happens in the caller's transaction; the caller commits, or rolls back on error:
-    on NotAvailable (a line sold out or went off sale meanwhile) that rollback also returns the
-    stock taken for earlier lines and keeps the cart.
+    ``details`` (address, delivery, payment) are written on the order and its delivery cost added
+    to the total. Everything happens in the caller's transaction; the caller commits, or rolls
+    back on error: on NotAvailable (a line sold out or went off sale meanwhile) that rollback also
+    returns the stock taken for earlier lines and keeps the cart.
     """
-    cart = cart_for(user_id)
+    order = _place(user_id, cart_for(user_id), details, buyer_id=user_id)
+    db.session.execute(delete(CartItem).where(CartItem.user_id == user_id))
+    db.session.flush()
+    return order
+
+
+def place_guest_order(cart: CartView, details: CheckoutDetails) -> Order:
+    """A guest's order from their session cart: owned by the guest-checkout customer, its mails
+    going to ``details.email``; events are a visitor's (no user). The caller clears the session
+    cart after committing."""
+    guest = checkout.guest_customer()
+    return _place(guest.id, cart, details, buyer_id=None)
+
+
+def _place(
+    owner_id: int, cart: CartView, details: CheckoutDetails | None, buyer_id: int | None
+) -> Order:
     if not cart.items:
         raise EmptyCartError("Your cart is empty.")
-    order = Order(user_id=user_id, total=cart.total, status=OrderStatus.PLACED.value)
+    order = Order(user_id=owner_id, total=cart.total, status=OrderStatus.PLACED.value)
+    if details is not None:
+        checkout.record_on(order, details, cart.total)
     db.session.add(order)
     for item in cart.items:
         order.lines.append(
@@ -276,18 +296,17 @@ def place_order(user_id: int) -> Order:
     db.session.flush()
     stock.take_for_order([(item.product_id, item.quantity) for item in cart.items], order.id)
     db.session.add(
-        OrderEvent(order_id=order.id, to_status=OrderStatus.PLACED.value, actor_id=user_id)
+        OrderEvent(order_id=order.id, to_status=OrderStatus.PLACED.value, actor_id=buyer_id)
     )
     for item in cart.items:
         record_event(
             item.product_id,
             "purchase",
-            user_id=user_id,
+            user_id=buyer_id,
             quantity=item.quantity,
             source=CHECKOUT_SOURCE,
             impression_id=item.impression_id,
         )
-    db.session.execute(delete(CartItem).where(CartItem.user_id == user_id))
     db.session.flush()
     return order
 
@@ -311,3 +330,15 @@ def order_for(user_id: int, order_id: int) -> Order | None:
             selectinload(Order.lines).joinedload(OrderLine.product), selectinload(Order.events)
         )
     )
+
+
+def guest_order(order_id: int) -> Order | None:
+    """A guest order (the caller has checked that this browser placed it)."""
+    order = db.session.scalar(
+        select(Order)
+        .where(Order.id == order_id)
+        .options(
+            selectinload(Order.lines).joinedload(OrderLine.product), selectinload(Order.events)
+        )
+    )
+    return order if order is not None and order.is_guest else None

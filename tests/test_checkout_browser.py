@@ -117,3 +117,45 @@ def test_a_guest_checks_out_with_bank_transfer(shop, browser):
         assert errors == []
     finally:
         context.close()
+
+
+def test_a_session_that_expires_mid_rating_is_explained_and_the_rating_kept(shop, browser):
+    base = shop.url
+    context, page = new_page(browser, **DESKTOP)
+    errors = _watch_errors(page)
+    try:
+        page.goto(f"{base}/auth/register")
+        page.fill("input[name=email]", "expiring@example.com")
+        page.fill("input[name=display_name]", "Eve Expiring")
+        page.fill("input[name=password]", "correct-horse-battery")
+        page.fill("input[name=confirm]", "correct-horse-battery")
+        page.click("main form [type=submit]")
+        page.wait_for_url(f"{base}/")
+        page.goto(f"{base}/products")
+        page.click("text=Brass Garden Lantern")
+        page.wait_for_url(re.compile(r"/products/\d+"))
+        product_url = page.url.split("?")[0]
+        page.click("label[for=star4]")
+        page.fill("textarea[name=review]", "Lovely warm glow on the patio.")
+        context.clear_cookies()  # the session ends while the shopper is typing
+        page.click("#rate button[type=submit]")
+        page.wait_for_url(re.compile(r"/auth/login\?next="))
+        assert "Your session expired, so you are signed out" in page.inner_text("main")
+        assert "we kept your rating" in page.inner_text("main")
+        _shots(page, "session-expired-sign-in")
+        page.fill("input[name=email]", "expiring@example.com")
+        page.fill("input[name=password]", "correct-horse-battery")
+        page.click("main form [type=submit]")
+        page.wait_for_url(re.compile(re.escape(product_url)))
+        assert page.is_checked("#star4")
+        assert page.input_value("textarea[name=review]") == "Lovely warm glow on the patio."
+        assert "filled in below" in page.inner_text("main")
+        page.locator("#rate").scroll_into_view_if_needed()
+        _shots(page, "session-expired-rating-kept")
+        page.click("#rate button[type=submit]")
+        page.wait_for_selector("#rate [data-status].text-success")
+        assert page.inner_text("[data-rating-count]") == "1"
+        # the 401 of the expired post is the browser's console error for that fetch, nothing else
+        assert [e for e in errors if "401" not in e] == []
+    finally:
+        context.close()

@@ -116,7 +116,11 @@ def test_twenty_concurrent_checkouts_for_three_units_sell_exactly_three(app, tmp
     assert len(results) == SHOPPERS
     statuses = sorted(status for status, _ in results.values())
     assert all(status < 500 for status in statuses), (statuses, server_log[-3000:])
-    placed = [email for email, (s, loc) in results.items() if s == 302 and "/orders/" in loc]
+    placed = [
+        email
+        for email, (s, loc) in results.items()
+        if s == 302 and "/checkout/confirmation/" in loc
+    ]
     refused = [
         email
         for email, (s, loc) in results.items()

@@ -17,6 +17,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from shop import kept_forms
 from shop.auth import bp, passwords, throttle
 from shop.auth.forms import (
     DUPLICATE_EMAIL_MESSAGE,
@@ -51,8 +52,9 @@ def sign_in(user: User, remember: bool = False) -> None:
     A visitor's cart is the one thing carried over: it is merged into the account's cart (and
     committed), and the shopper is told about any line that could not come over whole.
     """
-    visitor_cart = session_cart.take()
+    visitor_cart, kept_form = session_cart.take(), kept_forms.carried()
     session.clear()
+    kept_forms.restore(kept_form)  # what an expired form held, for the page next= returns to
     g.pop(current_app.config["WTF_CSRF_FIELD_NAME"], None)  # Flask-WTF's per-request copy
     user.sign_in_nonce = secrets.token_urlsafe(12)
     login_user(user, remember=remember)

@@ -19,7 +19,7 @@ from flask_login import current_user, login_required
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import MultiDict
 
-from shop import payments
+from shop import kept_forms, payments
 from shop.cart import bp
 from shop.cart.forms import (
     CHOSEN,
@@ -68,7 +68,13 @@ def _count() -> int:
 def view_cart():
     signed_in = current_user.is_authenticated
     cart = carts.cart_for(current_user.id) if signed_in else session_cart.view()
-    return render_template("cart/cart.html", cart=cart)
+    kept: dict[int, str] = {}
+    for item in cart.items:  # the quantity typed before the session expired, if any
+        if (line := kept_forms.take("update", item.product_id)) is not None:
+            quantity = line.get("quantity", "")
+            if quantity.isdigit() and len(quantity) <= 2:
+                kept[item.product_id] = quantity
+    return render_template("cart/cart.html", cart=cart, kept=kept)
 
 
 def _add_for_visitor(form: AddToCartForm, product: Product, quantity: int):
@@ -235,9 +241,9 @@ def checkout_details():
     cart = _current_cart()
     if (not_ready := _cart_not_ready(cart)) is not None:
         return not_ready
-    kept = _kept_choices()
+    kept = kept_forms.take("checkout") or _kept_choices()
     if kept is not None:
-        form = _checkout_form(formdata=None, data=kept.to_dict())
+        form = _checkout_form(formdata=None, data=dict(kept))
     else:
         form = _checkout_form(formdata=None, data=_first_visit_choices())
     return _details_page(form, cart)

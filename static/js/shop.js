@@ -4,7 +4,7 @@
 (function () {
   "use strict";
   const tokenMeta = document.querySelector('meta[name="csrf-token"]');
-  const csrfToken = tokenMeta ? tokenMeta.content : "";
+  let csrfToken = tokenMeta ? tokenMeta.content : "";
   document.documentElement.classList.add("js");
 
   // Sort menus apply as soon as they change (the Apply button is for pages without JavaScript).
@@ -22,12 +22,21 @@
     });
     let data = {};
     try { data = await response.json(); } catch (e) { data = {}; }
-    if (response.status === 401 && form.dataset.loginUrl) {
-      // Signed out in another tab: go and sign in, then come back to this product.
-      window.location.assign(form.dataset.loginUrl);
+    if (response.status === 401 && (data.login_url || form.dataset.loginUrl)) {
+      // Signed out (in another tab, or the session expired): sign in, then come back to this
+      // product; what the form held is kept by the server and filled in again.
+      window.location.assign(data.login_url || form.dataset.loginUrl);
       return new Promise(function () {});
     }
     if (!response.ok) {
+      if (data.csrf_token) {
+        // The session expired: the server sent a fresh token, so pressing again works.
+        csrfToken = data.csrf_token;
+        if (tokenMeta) tokenMeta.content = csrfToken;
+        document.querySelectorAll('input[name="csrf_token"]').forEach(function (input) {
+          input.value = csrfToken;
+        });
+      }
       const message = (data.error && data.error.message) || "Something went wrong.";
       throw new Error(message);
     }

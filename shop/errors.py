@@ -99,9 +99,12 @@ def session_expired():
     message that says so; a shopper who is no longer signed in goes to sign in first, then back.
     fetch() calls get JSON: 401 to sign in, or 400 with a fresh token to send again with."""
     endpoint = request.endpoint or ""
-    kept = kept_forms.keep(endpoint)
-    thing = kept_forms.what(endpoint) if kept else None
     needs_account = endpoint.startswith(ACCOUNT_ONLY) and not current_user.is_authenticated
+    if wants_json() and not needs_account:
+        # fetch() keeps the form on the page itself: a fresh token, and pressing again works
+        thing = kept_forms.what(endpoint) if kept_forms.same_origin() else None
+    else:  # the page is left (to sign in, or reloaded): keep the fields for it
+        thing = kept_forms.what(endpoint) if kept_forms.keep(endpoint) else None
     back = _page_of_form()
     if needs_account:
         message = "Your session expired, so you are signed out. Sign in and you are taken back"

@@ -146,3 +146,13 @@ def test_a_cross_site_post_keeps_nothing(client, signed_in, kettle):
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Planted by another site." not in page
     assert "please try again" in page
+
+
+def test_fetch_keeps_nothing_in_the_session_the_page_still_holds_it(client, signed_in, kettle):
+    client.post(
+        "/cart/add",
+        data={"csrf_token": "stale", "product_id": str(kettle.id), "quantity": "5"},
+        headers={"Accept": "application/json"},
+    )
+    page = client.get(f"/products/{kettle.id}").get_data(as_text=True)
+    assert 'name="quantity" value="1"' in page  # not pre-filled on a later visit

@@ -172,6 +172,10 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = env_bool("SHOP_SECURE_COOKIES", False)
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    # shop.security.check_csrf checks every POST instead of Flask-WTF's own hook: the same token
+    # check, except that a visitor's first "Add to cart" (no session, so no token to compare and
+    # no cookie yet) is checked by the browser's Origin / Sec-Fetch-Site headers.
+    WTF_CSRF_CHECK_DEFAULT = False
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
     DEBUG = env_bool("SHOP_DEBUG", False)
     TESTING = False

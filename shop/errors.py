@@ -37,6 +37,14 @@ def error_response(status: int, message: str, title: str | None = None):
 def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
+        if request.blueprint in ("admin", "api"):
+            # The admin's forms keep the plain refusal (their pages are one click from a reload).
+            return error_response(
+                400,
+                "Your form expired or was sent without its security token. "
+                "Reload the page and try again.",
+                "Form expired",
+            )
         return session_expired()
 
     @app.errorhandler(HTTPException)

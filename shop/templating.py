@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import urlencode
 
-from flask import Flask, current_app, request, url_for
+from flask import Flask, current_app, request, session, url_for
 from flask_login import current_user
 
 from shop.services import carts, session_cart
@@ -115,8 +115,17 @@ def cart_count() -> int:
     return session_cart.count()
 
 
+def page_needs_token() -> bool:
+    """Whether a page renders the CSRF token of forms a visitor may also see (the meta tag, add
+    to cart): always for a shopper, for a visitor only once their session has one, so that a
+    visitor's page views set no cookie (shop.security.check_csrf)."""
+    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    return current_user.is_authenticated or field in session
+
+
 def register(app: Flask) -> None:
     app.add_template_global(cart_count)
+    app.add_template_global(page_needs_token)
     app.add_template_global(product_image_url)
     app.add_template_filter(impression_ref)
     app.add_template_filter(money)

@@ -60,7 +60,12 @@ def test_a_visitors_cart_survives_registration(shop, browser):
     errors = _watch_errors(page)
     try:
         page.goto(f"{base}/")
+        page.goto(f"{base}/products")
+        page.click("text=Knitted Bunny")
+        page.wait_for_url(re.compile(r"/products/\d+"))
+        assert context.cookies() == []  # looking around sets no cookie
         _add(page, base, "Enamel Tea Kettle")
+        assert [c["name"] for c in context.cookies()] == ["session"]  # the first add starts it
         assert page.locator("[data-cart-count]").first.inner_text() == "1"
         _add(page, base, "Knitted Bunny")
         assert page.locator("[data-cart-count]").first.inner_text() == "2"

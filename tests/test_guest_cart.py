@@ -133,3 +133,59 @@ def test_a_tampered_session_cart_is_ignored(app, client, kettle):
     assert client.get("/cart").status_code == 200
     assert _header_count(client) == "0"  # the one well-formed line names no product
     assert "Your cart is empty" in client.get("/cart").get_data(as_text=True)
+
+
+def test_a_visitors_page_views_set_no_cookie(client, kettle):
+    for path in ("/", "/products", f"/products/{kettle.id}", "/search?q=kettle", "/cart"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response.headers.getlist("Set-Cookie") == [], path
+    assert 'name="csrf-token"' not in client.get(f"/products/{kettle.id}").get_data(as_text=True)
+
+
+def test_a_visitors_first_add_starts_the_cookie_from_the_shops_own_page(client, kettle):
+    response = client.post(
+        "/cart/add",
+        data={"product_id": str(kettle.id), "quantity": "2"},
+        headers={"Sec-Fetch-Site": "same-origin"},
+    )
+    assert response.status_code == 302
+    assert any(c.startswith("session=") for c in response.headers.getlist("Set-Cookie"))
+    assert _header_count(client) == "2"
+    # the add started the session and its token: the next page carries it, the next add sends it
+    page = client.get(f"/products/{kettle.id}").get_data(as_text=True)
+    token = page.split('name="csrf-token" content="')[1].split('"')[0]
+    client.post("/cart/add", data={"product_id": str(kettle.id), "csrf_token": token})
+    assert _header_count(client) == "3"
+
+
+def test_a_visitors_first_add_by_fetch_hands_the_page_a_token(client, kettle):
+    response = client.post(
+        "/cart/add",
+        data={"product_id": str(kettle.id)},
+        headers={"Sec-Fetch-Site": "same-origin", "Accept": "application/json"},
+    )
+    again = client.post(
+        "/cart/add",
+        data={"product_id": str(kettle.id)},
+        headers={"X-CSRFToken": response.json["csrf_token"], "Accept": "application/json"},
+    )
+    assert again.status_code == 200 and again.json["cart_count"] == 2
+
+
+@pytest.mark.parametrize(
+    "headers", [{}, {"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}]
+)
+def test_a_tokenless_add_from_elsewhere_is_refused(client, kettle, headers):
+    response = client.post("/cart/add", data={"product_id": str(kettle.id)}, headers=headers)
+    assert response.status_code == 303  # "Your session expired", nothing added
+    assert _header_count(client) == "0"
+
+
+def test_a_tokenless_post_is_refused_once_the_session_has_a_token(client, kettle):
+    client.get("/auth/login")  # a form page: the session now holds a token
+    response = client.post(
+        "/cart/add", data={"product_id": str(kettle.id)}, headers={"Sec-Fetch-Site": "same-origin"}
+    )
+    assert response.status_code == 303
+    assert _header_count(client) == "0"

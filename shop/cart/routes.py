@@ -16,6 +16,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import MultiDict
 
@@ -105,6 +106,9 @@ def _added(quantity: int, in_cart: int, name: str, product_id: int, form: AddToC
             quantity=in_cart,
             cart_count=_count(),
             cart_url=url_for("cart.view_cart"),
+            # A visitor's first add starts the session and its token: the page had none to send
+            # (shop.security.check_csrf), so the script takes this one for the next post.
+            csrf_token=generate_csrf(),
         )
     flash(message, "success")
     target = safe_next(form.next.data) or url_for("catalog.product_detail", product_id=product_id)

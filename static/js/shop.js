@@ -22,6 +22,15 @@
     });
     let data = {};
     try { data = await response.json(); } catch (e) { data = {}; }
+    if (data.csrf_token) {
+      // A fresh token: the session started with this post (a visitor's first add), or it
+      // expired and the server made a new one. The next post sends it.
+      csrfToken = data.csrf_token;
+      if (tokenMeta) tokenMeta.content = csrfToken;
+      document.querySelectorAll('input[name="csrf_token"]').forEach(function (input) {
+        input.value = csrfToken;
+      });
+    }
     if (response.status === 401 && (data.login_url || form.dataset.loginUrl)) {
       // Signed out (in another tab, or the session expired): sign in, then come back to this
       // product; what the form held is kept by the server and filled in again.
@@ -29,14 +38,6 @@
       return new Promise(function () {});
     }
     if (!response.ok) {
-      if (data.csrf_token) {
-        // The session expired: the server sent a fresh token, so pressing again works.
-        csrfToken = data.csrf_token;
-        if (tokenMeta) tokenMeta.content = csrfToken;
-        document.querySelectorAll('input[name="csrf_token"]').forEach(function (input) {
-          input.value = csrfToken;
-        });
-      }
       const message = (data.error && data.error.message) || "Something went wrong.";
       throw new Error(message);
     }

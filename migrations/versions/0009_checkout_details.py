@@ -9,15 +9,15 @@ Guest orders keep ``orders.user_id NOT NULL``: they belong to one guest-checkout
 (created on the first guest order) and carry the guest's address in ``orders.email``; making an
 account from the order moves it to the new account.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

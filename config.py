@@ -135,6 +135,40 @@ class Config:
     SHOP_JOBS_IMMEDIATE = env_bool("SHOP_JOBS_IMMEDIATE", False)
     # The worker's CPU priority (os.nice increment): a retrain must not slow the web workers down.
     SHOP_WORKER_NICE = env_int("SHOP_WORKER_NICE", 19)
+    # Checkout (shop.services.checkout, shop.payments). Delivery options: a price and, optionally,
+    # the order value (before delivery) from which the option is free. Prices are strings (Decimal).
+    SHOP_DELIVERY_OPTIONS = {
+        "standard": {
+            "label": "Standard delivery (3-5 working days)",
+            "price": "3.95",
+            "free_over": "50.00",
+        },
+        "express": {
+            "label": "Express delivery (next working day)",
+            "price": "8.95",
+            "free_over": None,
+        },
+        "collection": {"label": "Collect from the shop", "price": "0.00", "free_over": None},
+    }
+    # The countries the shop delivers to: ISO code -> name, in the order the form lists them.
+    SHOP_COUNTRIES = {
+        "GB": "United Kingdom",
+        "IE": "Ireland",
+        "FR": "France",
+        "DE": "Germany",
+        "NL": "Netherlands",
+    }
+    # The payment methods offered, in this order (see shop.payments): bank_transfer, invoice,
+    # on_collection (only with the collection delivery option).
+    SHOP_PAYMENT_METHODS = env_list("SHOP_PAYMENT_METHODS") or [
+        "bank_transfer",
+        "invoice",
+        "on_collection",
+    ]
+    SHOP_BANK_DETAILS = os.environ.get(
+        "SHOP_BANK_DETAILS", "The Shop Ltd · Sort code 00-00-00 · Account 00000000"
+    )
+    SHOP_INVOICE_DAYS = env_int("SHOP_INVOICE_DAYS", 14)
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = env_bool("SHOP_SECURE_COOKIES", False)
@@ -143,6 +177,10 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = env_bool("SHOP_SECURE_COOKIES", False)
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    # shop.security.check_csrf checks every POST instead of Flask-WTF's own hook: the same token
+    # check, except that a visitor's first "Add to cart" (no session, so no token to compare and
+    # no cookie yet) is checked by the browser's Origin / Sec-Fetch-Site headers.
+    WTF_CSRF_CHECK_DEFAULT = False
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
     DEBUG = env_bool("SHOP_DEBUG", False)
     TESTING = False

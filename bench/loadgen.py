@@ -28,6 +28,16 @@ from urllib.parse import urlencode, urlsplit
 
 CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
 PRODUCT_LINK_RE = re.compile(r'href="/products/(\d+)')
+#: A checkout the form accepts (collected: no delivery cost, the total is the cart's).
+CHECKOUT_FIELDS = {
+    "name": "Load Shopper",
+    "line1": "1 High Street",
+    "city": "Bristol",
+    "postcode": "BS1 4DJ",
+    "country": "GB",
+    "delivery": "collection",
+    "payment": "bank_transfer",
+}
 
 DEFAULT_MIX = {
     "home": 14,
@@ -231,8 +241,10 @@ class Shopper:
             self.add_to_cart()
             if not self.cart:
                 return
-        status, _, location = self.request("checkout", "/checkout", {"csrf_token": self.csrf})
-        if status == 302 and location and "/orders/" in location:
+        status, _, location = self.request(
+            "checkout", "/checkout", {"csrf_token": self.csrf, **CHECKOUT_FIELDS}
+        )
+        if status == 302 and location and "/checkout/confirmation/" in location:
             with self.lock:
                 self.ledger.orders[self.email] += 1
                 for pid, qty in self.cart.items():

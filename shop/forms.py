@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import re
 
-from wtforms import IntegerField
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, PasswordField, StringField
+from wtforms.validators import InputRequired, Length
 
 DEFAULT_WHOLE_NUMBER_MESSAGE = "Enter a whole number."
 #: Larger numbers are refused while parsing, with the field's own message: past a float's range
@@ -84,3 +86,24 @@ class FirstErrorMixin:
             if errors:
                 return str(errors[0])
         return self.fallback_error
+
+
+class AccountFromOrderForm(FirstErrorMixin, FlaskForm):
+    """A guest's name and password for an account made from their order (the email is the
+    order's). The cart's confirmation page shows it and auth's route takes it."""
+
+    display_name = StringField(
+        "Your name",
+        filters=[clean_text],
+        validators=[
+            InputRequired(message="Enter your name."),
+            Length(max=80, message="Use at most 80 characters."),
+        ],
+    )
+    password = PasswordField(
+        "Choose a password",
+        validators=[
+            InputRequired(message="Choose a password."),
+            Length(min=8, max=128, message="Use between 8 and 128 characters."),
+        ],
+    )

@@ -74,6 +74,9 @@ class User(UserMixin, db.Model):
     country: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     session_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_session_token)
+    # The delivery address of the last checkout (name, line1, line2, city, postcode, country),
+    # offered again at the next one.
+    saved_address: Mapped[dict | None] = mapped_column(JSON)
 
     ratings: Mapped[list[Rating]] = relationship(back_populates="user", passive_deletes=True)
     likes: Mapped[list[Like]] = relationship(back_populates="user", passive_deletes=True)
@@ -301,6 +304,11 @@ class OrderStatus(enum.StrEnum):
 ORDER_STATUSES = tuple(s.value for s in OrderStatus)
 
 
+#: The customer row that owns guest orders (``orders.user_id`` stays NOT NULL; migration 0008).
+#: It has no password, so nobody signs in as it, and mail to ``.invalid`` goes nowhere.
+GUEST_EMAIL = "guest-checkout@shop.invalid"
+
+
 class Order(db.Model):
     __tablename__ = "orders"
     __table_args__ = (
@@ -319,10 +327,36 @@ class Order(db.Model):
     total: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     # The invoice number when the order came from an imported transaction log.
     external_ref: Mapped[str | None] = mapped_column(String(32), unique=True)
+    # Checkout's record (migration 0008; empty on older and imported orders). ``email`` is where
+    # the order's mails go: the account's at the time, or a guest's (whose orders belong to the
+    # one guest-checkout customer row until an account is made from them).
+    email: Mapped[str | None] = mapped_column(String(254))
+    ship_name: Mapped[str | None] = mapped_column(String(80))
+    ship_line1: Mapped[str | None] = mapped_column(String(100))
+    ship_line2: Mapped[str | None] = mapped_column(String(100))
+    ship_city: Mapped[str | None] = mapped_column(String(60))
+    ship_postcode: Mapped[str | None] = mapped_column(String(16))
+    ship_country: Mapped[str | None] = mapped_column(String(2))
+    delivery_option: Mapped[str | None] = mapped_column(String(20))
+    delivery_cost: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    payment_method: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+
+    @property
+    def is_guest(self) -> bool:
+        return self.user.email == GUEST_EMAIL
+
+    @property
+    def contact_email(self) -> str:
+        """Where the order's mails go: a guest's address, else the account's current one."""
+        return (self.email or "") if self.is_guest else self.user.email
+
+    @property
+    def contact_name(self) -> str:
+        return (self.ship_name or "") if self.is_guest else self.user.display_name
 
     user: Mapped[User] = relationship(back_populates="orders")
     lines: Mapped[list[OrderLine]] = relationship(

@@ -7,12 +7,13 @@ not validate. Both forms carry the CSRF token; the rating form checks its own va
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import flash, render_template
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange
 
+from shop import kept_forms
 from shop.forms import FirstErrorMixin, OfferedNumberField
 from shop.models import Product
 from shop.services import feedback, stock
@@ -62,13 +63,29 @@ def render_product_page(
     along on the add-to-cart form so the cart can attribute the purchase."""
     user_id = current_user.id if current_user.is_authenticated else None
     my_rating, liked = feedback.user_feedback(user_id, product.id)
-    if rating_form is None:
+    # A visitor's page shows neither form: building one would put a CSRF token in the session,
+    # and a visitor's page views set no cookie (shop.security.check_csrf).
+    no_token = {} if user_id is not None else {"meta": {"csrf": False}}
+    kept_rating = kept_forms.take("rate", product.id) if rating_form is None else None
+    if kept_rating is not None:  # typed before the session expired: fill it in again
+        flash("Your rating from before is filled in below: check it and send it again.", "info")
+        stars = kept_rating.get("stars", "")
         rating_form = RatingForm(
             formdata=None,
+            **no_token,
+            stars=int(stars) if stars in ("1", "2", "3", "4", "5") else None,
+            review=kept_rating.get("review", ""),
+        )
+    elif rating_form is None:
+        rating_form = RatingForm(
+            formdata=None,
+            **no_token,
             stars=my_rating.stars if my_rating else None,
             review=my_rating.review if my_rating else "",
         )
     reviews = feedback.latest_reviews(product.id)
+    kept_add = kept_forms.take("add", product.id) or {}
+    kept_quantity = kept_add.get("quantity", "")
     return render_template(
         "catalog/product.html",
         product=product,
@@ -81,7 +98,10 @@ def render_product_page(
         my_rating=my_rating,
         liked=liked,
         rating_form=rating_form,
-        like_form=LikeForm(),
+        like_form=LikeForm(**no_token),
+        kept_quantity=int(kept_quantity)
+        if kept_quantity.isdigit() and len(kept_quantity) < 3
+        else None,
         impression_id=impression_id,
         source=clean_source(source) or "product:page",
     )

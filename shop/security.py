@@ -12,9 +12,11 @@ import base64
 import hashlib
 from collections.abc import Iterable
 
-from flask import Flask, g
+from flask import Flask, current_app, g, request, session
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
+
+from shop.extensions import csrf
 
 SCRIPT_SRC = "script-src 'self'"
 OTHER_DIRECTIVES = "; ".join(
@@ -57,7 +59,41 @@ def _signed_in() -> bool:
         return False
 
 
+#: Posts a visitor may send before the shop has given them a session (and so a CSRF token).
+SESSIONLESS_POSTS = ("cart.add",)
+
+
+def same_origin_post() -> bool:
+    """The browser says the post came from one of the shop's own pages (OWASP's "verifying
+    origin with standard headers"); a post that says neither is refused."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site == "same-origin"
+    origin = request.headers.get("Origin")
+    return origin is not None and origin.rstrip("/") == request.host_url.rstrip("/")
+
+
+def check_csrf() -> None:
+    """Every state-changing request carries the session's CSRF token, as Flask-WTF checks it.
+
+    The one exception keeps a visitor's page views cookie-free: pages render no token until the
+    session has one, so a visitor's first "Add to cart" has none to send. When the session holds
+    no token at all, such a post is accepted from the shop's own pages only (the Origin and
+    Sec-Fetch-Site headers, which a page elsewhere cannot forge).
+    """
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return
+    if request.method not in current_app.config.get("WTF_CSRF_METHODS", ("POST",)):
+        return
+    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    if request.endpoint in SESSIONLESS_POSTS and field not in session and same_origin_post():
+        g.csrf_valid = True  # the form's own token check (FlaskForm) defers to this one
+        return
+    csrf.protect(apply_exemptions=True)
+
+
 def register(app: Flask) -> None:
+    app.before_request(check_csrf)
     hsts = None
     if app.config["SHOP_ENV"] == "production" and app.config["SHOP_HSTS_SECONDS"] > 0:
         # Production is served over HTTPS (its cookies are Secure): browsers should never try

@@ -6,7 +6,10 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import urlencode
 
-from flask import Flask, current_app, request, url_for
+from flask import Flask, current_app, request, session, url_for
+from flask_login import current_user
+
+from shop.services import carts, session_cart
 
 CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$", "JPY": "¥", "INR": "₹"}
 
@@ -105,7 +108,24 @@ def impression_ref(impression_id: int | None) -> str:
     return impression_token(impression_id, user_id)
 
 
+def cart_count() -> int:
+    """Units in the shopper's cart for the header: the account's, or a visitor's session cart."""
+    if current_user.is_authenticated:
+        return carts.cart_count(current_user.id)
+    return session_cart.count()
+
+
+def page_needs_token() -> bool:
+    """Whether a page renders the CSRF token of forms a visitor may also see (the meta tag, add
+    to cart): always for a shopper, for a visitor only once their session has one, so that a
+    visitor's page views set no cookie (shop.security.check_csrf)."""
+    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    return current_user.is_authenticated or field in session
+
+
 def register(app: Flask) -> None:
+    app.add_template_global(cart_count)
+    app.add_template_global(page_needs_token)
     app.add_template_global(product_image_url)
     app.add_template_filter(impression_ref)
     app.add_template_filter(money)

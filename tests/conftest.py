@@ -110,6 +110,10 @@ def csrf_token(client, path: str = "/auth/login") -> str:
     """Fetch a page and read its CSRF token, the way a browser's form would carry it."""
     html = client.get(path).get_data(as_text=True)
     match = CSRF_RE.search(html)
+    if match is None and path != "/auth/login":
+        # A visitor's pages carry no token until the session has one (they set no cookie);
+        # the sign-in page always does, as a visitor's browser would first open a form page.
+        return csrf_token(client, "/auth/login")
     assert match, f"no csrf token on {path}"
     return match.group(1)
 

@@ -126,3 +126,21 @@ def buy_from_list(user: User, impression: Impression, product: Product, quantity
         )
     db.session.commit()
     return order
+
+
+#: A checkout that passes the form: collected, so delivery is free and the total is the cart's.
+CHECKOUT = {
+    "name": "Sam Shopper",
+    "line1": "1 High Street",
+    "line2": "",
+    "city": "Bristol",
+    "postcode": "BS1 4DJ",
+    "country": "GB",
+    "delivery": "collection",
+    "payment": "bank_transfer",
+}
+
+
+def checkout_form(**overrides: str) -> dict[str, str]:
+    """The fields POST /checkout takes (add ``email`` for a guest, ``total`` to confirm one)."""
+    return {**CHECKOUT, **overrides}

@@ -73,12 +73,16 @@ def test_control_characters_are_dropped_from_names_and_refused_in_new_addresses(
     assert auth.login(email="nul@example.com\x00", password="long-enough").status_code == 302
 
 
-def test_post_without_csrf_token_gives_400(client, shopper):
+def test_post_without_csrf_token_signs_nobody_in_and_says_why(client, shopper):
     response = client.post(
-        "/auth/login", data={"email": "shopper@example.com", "password": "correct-horse"}
+        "/auth/login?next=/orders",
+        data={"email": "shopper@example.com", "password": "correct-horse"},
     )
-    assert response.status_code == 400
-    assert "security token" in response.get_data(as_text=True)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/auth/login?next=/orders"
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Your session expired, so nothing was changed: please try again." in page
+    assert "Sign out" not in page
 
 
 def test_login_follows_local_next_only(client, auth, shopper):
@@ -301,7 +305,8 @@ def test_sign_in_rotates_the_csrf_token_and_the_session(client, auth, shopper):
     with client.session_transaction() as sess:
         assert "planted" not in sess
     # the token from before sign-in no longer works
-    assert client.post("/auth/logout", data={"csrf_token": before}).status_code == 400
+    assert client.post("/auth/logout", data={"csrf_token": before}).status_code == 303
+    assert is_signed_in(client)  # refused: sent back with "Your session expired"
 
 
 def test_with_redis_the_counts_live_in_redis_where_every_worker_reads_them(app, redis_url, shopper):

@@ -19,6 +19,7 @@ from shop.extensions import db
 from shop.models import CartItem, Event, Order, OrderLine
 from tests import factories
 from tests.conftest import ON_POSTGRES, csrf_token
+from tests.factories import checkout_form
 
 
 @pytest.mark.slow
@@ -96,7 +97,9 @@ def test_a_database_error_during_checkout_leaves_no_half_order(client, auth, sho
     )
     db.session.commit()
 
-    response = client.post("/checkout", data={"csrf_token": csrf_token(client, "/cart")})
+    response = client.post(
+        "/checkout", data={"csrf_token": csrf_token(client, "/cart"), **checkout_form()}
+    )
 
     assert response.status_code == 503
     assert "nothing was charged" in response.get_data(as_text=True).lower()
@@ -108,7 +111,9 @@ def test_a_database_error_during_checkout_leaves_no_half_order(client, auth, sho
 
     db.session.execute(text("DROP TRIGGER fail_second_purchase"))
     db.session.commit()
-    response = client.post("/checkout", data={"csrf_token": csrf_token(client, "/cart")})
+    response = client.post(
+        "/checkout", data={"csrf_token": csrf_token(client, "/cart"), **checkout_form()}
+    )
     assert response.status_code == 302
     assert db.session.scalar(select(func.count(Order.id))) == 1
 

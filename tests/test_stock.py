@@ -10,6 +10,7 @@ from shop.extensions import db
 from shop.models import CartItem, Order, OrderEvent, Product, StockMovement
 from tests import factories
 from tests.conftest import AuthActions
+from tests.factories import checkout_form
 
 
 def _stocked(name: str = "Blue Kettle", stock: int | None = 10, listed: bool = True) -> Product:
@@ -60,7 +61,7 @@ def signed_in(auth, shopper):
 def test_checkout_takes_the_stock_and_writes_an_order_movement(client, post, signed_in):
     kettle = _stocked(stock=5)
     _put_in_cart(signed_in, kettle, 2)
-    response = post("/checkout")
+    response = post("/checkout", checkout_form())
     assert response.status_code == 302
     order = db.session.scalar(select(Order).where(Order.user_id == signed_in.id))
     assert _stock_of(kettle) == 3
@@ -74,7 +75,7 @@ def test_checkout_takes_the_stock_and_writes_an_order_movement(client, post, sig
 def test_an_uncounted_product_sells_without_a_movement(post, signed_in):
     kettle = _stocked(stock=None)
     _put_in_cart(signed_in, kettle, 4)
-    post("/checkout")
+    post("/checkout", checkout_form())
     assert db.session.scalar(select(Order).where(Order.user_id == signed_in.id)) is not None
     assert _stock_of(kettle) is None
     assert _movements(kettle) == []
@@ -90,9 +91,16 @@ def test_the_last_unit_goes_to_the_first_checkout_and_the_second_is_told_it_sold
     AuthActions(second).login(email="other@example.com")
     from tests.conftest import csrf_token
 
-    assert first.post("/checkout", data={"csrf_token": csrf_token(first, "/")}).status_code == 302
+    assert (
+        first.post(
+            "/checkout", data={"csrf_token": csrf_token(first, "/"), **checkout_form()}
+        ).status_code
+        == 302
+    )
     response = second.post(
-        "/checkout", data={"csrf_token": csrf_token(second, "/")}, follow_redirects=True
+        "/checkout",
+        data={"csrf_token": csrf_token(second, "/"), **checkout_form()},
+        follow_redirects=True,
     )
     page = response.get_data(as_text=True)
     assert response.request.path == "/cart"
@@ -108,7 +116,7 @@ def test_a_sold_out_checkout_answers_409_to_json_clients_and_keeps_everything(po
     kettle, mug = _stocked(stock=5), _stocked("Stoneware Mug", stock=1)
     _put_in_cart(signed_in, kettle, 2)
     _put_in_cart(signed_in, mug, 2)
-    response = post("/checkout", headers={"Accept": "application/json"})
+    response = post("/checkout", checkout_form(), headers={"Accept": "application/json"})
     assert response.status_code == 409
     assert "Only 1 of Stoneware Mug left" in response.get_json()["error"]["message"]
     assert (_stock_of(kettle), _stock_of(mug)) == (5, 1)  # the kettle's units came back
@@ -124,7 +132,7 @@ def test_a_hidden_product_is_refused_at_add_and_at_checkout(post, signed_in):
     assert _cart(signed_in) == {}
 
     _put_in_cart(signed_in, hidden)  # it was in the cart before it was hidden
-    response = post("/checkout", follow_redirects=True)
+    response = post("/checkout", checkout_form(), follow_redirects=True)
     assert "Blue Kettle is no longer on sale." in response.get_data(as_text=True)
     assert _cart(signed_in) == {hidden.id: 1}
     assert _stock_of(hidden) == 5

@@ -17,6 +17,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from shop import kept_forms
 from shop.auth import bp, passwords, throttle
 from shop.auth.forms import (
     DUPLICATE_EMAIL_MESSAGE,
@@ -24,8 +25,11 @@ from shop.auth.forms import (
     LogoutForm,
     RegistrationForm,
 )
+from shop.errors import error_response
 from shop.extensions import db, limiter, login_manager
+from shop.forms import AccountFromOrderForm
 from shop.models import User
+from shop.services import carts, checkout, session_cart
 from shop.web import safe_next
 
 
@@ -43,13 +47,24 @@ def load_user(alternative_id: str) -> User | None:
 
 def sign_in(user: User, remember: bool = False) -> None:
     """Start a fresh session for ``user``: the old session (and its CSRF token) is dropped, and
-    the sign-in gets its own nonce, so its remember cookie differs from every other one."""
+    the sign-in gets its own nonce, so its remember cookie differs from every other one.
+
+    A visitor's cart is the one thing carried over: it is merged into the account's cart (and
+    committed), and the shopper is told about any line that could not come over whole.
+    """
+    visitor_cart, kept_form = session_cart.take(), kept_forms.carried()
     session.clear()
+    kept_forms.restore(kept_form)  # what an expired form held, for the page next= returns to
     g.pop(current_app.config["WTF_CSRF_FIELD_NAME"], None)  # Flask-WTF's per-request copy
     user.sign_in_nonce = secrets.token_urlsafe(12)
     login_user(user, remember=remember)
     user_id = user.id
     after_this_request(lambda response: throttle.remember_device(response, user_id))
+    if visitor_cart:
+        notes = carts.merge_lines(user_id, visitor_cart)
+        db.session.commit()
+        for note in notes:
+            flash(note, "warning")
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -119,3 +134,45 @@ def logout():
         logout_user()
         flash("You are signed out.", "info")
     return redirect(url_for("catalog.index"))
+
+
+@bp.route("/register/from-order/<id:order_id>", methods=["POST"])
+@limiter.limit(lambda: current_app.config["SHOP_REGISTER_LIMIT"], methods=["POST"])
+def account_from_order(order_id: int):
+    """A guest's account made from the confirmation page: the order's email, a name and a
+    password; the guest orders this browser placed with that email move into it."""
+    placed = [i for i in session.get("guest_orders", []) if isinstance(i, int)]
+    order = carts.guest_order(order_id) if order_id in placed else None
+    if order is None or not order.email:
+        return error_response(404, "We could not find that order in this browser.", "Not found")
+    back = url_for("cart.confirmation", order_id=order_id)
+    form = AccountFromOrderForm()
+    if not form.validate_on_submit():
+        flash(form.first_error(), "warning")
+        return redirect(back)
+    email, name = order.email, form.display_name.data
+    address = checkout.address_of(order)
+    if db.session.scalar(select(User.id).where(User.email == email)) is not None:
+        flash(f"{DUPLICATE_EMAIL_MESSAGE} ({email})", "warning")
+        return redirect(url_for("auth.login", next=back))
+    password_hash = passwords.new_hash(form.password.data)  # outside the write transaction
+    user = User(email=email, display_name=name)
+    user.set_password_hash(password_hash)
+    db.session.add(user)
+    try:
+        db.session.flush()
+        moved = checkout.claim_guest_orders(user, placed, email)
+        if address is not None:
+            checkout.remember_address(user, address)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        flash(DUPLICATE_EMAIL_MESSAGE, "warning")
+        return redirect(url_for("auth.login", next=back))
+    sign_in(user)
+    flash(
+        f"Welcome, {name}! Your account is ready"
+        + (f" and holds your order{'s' if moved > 1 else ''}." if moved else "."),
+        "success",
+    )
+    return redirect(url_for("cart.order_detail", order_id=order_id))

@@ -8,6 +8,7 @@ has just sold out included) rolls every part back and leaves the cart as it was.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -26,7 +27,8 @@ from shop.models import (
     Product,
     utcnow,
 )
-from shop.services import stock
+from shop.services import checkout, stock
+from shop.services.checkout import CheckoutDetails
 from shop.services.events import record_event
 from shop.services.stock import NotAvailable
 
@@ -47,6 +49,19 @@ class LineNote:
 
 
 @dataclass(frozen=True)
+class SessionLine:
+    """A line of a visitor's cart (kept in the session), shaped like a CartItem for the page."""
+
+    product: Product
+    quantity: int
+    impression_id: int | None = None
+
+    @property
+    def product_id(self) -> int:
+        return self.product.id
+
+
+@dataclass(frozen=True)
 class CartView:
     """The cart as the page shows it: lines with their products, and the total at today's prices.
 
@@ -54,7 +69,7 @@ class CartView:
     sale"); ``blocked`` is why checkout cannot go ahead, or None.
     """
 
-    items: list[CartItem]
+    items: list[CartItem] | list[SessionLine]
     total: Decimal
     notes: dict[int, LineNote]
     blocked: str | None
@@ -72,7 +87,7 @@ def check_available(product: Product, quantity: int) -> None:
         raise NotAvailable(product.id, product.name, int(product.stock), quantity)
 
 
-def _line_note(item: CartItem) -> LineNote | None:
+def _line_note(item: CartItem | SessionLine) -> LineNote | None:
     product = item.product
     if not product.listed:
         return LineNote("No longer on sale", blocks=True)
@@ -95,6 +110,11 @@ def cart_for(user_id: int) -> CartView:
             .order_by(CartItem.added_at, CartItem.id)
         )
     )
+    return view_of(items)
+
+
+def view_of(items: list[CartItem] | list[SessionLine]) -> CartView:
+    """The page's view of cart lines, an account's or a visitor's: one set of stock rules."""
     total = sum((item.product.price * item.quantity for item in items), Decimal("0.00"))
     notes = {item.product_id: note for item in items if (note := _line_note(item)) is not None}
     blocking = [
@@ -189,18 +209,80 @@ def remove_from_cart(user_id: int, product_id: int) -> bool:
     return bool(result.rowcount)
 
 
-def place_order(user_id: int) -> Order:
-    """Turn the cart into an order at current prices, take its stock, record its 'placed' event
-    and one purchase event per line, and empty the cart.
+def merge_lines(user_id: int, lines: Mapping[int, int]) -> list[str]:
+    """Add a visitor's cart (``{product id: quantity}``) to the account's at sign-in.
 
-    Everything happens in the caller's transaction; the caller commits, or rolls back on error:
-    on NotAvailable (a line sold out or went off sale meanwhile) that rollback also returns the
-    stock taken for earlier lines and keeps the cart.
+    Quantities add, capped at 99 and at the stock left; a product now off sale or sold out is
+    left out. Returns what the shopper should be told about lines that did not come over whole.
+    Writes in the caller's transaction.
     """
-    cart = cart_for(user_id)
+    notes: list[str] = []
+    if not lines:
+        return notes
+    ids = list(lines)
+    products = {p.id: p for p in db.session.scalars(select(Product).where(Product.id.in_(ids)))}
+    existing = {
+        item.product_id: item
+        for item in db.session.scalars(
+            select(CartItem).where(CartItem.user_id == user_id, CartItem.product_id.in_(ids))
+        )
+    }
+    for product_id, quantity in lines.items():
+        product = products.get(product_id)
+        if product is None:
+            continue  # deleted meanwhile: nothing left to name or sell
+        level = stock.level(product)
+        if not product.listed or level.sold_out:
+            why = "no longer on sale" if not product.listed else "sold out"
+            notes.append(f"{product.name} is {why}, so it was left out of your cart.")
+            continue
+        item = existing.get(product_id)
+        had = item.quantity if item is not None else 0
+        wanted = min(MAX_QUANTITY, had + quantity)
+        if level.counted and wanted > level.available:
+            wanted = max(level.available, had)  # never lower what the account already held
+            notes.append(
+                f"Only {level.available} of {product.name} left: your cart holds {wanted}."
+            )
+        if item is None:
+            db.session.add(CartItem(user_id=user_id, product_id=product_id, quantity=wanted))
+        else:
+            item.quantity = wanted
+    db.session.flush()
+    return notes
+
+
+def place_order(user_id: int, details: CheckoutDetails | None = None) -> Order:
+    """Turn the shopper's cart into an order at current prices, take its stock, record its
+    'placed' event and one purchase event per line, and empty the cart.
+
+    ``details`` (address, delivery, payment) are written on the order and its delivery cost added
+    to the total. Everything happens in the caller's transaction; the caller commits, or rolls
+    back on error: on NotAvailable (a line sold out or went off sale meanwhile) that rollback also
+    returns the stock taken for earlier lines and keeps the cart.
+    """
+    order = _place(user_id, cart_for(user_id), details, buyer_id=user_id)
+    db.session.execute(delete(CartItem).where(CartItem.user_id == user_id))
+    db.session.flush()
+    return order
+
+
+def place_guest_order(cart: CartView, details: CheckoutDetails) -> Order:
+    """A guest's order from their session cart: owned by the guest-checkout customer, its mails
+    going to ``details.email``; events are a visitor's (no user). The caller clears the session
+    cart after committing."""
+    guest = checkout.guest_customer()
+    return _place(guest.id, cart, details, buyer_id=None)
+
+
+def _place(
+    owner_id: int, cart: CartView, details: CheckoutDetails | None, buyer_id: int | None
+) -> Order:
     if not cart.items:
         raise EmptyCartError("Your cart is empty.")
-    order = Order(user_id=user_id, total=cart.total, status=OrderStatus.PLACED.value)
+    order = Order(user_id=owner_id, total=cart.total, status=OrderStatus.PLACED.value)
+    if details is not None:
+        checkout.record_on(order, details, cart.total)
     db.session.add(order)
     for item in cart.items:
         order.lines.append(
@@ -214,18 +296,17 @@ def place_order(user_id: int) -> Order:
     db.session.flush()
     stock.take_for_order([(item.product_id, item.quantity) for item in cart.items], order.id)
     db.session.add(
-        OrderEvent(order_id=order.id, to_status=OrderStatus.PLACED.value, actor_id=user_id)
+        OrderEvent(order_id=order.id, to_status=OrderStatus.PLACED.value, actor_id=buyer_id)
     )
     for item in cart.items:
         record_event(
             item.product_id,
             "purchase",
-            user_id=user_id,
+            user_id=buyer_id,
             quantity=item.quantity,
             source=CHECKOUT_SOURCE,
             impression_id=item.impression_id,
         )
-    db.session.execute(delete(CartItem).where(CartItem.user_id == user_id))
     db.session.flush()
     return order
 
@@ -249,3 +330,15 @@ def order_for(user_id: int, order_id: int) -> Order | None:
             selectinload(Order.lines).joinedload(OrderLine.product), selectinload(Order.events)
         )
     )
+
+
+def guest_order(order_id: int) -> Order | None:
+    """A guest order (the caller has checked that this browser placed it)."""
+    order = db.session.scalar(
+        select(Order)
+        .where(Order.id == order_id)
+        .options(
+            selectinload(Order.lines).joinedload(OrderLine.product), selectinload(Order.events)
+        )
+    )
+    return order if order is not None and order.is_guest else None

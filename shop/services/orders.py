@@ -155,8 +155,7 @@ def status_mail(order: Order, event: OrderEvent) -> tuple[str, str, str] | None:
     target = OrderStatus(event.to_status)
     if target not in MAILED:
         return None
-    link = url_for("cart.order_detail", order_id=order.id, _external=True)
-    name = order.user.display_name
+    name = order.contact_name
     if target is SHIPPED:
         subject = f"Your order #{order.id} is on its way"
         body = f"Hello {name},\n\nyour order #{order.id} has shipped."
@@ -168,8 +167,10 @@ def status_mail(order: Order, event: OrderEvent) -> tuple[str, str, str] | None:
         )
     if event.note and target is SHIPPED:
         body += f"\n{event.note}"
-    body += f"\n\nThe order and its history: {link}\n"
-    return order.user.email, subject, body
+    if not order.is_guest:  # a guest's order has no page they could sign in to see
+        link = url_for("cart.order_detail", order_id=order.id, _external=True)
+        body += f"\n\nThe order and its history: {link}"
+    return order.contact_email, subject, body + "\n"
 
 
 def send_status_mail(mail: tuple[str, str, str] | None) -> bool:
@@ -205,6 +206,7 @@ def admin_query(
             or_(
                 func.lower(User.email).like(pattern, escape="\\"),
                 func.lower(User.display_name).like(pattern, escape="\\"),
+                func.lower(Order.email).like(pattern, escape="\\"),
             )
         )
     return query

@@ -4,7 +4,7 @@
 (function () {
   "use strict";
   const tokenMeta = document.querySelector('meta[name="csrf-token"]');
-  const csrfToken = tokenMeta ? tokenMeta.content : "";
+  let csrfToken = tokenMeta ? tokenMeta.content : "";
   document.documentElement.classList.add("js");
 
   // Sort menus apply as soon as they change (the Apply button is for pages without JavaScript).
@@ -22,9 +22,19 @@
     });
     let data = {};
     try { data = await response.json(); } catch (e) { data = {}; }
-    if (response.status === 401 && form.dataset.loginUrl) {
-      // Signed out in another tab: go and sign in, then come back to this product.
-      window.location.assign(form.dataset.loginUrl);
+    if (data.csrf_token) {
+      // A fresh token: the session started with this post (a visitor's first add), or it
+      // expired and the server made a new one. The next post sends it.
+      csrfToken = data.csrf_token;
+      if (tokenMeta) tokenMeta.content = csrfToken;
+      document.querySelectorAll('input[name="csrf_token"]').forEach(function (input) {
+        input.value = csrfToken;
+      });
+    }
+    if (response.status === 401 && (data.login_url || form.dataset.loginUrl)) {
+      // Signed out (in another tab, or the session expired): sign in, then come back to this
+      // product; what the form held is kept by the server and filled in again.
+      window.location.assign(data.login_url || form.dataset.loginUrl);
       return new Promise(function () {});
     }
     if (!response.ok) {
@@ -66,6 +76,12 @@
           link.className = "ms-1";
           link.textContent = "View your cart (" + data.cart_count + (data.cart_count === 1 ? " item)" : " items)");
           status.append(" ", link);
+        }
+        if (typeof data.cart_count === "number") {
+          document.querySelectorAll("[data-cart-count]").forEach(function (badge) {
+            badge.textContent = data.cart_count;
+            badge.hidden = data.cart_count === 0;
+          });
         }
       } else if (form.dataset.async === "rating") {
         const avg = document.querySelector("[data-rating-avg]");

@@ -13,13 +13,17 @@ once. Outside a request every call reads afresh.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from flask import g, has_request_context, request
 from sqlalchemy import and_, case, or_, select
 
 from shop.extensions import db
 from shop.models import CartItem, Product
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -48,39 +52,57 @@ def sold_out_last():
     return case((is_sold_out(), 1), else_=0)
 
 
+def per_request(key: str, compute: Callable[[], T]) -> T:
+    """``compute()``, read once per request and kept for the rest of it.
+
+    Tied to the request object, since an app context (and so ``g``) may outlive one request; a
+    page with five lists then asks once. Outside a request every call reads afresh.
+    """
+    current = request._get_current_object() if has_request_context() else None
+    cached = g.get(key)
+    if current is not None and cached is not None and cached[0] is current:
+        return cached[1]
+    found = compute()
+    if current is not None:
+        setattr(g, key, (current, found))
+    return found
+
+
 def unsellable() -> Unsellable:
     """Hidden and sold-out products, read once per request.
 
     The two arms of the OR each start with ``listed``, so both use ``ix_products_listed_stock``
     (a shop where everything is in stock reads no product row at all).
     """
-    current = request._get_current_object() if has_request_context() else None
-    cached = g.get("_shop_unsellable")
-    if current is not None and cached is not None and cached[0] is current:
-        return cached[1]
+    return per_request("_shop_unsellable", _read_unsellable)
+
+
+def _read_unsellable() -> Unsellable:
     rows = db.session.execute(
         select(Product.id, Product.listed).where(
             or_(Product.listed.is_(False), and_(Product.listed.is_(True), Product.stock <= 0))
         )
     ).all()
-    found = Unsellable(
+    return Unsellable(
         hidden=frozenset(int(i) for i, listed in rows if not listed),
         sold_out=frozenset(int(i) for i, listed in rows if listed),
     )
-    if current is not None:
-        g._shop_unsellable = (current, found)
-    return found
 
 
 def forget() -> None:
-    """Drop this request's reading (after a write that hides or sells out a product)."""
-    g.pop("_shop_unsellable", None)
+    """Drop this request's readings (after a write that hides or sells out a product, or changes
+    the cart)."""
+    for key in [key for key in g if key.startswith(("_shop_unsellable", "_shop_cart_ids"))]:
+        g.pop(key, None)
 
 
 def cart_product_ids(user_id: int | None) -> frozenset[int]:
-    """Products in the shopper's cart: recommendation rows leave them out."""
+    """Products in the shopper's cart (read once per request): recommendation rows leave them out."""
     if user_id is None:
         return frozenset()
-    return frozenset(
-        db.session.scalars(select(CartItem.product_id).where(CartItem.user_id == user_id))
+    return per_request(
+        f"_shop_cart_ids_{user_id}",
+        lambda: frozenset(
+            db.session.scalars(select(CartItem.product_id).where(CartItem.user_id == user_id))
+        ),
     )

@@ -12,6 +12,7 @@ from sqlalchemy import literal, select, union, union_all
 
 from shop.extensions import db
 from shop.models import Category, Event, Like, Product, Rating
+from shop.services.availability import per_request
 
 COLUMNS = ["user_id", "product_id", "kind", "value", "timestamp"]
 
@@ -115,7 +116,10 @@ def touched_product_ids(user_id: int) -> set[int]:
         select(Like.product_id).where(Like.user_id == user_id),
         select(Rating.product_id).where(Rating.user_id == user_id),
     )
-    return set(db.session.scalars(query))
+    # Read once per request: the home page's rows all ask (a copy, since callers add to it).
+    return set(
+        per_request(f"_shop_touched_{user_id}", lambda: frozenset(db.session.scalars(query)))
+    )
 
 
 def products_frame(*conditions) -> pd.DataFrame:

@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 import numpy as np
-from flask import g, has_request_context, request
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
@@ -25,6 +24,7 @@ from shop.database import MAX_ID
 from shop.extensions import db
 from shop.models import Category, CategoryBoost, CategoryPin, Product
 from shop.services import audit
+from shop.services.availability import per_request
 
 MAX_PINS = 3
 FEATURED = "Featured"
@@ -130,11 +130,12 @@ def active_boosts(on: date | None = None) -> dict[int, float]:
 
     Read once per request (the home page's lists all ask).
     """
-    current = request._get_current_object() if has_request_context() and on is None else None
-    cached = g.get("_shop_boosts")
-    if current is not None and cached is not None and cached[0] is current:
-        return cached[1]
-    day = on or today()
+    if on is not None:
+        return _read_boosts(on)
+    return per_request("_shop_boosts", lambda: _read_boosts(today()))
+
+
+def _read_boosts(day: date) -> dict[int, float]:
     weights: dict[int, float] = {}
     rows = db.session.execute(
         select(CategoryBoost.category_id, CategoryBoost.weight).where(
@@ -143,8 +144,6 @@ def active_boosts(on: date | None = None) -> dict[int, float]:
     )
     for category_id, weight in rows:
         weights[category_id] = weights.get(category_id, 1.0) * float(weight)
-    if current is not None:
-        g._shop_boosts = (current, weights)
     return weights
 
 

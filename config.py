@@ -170,8 +170,8 @@ class Config:
     )
     SHOP_INVOICE_DAYS = env_int("SHOP_INVOICE_DAYS", 14)
     # A visitor's home, listing, product and search pages (no session): how long a shared cache in
-    # front may keep them, and how much longer it may answer with the old copy while it refreshes
-    # (shop.http_cache).
+    # front may keep them (s-maxage; browsers keep no fresh copy), and how much longer it may answer
+    # with the old copy while it refreshes (shop.http_cache).
     # Fingerprinted, compressed copies of static/ (shop.static_files; `flask --app shop assets`).
     SHOP_STATIC_BUILD_DIR = os.environ.get("SHOP_STATIC_BUILD_DIR", str(INSTANCE_DIR / "static"))
     SHOP_PAGE_MAX_AGE = env_int("SHOP_PAGE_MAX_AGE", 60)

@@ -2,11 +2,14 @@
 
 A visitor who has not signed in and has nothing in the session (no cart, no CSRF token, no
 flashed message) sees the same home, listing, product and search pages as every other such
-visitor, so those answers say ``public, max-age=...`` and a proxy in front can serve them for a
-minute without asking the shop. Everything that depends on who asks says ``private``: a signed-in
-shopper's pages also say ``no-store`` (their cart, orders and picks must not stay on a shared
-computer's disk after sign-out), a visitor's pages once the session holds something say
-``no-cache``.
+visitor, so those answers say ``public, max-age=0, s-maxage=60, stale-while-revalidate=300``: a
+proxy in front serves them for a minute without asking the shop (and for five more while it
+fetches a fresh copy in the background). The browser itself keeps no fresh copy (``max-age=0``):
+a visitor who signs in or fills a cart and then follows a link home must see the page with their
+name and cart, not the copy from before, and the browser cannot tell those apart (no ``Vary:
+Cookie``, see below). Everything that depends on who asks says ``private``: a signed-in shopper's
+pages also say ``no-store`` (their cart, orders and picks must not stay on a shared computer's
+disk after sign-out), a visitor's pages once the session holds something say ``no-cache``.
 
 Flask adds ``Vary: Cookie`` to every response that looked at the session, and every page does (the
 header's cart count). On a public answer it is dropped: the answer was made for a request without
@@ -44,10 +47,11 @@ def signed_in() -> bool:
         return False
 
 
-def public_page_policy(max_age: int, stale: int) -> str:
-    """``stale-while-revalidate``: for ``stale`` seconds more a cache may answer at once with its
-    old copy while it fetches a fresh one, so no visitor waits for the refresh."""
-    return f"public, max-age={max_age}, stale-while-revalidate={stale}"
+def public_page_policy(shared_max_age: int, stale: int) -> str:
+    """``s-maxage`` is for shared caches only; ``stale-while-revalidate``: for ``stale`` seconds
+    more a cache may answer at once with its old copy while it fetches a fresh one, so no visitor
+    waits for the refresh."""
+    return f"public, max-age=0, s-maxage={shared_max_age}, stale-while-revalidate={stale}"
 
 
 def cache_control_for(response: Response, public_policy: str) -> str | None:

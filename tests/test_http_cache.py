@@ -6,7 +6,7 @@ import pytest
 from tests import factories
 from tests.conftest import browser_with
 
-PUBLIC = "public, max-age=60, stale-while-revalidate=300"
+PUBLIC = "public, max-age=0, s-maxage=60, stale-while-revalidate=300"
 
 
 @pytest.fixture
@@ -83,4 +83,7 @@ def test_the_lifetimes_come_from_the_configuration(app, kettle):
     )
     with other.app_context():
         response = other.test_client().get("/products")
-    assert response.headers["Cache-Control"] == "public, max-age=30, stale-while-revalidate=600"
+    assert (
+        response.headers["Cache-Control"]
+        == "public, max-age=0, s-maxage=30, stale-while-revalidate=600"
+    )

@@ -8,7 +8,19 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from shop import static_files
+from shop import css_purge, static_files
+
+BOOTSTRAP = "vendor/bootstrap/bootstrap.min.css"
+TRIMMED = "vendor/bootstrap/bootstrap.shop.min.css"
+#: Where the classes the shop uses are written, relative to the repository.
+CLASS_SOURCES = ("templates", "static/js", "shop")
+
+
+def trimmed_bootstrap(static_folder: Path) -> str:
+    """Bootstrap's stylesheet with only the rules the shop's sources can use (shop.css_purge)."""
+    root = static_folder.parent
+    used = css_purge.used_classes(css_purge.source_texts(root, CLASS_SOURCES))
+    return css_purge.purge((static_folder / BOOTSTRAP).read_text(encoding="utf-8"), used)
 
 
 @click.command("assets")
@@ -27,4 +39,17 @@ def assets_command() -> None:
     click.echo(f"{len(names)} static files in {version} ({compressed} with Brotli copies)")
 
 
-COMMANDS = (assets_command,)
+@click.command("trim-bootstrap")
+@with_appcontext
+def trim_bootstrap_command() -> None:
+    """Write static/vendor/bootstrap/bootstrap.shop.min.css: Bootstrap with only the rules whose
+    classes the templates, scripts and code use. Run it after using a Bootstrap class the shop
+    did not use before (a test says when)."""
+    folder = Path(current_app.static_folder)
+    css = trimmed_bootstrap(folder)
+    (folder / TRIMMED).write_text(css, encoding="utf-8")
+    full = (folder / BOOTSTRAP).stat().st_size
+    click.echo(f"{TRIMMED}: {len(css.encode()):,} bytes (Bootstrap's own: {full:,})")
+
+
+COMMANDS = (assets_command, trim_bootstrap_command)

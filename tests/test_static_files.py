@@ -1,11 +1,13 @@
 """Static files: fingerprinted names cached for a year, precompressed copies (shop.static_files)."""
 
 import os
+from pathlib import Path
 
 import brotli
 from flask import url_for
 
-from shop import static_files
+from shop import css_purge, static_files
+from shop.cli import assets_cmd
 
 IMMUTABLE = "max-age=31536000, public, immutable"
 
@@ -97,3 +99,28 @@ def test_the_assets_command_reports_the_build(runner):
     result = runner.invoke(args=["assets"])
     assert result.exit_code == 0, result.output
     assert "static files in" in result.output and "Brotli" in result.output
+
+
+def test_purge_keeps_the_rules_whose_classes_the_sources_use():
+    css = (
+        '@charset "UTF-8";/*! licence */:root{--bs-x:1}body{margin:0}'
+        ".btn{color:red}.modal{top:0}.btn:not(.modal){x:1}.alert-info,.alert-dark{y:2}"
+        '.navbar .show{z:3}[data-bs-theme=dark] .btn{c:1}.btn[title="{x}"]{q:1}'
+        "@media (min-width:768px){.modal{a:1}.col-md-6{b:2}}@keyframes spin{to{rotate:1turn}}"
+    )
+    used = css_purge.used_classes(
+        ['<a class="btn alert-{{ kind }}">', "flash('saved', 'info')", "<nav class=navbar>"]
+    )
+    assert css_purge.purge(css, used) == (
+        '@charset "UTF-8";/*! licence */:root{--bs-x:1}body{margin:0}'
+        ".btn{color:red}.btn:not(.modal){x:1}.alert-info{y:2}.navbar .show{z:3}.btn[title=\"{x}\"]{q:1}"
+        "@keyframes spin{to{rotate:1turn}}"
+    )
+
+
+def test_the_committed_trimmed_bootstrap_matches_the_templates(app):
+    """A template that starts using a Bootstrap class the trimmed file dropped fails here: run
+    ``flask --app shop trim-bootstrap`` and commit the file."""
+    folder = Path(app.static_folder)
+    committed = (folder / assets_cmd.TRIMMED).read_text(encoding="utf-8")
+    assert committed == assets_cmd.trimmed_bootstrap(folder)

@@ -3,6 +3,7 @@ shopper's (shop.http_cache)."""
 
 import pytest
 
+from shop.extensions import db
 from tests import factories
 from tests.conftest import browser_with
 
@@ -83,6 +84,9 @@ def test_the_lifetimes_come_from_the_configuration(app, kettle):
     )
     with other.app_context():
         response = other.test_client().get("/products")
+        # this second app's connection (PostgreSQL) is closed here, not left to the collector
+        db.session.remove()
+        db.engine.dispose()
     assert (
         response.headers["Cache-Control"]
         == "public, max-age=0, s-maxage=30, stale-while-revalidate=600"

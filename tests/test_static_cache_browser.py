@@ -79,7 +79,6 @@ def _visit(context, url: str):
         responses[response["url"]] = "cache" if cached else "network"
 
     cdp.on("Network.responseReceived", received)
-    cdp.on("Network.requestServedFromCache", lambda event: None)
     page.goto(url)
     page.wait_for_load_state("networkidle")
     return page, responses

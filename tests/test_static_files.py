@@ -113,7 +113,7 @@ def test_purge_keeps_the_rules_whose_classes_the_sources_use():
     )
     assert css_purge.purge(css, used) == (
         '@charset "UTF-8";/*! licence */:root{--bs-x:1}body{margin:0}'
-        ".btn{color:red}.btn:not(.modal){x:1}.alert-info{y:2}.navbar .show{z:3}.btn[title=\"{x}\"]{q:1}"
+        '.btn{color:red}.btn:not(.modal){x:1}.alert-info{y:2}.navbar .show{z:3}.btn[title="{x}"]{q:1}'
         "@keyframes spin{to{rotate:1turn}}"
     )
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -113,6 +113,28 @@ class SourceParams:
     kind_weights: Mapping[str, float] | None
 
 
+class ItemFactorFitter(Protocol):
+    """Fits implicit ALS somewhere else (a Spark cluster) and hands back only the item factors.
+
+    It receives the training events as coded arrays with each event's interest weight (kind, stars;
+    before any training decay, which it applies itself over ``days`` when ``half_life_days`` is set)
+    and must do what the local fit does with them: sum per (shopper, product), damp with log1p and
+    fit ALS with ``model``'s hyperparameters. The result is an ``(n_items, model.factors)`` array;
+    products without interactions get zero rows.
+    """
+
+    def __call__(
+        self,
+        users: np.ndarray,
+        items: np.ndarray,
+        weights: np.ndarray,
+        days: np.ndarray,
+        n_items: int,
+        model: ALSModel,
+        half_life_days: float | None,
+    ) -> np.ndarray: ...
+
+
 class SourceSet:
     """The fitted source models over one catalogue, and the per-shopper scoring that requests use."""
 
@@ -120,7 +142,14 @@ class SourceSet:
         self.params = params
         self.seeds = seeds
 
-    def fit(self, events: Events, content: ContentModel, catalog: Catalog) -> SourceSet:
+    def fit(
+        self,
+        events: Events,
+        content: ContentModel,
+        catalog: Catalog,
+        als_fitter: ItemFactorFitter | None = None,
+    ) -> SourceSet:
+        """Fit every source; ``als_fitter`` moves the ALS fit elsewhere (the rest stays here)."""
         p = self.params
         category_codes = catalog.category_codes
         kind_weights = p.kind_weights or DEFAULT_KIND_WEIGHTS
@@ -179,13 +208,27 @@ class SourceSet:
         self.copurchase_ = ItemKNN(
             p.knn_neighbours, shrinkage=5.0, weighting="none", binary=True
         ).fit(basket)
-        self.als_ = ALSModel(
+        als = ALSModel(
             factors=p.als_factors,
             regularization=p.als_regularization,
             iterations=p.als_iterations,
             alpha=p.als_alpha,
             random_state=self.seeds[0],
-        ).fit(strength)
+        )
+        if als_fitter is None:
+            self.als_ = als.fit(strength)
+        else:
+            self.als_ = als.use_item_factors(
+                als_fitter(
+                    events.users,
+                    events.items,
+                    weights,
+                    events.days,
+                    events.n_items,
+                    als,
+                    p.train_half_life_days,
+                )
+            )
         self.ease_ = EASEModel(
             l2_scale=p.ease_l2_scale, max_items=p.ease_max_items, max_memory_mb=p.ease_max_memory_mb
         ).fit(strength)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
 import numpy as np
@@ -95,7 +96,35 @@ def shop():
     return shop_data()
 
 
-@pytest.fixture(scope="session")
-def engine(shop):
+def spark_or_skip() -> None:
+    """Skip a Spark test where pyspark or Java is missing, unless SHOP_REQUIRE_SPARK (CI) is set."""
+    from shop.training.spark_als import SparkUnavailable, check_spark
+
+    try:
+        check_spark()
+    except SparkUnavailable as exc:
+        if os.environ.get("SHOP_REQUIRE_SPARK"):
+            raise
+        pytest.skip(str(exc))
+
+
+def spark_fitter():
+    """A small Spark on two local cores, as CI runs it."""
+    from shop.training.spark_als import SparkALS
+
+    spark_or_skip()
+    return SparkALS("local[2]", shuffle_partitions=2, driver_memory="512m")
+
+
+#: The engine tests run against an engine whose ALS was fitted locally and one fitted on Spark:
+#: whichever backend trained it, the shop's pages ask the same questions of the same engine.
+BACKENDS = ("local", pytest.param("spark", marks=pytest.mark.spark))
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def engine(request, shop):
     interactions, products = shop
-    return HybridRecommender(random_state=0).fit(interactions, products)
+    if request.param == "local":
+        return HybridRecommender(random_state=0).fit(interactions, products)
+    with spark_fitter() as fitter:  # the session stops once the factors are back
+        return HybridRecommender(random_state=0).fit(interactions, products, als_fitter=fitter)

@@ -327,7 +327,7 @@ class SparkALS:
             ratingCol="strength",
             numUserBlocks=self.shuffle_partitions,
             numItemBlocks=self.shuffle_partitions,
-            checkpointInterval=5,
+            checkpointInterval=10,
             coldStartStrategy="drop",
         )
         if model.random_state is not None:

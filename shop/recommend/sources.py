@@ -113,26 +113,31 @@ class SourceParams:
     kind_weights: Mapping[str, float] | None
 
 
+@dataclass(frozen=True)
+class ALSEvents:
+    """The training events an ``ItemFactorFitter`` receives: coded arrays, one entry per event.
+
+    ``weights`` are each event's interest weight (kind, stars) before any training decay, which
+    the fitter applies itself over ``days`` when ``half_life_days`` is set.
+    """
+
+    users: np.ndarray  # shopper codes
+    items: np.ndarray  # catalogue positions
+    weights: np.ndarray
+    days: np.ndarray  # days since the epoch, NaN if unknown
+    n_items: int
+    half_life_days: float | None = None
+
+
 class ItemFactorFitter(Protocol):
     """Fits implicit ALS somewhere else (a Spark cluster) and hands back only the item factors.
 
-    It receives the training events as coded arrays with each event's interest weight (kind, stars;
-    before any training decay, which it applies itself over ``days`` when ``half_life_days`` is set)
-    and must do what the local fit does with them: sum per (shopper, product), damp with log1p and
-    fit ALS with ``model``'s hyperparameters. The result is an ``(n_items, model.factors)`` array;
-    products without interactions get zero rows.
+    It must do with the events what the local fit does: sum the weights per (shopper, product),
+    damp them with log1p and fit ALS with ``model``'s hyperparameters. The result is an
+    ``(n_items, model.factors)`` array; products without interactions get zero rows.
     """
 
-    def __call__(
-        self,
-        users: np.ndarray,
-        items: np.ndarray,
-        weights: np.ndarray,
-        days: np.ndarray,
-        n_items: int,
-        model: ALSModel,
-        half_life_days: float | None,
-    ) -> np.ndarray: ...
+    def __call__(self, events: ALSEvents, model: ALSModel) -> np.ndarray: ...
 
 
 class SourceSet:
@@ -218,17 +223,15 @@ class SourceSet:
         if als_fitter is None:
             self.als_ = als.fit(strength)
         else:
-            self.als_ = als.use_item_factors(
-                als_fitter(
-                    events.users,
-                    events.items,
-                    weights,
-                    events.days,
-                    events.n_items,
-                    als,
-                    p.train_half_life_days,
-                )
+            cells = ALSEvents(
+                events.users,
+                events.items,
+                weights,
+                events.days,
+                events.n_items,
+                p.train_half_life_days,
             )
+            self.als_ = als.use_item_factors(als_fitter(cells, als))
         self.ease_ = EASEModel(
             l2_scale=p.ease_l2_scale, max_items=p.ease_max_items, max_memory_mb=p.ease_max_memory_mb
         ).fit(strength)

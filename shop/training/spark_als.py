@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from shop.recommend.implicit_mf import ALSModel
+from shop.recommend.sources import ALSEvents
 
 log = logging.getLogger(__name__)
 
@@ -261,22 +262,13 @@ class SparkALS:
 
     # ---------------------------------------------------------------- fitting
 
-    def __call__(
-        self,
-        users: np.ndarray,
-        items: np.ndarray,
-        weights: np.ndarray,
-        days: np.ndarray,
-        n_items: int,
-        model: ALSModel,
-        half_life_days: float | None,
-    ) -> np.ndarray:
+    def __call__(self, events: ALSEvents, model: ALSModel) -> np.ndarray:
         """Stage the events as Parquet and fit on Spark (``ItemFactorFitter``)."""
         self.fits += 1
         path = self.workdir / f"events-{self.fits}.parquet"
-        write_events(path, users, items, weights, days)
+        write_events(path, events.users, events.items, events.weights, events.days)
         try:
-            return self.fit_parquet(str(path), n_items, model, half_life_days)
+            return self.fit_parquet(str(path), events.n_items, model, events.half_life_days)
         finally:
             path.unlink(missing_ok=True)
 

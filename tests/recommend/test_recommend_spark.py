@@ -19,6 +19,7 @@ from shop.recommend.frames import (
     strength_matrix,
 )
 from shop.recommend.implicit_mf import ALSModel
+from shop.recommend.sources import ALSEvents
 from shop.training.spark_als import write_events
 
 pytestmark = pytest.mark.spark
@@ -70,7 +71,9 @@ def test_spark_item_factors_fold_a_shopper_into_their_category(spark, coded, sho
     events, weights = coded
     _, products = shop
     model = ALSModel(factors=16, regularization=0.05, iterations=10, alpha=2.0, random_state=0)
-    factors = spark(events.users, events.items, weights, events.days, events.n_items, model, None)
+    factors = spark(
+        ALSEvents(events.users, events.items, weights, events.days, events.n_items), model
+    )
     assert factors.shape == (events.n_items, 16)
     model.use_item_factors(factors)
     # A new shopper who bought three Books products: the rest of Books comes first.
@@ -85,7 +88,7 @@ def test_products_nobody_touched_get_zero_factors(spark, tmp_path):
     model = ALSModel(factors=4, regularization=0.1, iterations=5, alpha=1.0, random_state=0)
     users = np.repeat(np.arange(6), 2)
     items = np.tile([0, 1], 6)
-    factors = spark(users, items, np.ones(12), np.full(12, np.nan), 4, model, None)
+    factors = spark(ALSEvents(users, items, np.ones(12), np.full(12, np.nan), 4), model)
     assert factors.shape == (4, 4)
     assert np.abs(factors[:2]).sum() > 0
     assert not factors[2:].any()

@@ -73,9 +73,11 @@ class SparkUnavailable(RuntimeError):
 
 def check_spark() -> None:
     """Raise :class:`SparkUnavailable` with what to install, before any run is recorded."""
-    missing = []
-    if importlib.util.find_spec("pyspark") is None:
-        missing.append("pyspark is not installed")
+    missing = [
+        f"{name} is not installed"
+        for name in ("pyspark", "pyarrow")
+        if importlib.util.find_spec(name) is None
+    ]
     java_home = os.environ.get("JAVA_HOME")
     if not (java_home and Path(java_home, "bin", "java").exists()) and not shutil.which("java"):
         missing.append("no Java runtime found")

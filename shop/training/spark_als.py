@@ -23,6 +23,7 @@ import importlib.util
 import logging
 import os
 import shutil
+import subprocess
 import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
@@ -208,10 +209,16 @@ class SparkALS:
         self.stop()
 
     def stop(self) -> None:
-        """Stop the Spark session (the JVM goes with it) and remove the staged Parquet."""
+        """Stop the Spark session and its driver JVM, and remove the staged Parquet.
+
+        ``SparkSession.stop`` alone leaves pyspark's gateway JVM running (with its heap) for the
+        life of the Python process: a worker would keep it between retrains. Closing the pipe the
+        gateway watches ends it.
+        """
         if self._spark is not None:
             self._spark.stop()
             self._spark = None
+            _end_gateway()
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
@@ -332,6 +339,26 @@ class SparkALS:
             if 0 <= row["id"] < n_items:
                 factors[row["id"]] = row["features"]
         return factors
+
+
+def _end_gateway() -> None:
+    """End pyspark's gateway JVM so the next session starts a fresh one."""
+    from pyspark import SparkContext
+
+    gateway = SparkContext._gateway
+    if gateway is None:
+        return
+    proc = getattr(gateway, "proc", None)
+    gateway.shutdown()
+    SparkContext._gateway = None
+    SparkContext._jvm = None
+    if proc is not None:
+        proc.stdin.close()  # the gateway exits when its stdin closes
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @contextmanager

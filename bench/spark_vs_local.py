@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -54,14 +53,12 @@ CHUNK = 500_000
 START_DAY = 20_089.0  # 2025-01-01 in days since the epoch
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident set (Linux reports kilobytes)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def peak_rss_mb(pid: int | str = "self") -> float | None:
+    """A process's peak resident set (VmHWM), in MB.
 
-
-def jvm_peak_mb(pid: int | None) -> float | None:
-    if pid is None:
-        return None
+    Not ``getrusage``'s ru_maxrss: Linux keeps that across exec, so a child started by this script
+    would report the parent's peak when it is the larger.
+    """
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -171,7 +168,8 @@ def child_spark(
             clock = time.perf_counter()
             factors = spark.fit_parquet(str(path), n_products, model)
             fit_s = time.perf_counter() - clock
-            jvm = jvm_peak_mb(spark.driver_pid())
+            pid = spark.driver_pid()
+            jvm = None if pid is None else peak_rss_mb(pid)
     return {
         "backend": "spark",
         "events": n_events,

@@ -16,7 +16,8 @@ Two questions, same hyperparameters on both sides (the engine's: 64 factors, reg
    process, read before the session stops). Spark runs on --master (default local[2]).
 
     .venv/bin/python bench/spark_vs_local.py [--sizes 1000000 10000000] [--master local[2]]
-        [--driver-memory 4g] [--data online_retail.csv.gz] [--skip-quality] [--out FILE]
+        [--driver-memory 4g] [--data online_retail.csv.gz] [--skip-quality]
+        [--backends local spark] [--out FILE]
 """
 
 from __future__ import annotations
@@ -272,6 +273,9 @@ def main() -> None:
     parser.add_argument("--data", help="Online Retail CSV(.gz); default $SHOP_RETAIL_CSV")
     parser.add_argument("--cut", default="2011-09-01")
     parser.add_argument("--k", type=int, default=10)
+    parser.add_argument(
+        "--backends", nargs="+", choices=("local", "spark"), default=["local", "spark"]
+    )
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--out", help="JSON file (default bench/results/spark_vs_local.json)")
     parser.add_argument("--child", choices=("local", "spark"), help=argparse.SUPPRESS)
@@ -306,7 +310,7 @@ def main() -> None:
         )
     rows = []
     for size in args.sizes:
-        for backend in ("local", "spark"):
+        for backend in args.backends:
             row = run_child(args, backend, size)
             rows.append(row)
             print(f"  measured {backend} at {size:,}: fit {row['fit_s']} s", flush=True)

@@ -4,7 +4,6 @@ without pyspark or Java the command refuses plainly and changes nothing."""
 from __future__ import annotations
 
 import html
-import os
 import sys
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from shop.extensions import db
 from shop.models import TrainingRun
 from shop.services import recommendations
 from shop.services.interactions import user_history
-from shop.training.spark_als import SparkUnavailable, check_spark
+from tests.spark_support import spark_or_skip
 from tests.test_training import build_small_shop
 
 
@@ -30,23 +29,14 @@ def runs_recorded() -> int:
 
 @pytest.fixture
 def shop_with_passwords(app):
-    shop = build_small_shop()
-    for user in shop["users"][:2]:
-        user.set_password("correct-horse")
-    db.session.commit()
-    return shop
+    return build_small_shop(passwords=2)
 
 
 @pytest.mark.spark
 def test_train_on_spark_publishes_a_model_the_home_page_serves(
     app, runner, client, auth, shop_with_passwords
 ):
-    try:
-        check_spark()
-    except SparkUnavailable as exc:
-        if os.environ.get("SHOP_REQUIRE_SPARK"):
-            raise
-        pytest.skip(str(exc))
+    spark_or_skip()
     app.config["SPARK_MASTER"] = "local[2]"
     app.config["SPARK_SHUFFLE_PARTITIONS"] = 2
     app.config["SPARK_DRIVER_MEMORY"] = "512m"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 
 import numpy as np
@@ -10,6 +9,7 @@ import pandas as pd
 import pytest
 
 from shop.recommend import HybridRecommender
+from tests.spark_support import spark_or_skip
 
 START = pd.Timestamp("2025-03-01", tz="UTC")
 CATEGORIES = ("Kitchen", "Garden", "Books", "Toys", "Tech")
@@ -94,18 +94,6 @@ def shop_data(n_users: int = 120, n_products: int = 60, n_events: int = 6000, se
 @pytest.fixture(scope="session")
 def shop():
     return shop_data()
-
-
-def spark_or_skip() -> None:
-    """Skip a Spark test where pyspark or Java is missing, unless SHOP_REQUIRE_SPARK (CI) is set."""
-    from shop.training.spark_als import SparkUnavailable, check_spark
-
-    try:
-        check_spark()
-    except SparkUnavailable as exc:
-        if os.environ.get("SHOP_REQUIRE_SPARK"):
-            raise
-        pytest.skip(str(exc))
 
 
 def spark_fitter():

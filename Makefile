@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # The web server and the job worker together, from the Procfile; Ctrl-C stops both.
 PROCS := VENV=$(VENV) HOST=$(HOST) WEB_PORT=$(PORT) WORKERS=$(WORKERS) $(VENV)/bin/honcho -f Procfile start
 
-.PHONY: install assets migrate demo train run serve test test-sqlite test-postgres lint format bench clean axe
+.PHONY: install install-spark assets migrate demo train run serve test test-sqlite test-postgres lint format bench clean axe
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -21,6 +21,14 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed
+
+# The spark extra (pyspark, a large download, and pyarrow) for `flask train --backend spark` and the
+# Spark tests, which skip without it (CI installs it and requires them). Needs a Java 17+ runtime.
+$(VENV)/.spark-installed: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e ".[test,spark]"
+	touch $@
+
+install-spark: $(VENV)/.spark-installed
 
 migrate: install
 	$(FLASK) db upgrade
@@ -66,10 +74,11 @@ axe:
 	else echo "skipping axe-core: no npm (apt-get install npm)"; fi
 
 # Browser and load tests drive their own SQLite-backed servers, so the PostgreSQL run leaves them
-# out, except the oversell test, whose gunicorn serves the run's PostgreSQL database.
+# out, except the oversell test, whose gunicorn serves the run's PostgreSQL database. The Spark fits
+# read no database (the worker stages Parquet for them), so they run once, in the SQLite pass.
 test-postgres: install
 	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ "$$(id -u)" = 0 ]; then \
-		scripts/with-postgres.sh $(PY) -m pytest -m "not browser and (not load or oversell)" $(PYTEST_ARGS); \
+		scripts/with-postgres.sh $(PY) -m pytest -m "not browser and (not load or oversell) and not spark" $(PYTEST_ARGS); \
 	elif [ -n "$$SHOP_REQUIRE_POSTGRES" ]; then \
 		echo "PostgreSQL is required (SHOP_REQUIRE_POSTGRES) but not installed" >&2; exit 1; \
 	else \

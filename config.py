@@ -110,6 +110,15 @@ class Config:
     # A retrain still queued or running after this long counts as failed, so it no longer blocks
     # the next one. (A run whose worker died on this host is failed as soon as a worker starts.)
     SHOP_RETRAIN_STALE_MINUTES = env_int("SHOP_RETRAIN_STALE_MINUTES", 120)
+    # Where the collaborative ALS is fitted: "local" (implicit, in the worker) or "spark" (MLlib on
+    # SPARK_MASTER; needs the spark extra and Java). The worker's retrains use it; `flask train
+    # --backend` overrides it. See shop.training.spark_als.
+    SHOP_TRAIN_BACKEND = os.environ.get("SHOP_TRAIN_BACKEND", "local")
+    SPARK_MASTER = os.environ.get("SPARK_MASTER", "local[*]")
+    SPARK_DRIVER_MEMORY = os.environ.get("SPARK_DRIVER_MEMORY", "1g")
+    SPARK_SHUFFLE_PARTITIONS = env_int("SPARK_SHUFFLE_PARTITIONS", 8)
+    # The Parquet the worker stages for Spark (system temp by default); a path every executor reads.
+    SPARK_STAGING_DIR = os.environ.get("SPARK_STAGING_DIR", "")
     # Absolute URLs (the API's product links) are built from SERVER_NAME when it is set; otherwise
     # from the request's Host, which TRUSTED_HOSTS restricts (any other Host gets 400).
     SERVER_NAME = os.environ.get("SHOP_SERVER_NAME") or None

@@ -23,10 +23,7 @@ FALLBACK_LOG = "Recommendations fall back to popularity"
 
 @pytest.fixture
 def trained(app):
-    shop = build_small_shop()
-    for user in shop["users"][:2]:
-        user.set_password("correct-horse")
-    db.session.commit()
+    shop = build_small_shop(passwords=2)
     run = train_and_publish(app, evaluate=False)
     assert run.status == "succeeded", run.error
     shop["run"] = run

@@ -26,11 +26,12 @@ CATEGORIES = {
 START = datetime(2025, 1, 1, tzinfo=UTC)
 
 
-def build_small_shop(n_users: int = 24, seed: int = 7) -> dict:
+def build_small_shop(n_users: int = 24, seed: int = 7, passwords: int = 0) -> dict:
     """A tiny shop whose shoppers each favour one category, with events spread over 60 days.
 
     Big enough for every part of the evaluation (a time split with later purchases, more than ten
-    ratings) and small enough to train in a couple of seconds.
+    ratings) and small enough to train in a couple of seconds. The first ``passwords`` shoppers can
+    sign in with "correct-horse".
     """
     rng = random.Random(seed)
     products: dict[str, list[Product]] = {}
@@ -52,6 +53,8 @@ def build_small_shop(n_users: int = 24, seed: int = 7) -> dict:
     users = [
         User(email=f"shopper{u}@example.com", display_name=f"Shopper {u}") for u in range(n_users)
     ]
+    for user in users[:passwords]:
+        user.set_password("correct-horse")
     db.session.add_all(users)
     db.session.commit()
     names = list(CATEGORIES)

@@ -50,8 +50,16 @@ def _require_data() -> None:
     is_flag=True,
     help="Skip the offline evaluation (faster; the run records no metrics).",
 )
+@click.option(
+    "--backend",
+    type=click.Choice(("local", "spark")),
+    default=None,
+    help="Where the collaborative ALS is fitted: local (in this process) or spark (MLlib on "
+    "SPARK_MASTER, default local[*]; needs the spark extra and Java). Default: SHOP_TRAIN_BACKEND, "
+    "else local. Every other part of the engine is fitted here either way.",
+)
 @with_appcontext
-def train_command(if_missing: bool, no_evaluate: bool) -> None:
+def train_command(if_missing: bool, no_evaluate: bool, backend: str | None) -> None:
     """Train the recommendation engine on the shop's data and publish it to the site.
 
     Fits the hybrid engine on every shopper's events, likes and ratings, evaluates it on a time split,
@@ -60,9 +68,23 @@ def train_command(if_missing: bool, no_evaluate: bool) -> None:
     """
     from shop.services.model_store import has_loadable_model
     from shop.training.report import render_metrics
-    from shop.training.runs import RetrainRefused, train_and_publish
+    from shop.training.runs import RetrainRefused, resolve_backend, train_and_publish
 
     app = current_app._get_current_object()
+    try:
+        backend = resolve_backend(app, backend)
+    except ValueError as exc:  # a bad SHOP_TRAIN_BACKEND
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    if backend == "spark":
+        from shop.training.spark_als import SparkUnavailable, check_spark
+
+        try:
+            check_spark()
+        except SparkUnavailable as exc:  # refused before any run is recorded
+            click.echo(str(exc), err=True)
+            click.echo("Nothing was trained; the published model (if any) is unchanged.", err=True)
+            sys.exit(2)
     if if_missing and has_loadable_model(app):
         status = app.extensions["recommender_store"].status()
         click.echo(f"A trained model is already published ({status.version}); nothing to do.")
@@ -75,7 +97,7 @@ def train_command(if_missing: bool, no_evaluate: bool) -> None:
 
     started = time.perf_counter()
     try:
-        run = train_and_publish(app, progress=show, evaluate=not no_evaluate)
+        run = train_and_publish(app, progress=show, evaluate=not no_evaluate, backend=backend)
     except RetrainRefused as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)

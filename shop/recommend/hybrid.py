@@ -39,7 +39,7 @@ from .pipeline import candidate_features
 from .popularity import POPULAR_KINDS
 from .records import NotFittedError, Recommendation, UnknownProductError, UnseenProducts
 from .rerank import mmr
-from .sources import Catalog, SourceParams, SourceSet
+from .sources import Catalog, ItemFactorFitter, SourceParams, SourceSet
 from .tuning import random_holdout, time_holdouts, validation_set
 from .validation import ValidationSet
 
@@ -170,8 +170,19 @@ class HybridRecommender:
         names = SourceParams.__dataclass_fields__
         return SourceParams(**{k: v for k, v in self.get_params().items() if k in names})
 
-    def fit(self, interactions: pd.DataFrame, products: pd.DataFrame) -> HybridRecommender:
-        """Fit the sources on a holdout, learn and choose the ranker there, then refit the sources on all."""
+    def fit(
+        self,
+        interactions: pd.DataFrame,
+        products: pd.DataFrame,
+        *,
+        als_fitter: ItemFactorFitter | None = None,
+    ) -> HybridRecommender:
+        """Fit the sources on a holdout, learn and choose the ranker there, then refit the sources on all.
+
+        ``als_fitter`` fits the ALS source's item factors elsewhere (``shop.training.spark_als``),
+        for the validation folds and the final fit alike, so the ranker learns from the same kind
+        of ALS scores it will serve; every other source is fitted here. It is not kept.
+        """
         check_interactions(interactions)
         if "product_id" not in products.columns:
             raise ValueError("products need a product_id column")
@@ -217,6 +228,7 @@ class HybridRecommender:
                 self.recency_half_life_days,
                 self.max_validation_users,
                 self._seeds[2] + fold,
+                als_fitter,
             )
             if part is not None:
                 parts.append(part)
@@ -234,7 +246,7 @@ class HybridRecommender:
 
         clock = _now()
         self.sources_ = SourceSet(source_params, seed_pair).fit(
-            events, self.content_, self.catalog_
+            events, self.content_, self.catalog_, als_fitter
         )
         self._tick("sources", clock)
         self.metadata_ = {

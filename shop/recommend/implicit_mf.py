@@ -60,8 +60,23 @@ class ALSModel:
                 num_threads=self.num_threads,
             )
             model.fit(user_items.tocsr().astype(np.float32), show_progress=False)
-        self.item_factors_ = np.ascontiguousarray(model.item_factors, dtype=np.float64)
         self.user_factors_ = np.ascontiguousarray(model.user_factors, dtype=np.float64)
+        return self.use_item_factors(model.item_factors)
+
+    def use_item_factors(self, item_factors: np.ndarray) -> ALSModel:
+        """Take item factors fitted elsewhere (a Spark cluster) as this model's fitted state.
+
+        Only the item factors are needed to serve: every shopper is folded in at request time
+        against them, so a model trained by another ALS implementation answers exactly as one
+        fitted here, through the same ``fold_in`` and ``scores_for``.
+        """
+        item_factors = np.asarray(item_factors, dtype=np.float64)
+        if item_factors.ndim != 2 or item_factors.shape[1] != self.factors:
+            raise ValueError(
+                f"item factors must be (n_items, {self.factors}), got {item_factors.shape}"
+            )
+        self.__dict__.pop("_base", None)
+        self.item_factors_ = np.ascontiguousarray(item_factors)
         self.item_factors32_ = self.item_factors_.astype(np.float32)
         self.gram_ = self.item_factors_.T @ self.item_factors_
         return self

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -113,6 +113,33 @@ class SourceParams:
     kind_weights: Mapping[str, float] | None
 
 
+@dataclass(frozen=True)
+class ALSEvents:
+    """The training events an ``ItemFactorFitter`` receives: coded arrays, one entry per event.
+
+    ``weights`` are each event's interest weight (kind, stars) before any training decay, which
+    the fitter applies itself over ``days`` when ``half_life_days`` is set.
+    """
+
+    users: np.ndarray  # shopper codes
+    items: np.ndarray  # catalogue positions
+    weights: np.ndarray
+    days: np.ndarray  # days since the epoch, NaN if unknown
+    n_items: int
+    half_life_days: float | None = None
+
+
+class ItemFactorFitter(Protocol):
+    """Fits implicit ALS somewhere else (a Spark cluster) and hands back only the item factors.
+
+    It must do with the events what the local fit does: sum the weights per (shopper, product),
+    damp them with log1p and fit ALS with ``model``'s hyperparameters. The result is an
+    ``(n_items, model.factors)`` array; products without interactions get zero rows.
+    """
+
+    def __call__(self, events: ALSEvents, model: ALSModel) -> np.ndarray: ...
+
+
 class SourceSet:
     """The fitted source models over one catalogue, and the per-shopper scoring that requests use."""
 
@@ -120,7 +147,14 @@ class SourceSet:
         self.params = params
         self.seeds = seeds
 
-    def fit(self, events: Events, content: ContentModel, catalog: Catalog) -> SourceSet:
+    def fit(
+        self,
+        events: Events,
+        content: ContentModel,
+        catalog: Catalog,
+        als_fitter: ItemFactorFitter | None = None,
+    ) -> SourceSet:
+        """Fit every source; ``als_fitter`` moves the ALS fit elsewhere (the rest stays here)."""
         p = self.params
         category_codes = catalog.category_codes
         kind_weights = p.kind_weights or DEFAULT_KIND_WEIGHTS
@@ -179,13 +213,25 @@ class SourceSet:
         self.copurchase_ = ItemKNN(
             p.knn_neighbours, shrinkage=5.0, weighting="none", binary=True
         ).fit(basket)
-        self.als_ = ALSModel(
+        als = ALSModel(
             factors=p.als_factors,
             regularization=p.als_regularization,
             iterations=p.als_iterations,
             alpha=p.als_alpha,
             random_state=self.seeds[0],
-        ).fit(strength)
+        )
+        if als_fitter is None:
+            self.als_ = als.fit(strength)
+        else:
+            cells = ALSEvents(
+                events.users,
+                events.items,
+                weights,
+                events.days,
+                events.n_items,
+                p.train_half_life_days,
+            )
+            self.als_ = als.use_item_factors(als_fitter(cells, als))
         self.ease_ = EASEModel(
             l2_scale=p.ease_l2_scale, max_items=p.ease_max_items, max_memory_mb=p.ease_max_memory_mb
         ).fit(strength)

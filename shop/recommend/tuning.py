@@ -18,7 +18,7 @@ from .features import RANDOM_GAP_COLUMN
 from .frames import Events, kind_codes
 from .history import code_shopper
 from .pipeline import candidate_features
-from .sources import Catalog, SourceParams, SourceSet
+from .sources import Catalog, ItemFactorFitter, SourceParams, SourceSet
 from .validation import PROTOCOLS, ValidationSet
 
 POSITIVE_KINDS = ("purchase", "add_to_cart", "like")
@@ -156,10 +156,11 @@ def validation_set(
     half_life_days: float | None,
     max_users: int,
     sample_seed: int,
+    als_fitter: ItemFactorFitter | None = None,
 ) -> ValidationSet | None:
     """Fit the sources on the holdout's training events and build every validation shopper's rows."""
     train = holdout.train
-    sources = SourceSet(params, seeds).fit(train, content, catalog)
+    sources = SourceSet(params, seeds).fit(train, content, catalog, als_fitter)
     users = np.array(sorted(holdout.truth))
     if len(users) > max_users:
         rng = np.random.default_rng(sample_seed)

@@ -21,7 +21,7 @@ import socket
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 from sqlalchemy import select, update
@@ -32,6 +32,11 @@ from shop.models import TrainingRun
 from shop.services import model_store
 from shop.services.caches import forget_shop_figures
 from shop.training.evaluation import PROTOCOLS, evaluate_shop
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from shop.recommend import HybridRecommender
 
 log = logging.getLogger(__name__)
 
@@ -222,12 +227,41 @@ def _stale_minutes(app: Flask) -> int:
     return int(app.config.get("SHOP_RETRAIN_STALE_MINUTES", DEFAULT_STALE_MINUTES))
 
 
+BACKENDS = ("local", "spark")
+
+
+def resolve_backend(app: Flask, backend: str | None) -> str:
+    """The backend asked for, else the app's SHOP_TRAIN_BACKEND; unknown names raise ValueError."""
+    name = (backend or app.config.get("SHOP_TRAIN_BACKEND") or "local").strip().lower()
+    if name not in BACKENDS:
+        raise ValueError(f"unknown training backend {name!r}; expected one of {list(BACKENDS)}")
+    return name
+
+
+def _fit_engine(
+    app: Flask, backend: str | None, interactions: pd.DataFrame, products: pd.DataFrame
+) -> HybridRecommender:
+    """The hybrid fit, with the ALS on Spark for the spark backend (its session ends with the fit)."""
+    from shop.recommend import HybridRecommender
+
+    engine = HybridRecommender(random_state=0)
+    if resolve_backend(app, backend) == "local":
+        return engine.fit(interactions, products)
+    from shop.training.spark_als import spark_fitter
+
+    with spark_fitter(app.config) as fitter:
+        engine.fit(interactions, products, als_fitter=fitter)
+    engine.metadata_["als_backend"] = {"backend": "spark", "master": fitter.master}
+    return engine
+
+
 def train_and_publish(
     app: Flask,
     run_id: int | None = None,
     progress: Progress | None = None,
     *,
     evaluate: bool = True,
+    backend: str | None = None,
 ) -> TrainingRun:
     """Fit the engine on everything the shop knows, evaluate it, save it and point the site at it.
 
@@ -237,6 +271,8 @@ def train_and_publish(
     returned untouched. ``progress(percent, message)`` is called at every
     phase, and the same figures are committed to the row. On failure the row is marked failed with the
     error, the previous model keeps serving, and the failed run is returned (the error is logged).
+    ``backend`` ("local" or "spark", default SHOP_TRAIN_BACKEND) says where the collaborative ALS is
+    fitted; the rest of the engine is always fitted here.
     """
     with app.app_context():
         if run_id is None:
@@ -258,7 +294,6 @@ def train_and_publish(
                     log.exception("progress callback failed")
 
         try:
-            from shop.recommend import HybridRecommender
             from shop.services.interactions import all_interactions, products_frame
 
             step(5, "Reading interactions and products")
@@ -275,7 +310,7 @@ def train_and_publish(
                 f"Fitting models on {len(interactions):,} interactions from {n_users:,} shoppers",
             )
             clock = time.perf_counter()
-            engine = HybridRecommender(random_state=0).fit(interactions, products)
+            engine = _fit_engine(app, backend, interactions, products)
             seconds["fit"] = time.perf_counter() - clock
 
             metrics: dict[str, Any] = {"k": 10}

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from shop.recommend import HybridRecommender
+from tests.spark_support import spark_or_skip
 
 START = pd.Timestamp("2025-03-01", tz="UTC")
 CATEGORIES = ("Kitchen", "Garden", "Books", "Toys", "Tech")
@@ -95,7 +96,23 @@ def shop():
     return shop_data()
 
 
-@pytest.fixture(scope="session")
-def engine(shop):
+def spark_fitter():
+    """A small Spark on two local cores, as CI runs it."""
+    from shop.training.spark_als import SparkALS
+
+    spark_or_skip()
+    return SparkALS("local[2]", shuffle_partitions=2, driver_memory="512m")
+
+
+#: The engine tests run against an engine whose ALS was fitted locally and one fitted on Spark:
+#: whichever backend trained it, the shop's pages ask the same questions of the same engine.
+BACKENDS = ("local", pytest.param("spark", marks=pytest.mark.spark))
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def engine(request, shop):
     interactions, products = shop
-    return HybridRecommender(random_state=0).fit(interactions, products)
+    if request.param == "local":
+        return HybridRecommender(random_state=0).fit(interactions, products)
+    with spark_fitter() as fitter:  # the session stops once the factors are back
+        return HybridRecommender(random_state=0).fit(interactions, products, als_fitter=fitter)

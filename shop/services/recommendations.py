@@ -23,10 +23,10 @@ from sqlalchemy.orm import joinedload
 
 from shop.experiments.assignment import variant_for
 from shop.extensions import cache, db, local_cache
-from shop.models import Like, OrderLine, Product, Rating
+from shop.models import OrderLine, Product
 from shop.services import merchandising
 from shop.services.availability import cart_product_ids, is_listed, is_sold_out, unsellable
-from shop.services.interactions import touched_product_ids, user_history
+from shop.services.interactions import shopper_history, touched_product_ids, user_history
 from shop.services.model_store import current_engine, store
 from shop.services.new_products import products_fingerprint, unseen_for
 
@@ -213,19 +213,8 @@ def because_you_liked(
     """
 
     # A hidden product is never named to a shopper, not even as the reason for a list.
-    liked = db.session.scalar(
-        select(Like.product_id)
-        .join(Product, Product.id == Like.product_id)
-        .where(Like.user_id == user_id, is_listed())
-        .order_by(Like.created_at.desc(), Like.id.desc())
-        .limit(1)
-    ) or db.session.scalar(
-        select(Rating.product_id)
-        .join(Product, Product.id == Rating.product_id)
-        .where(Rating.user_id == user_id, Rating.stars >= 4, is_listed())
-        .order_by(Rating.updated_at.desc())
-        .limit(1)
-    )
+    hidden = unsellable().hidden
+    liked = next((i for i in shopper_history(user_id).liked if i not in hidden), None)
     if liked is None:
         return None
     anchor = db.session.get(Product, liked)

@@ -20,6 +20,7 @@ from shop.services.new_products import unseen_for
 from shop.services.products import ProductData, update_product
 from shop.services.stock import StockReason
 from tests import factories
+from tests.test_caching import cached, counting_queries  # noqa: F401  a fixture
 from tests.test_recommendations_service import signed_in, trained  # noqa: F401  fixtures
 
 CARD = re.compile(r'<div class="card h-100 product-card.*?</div>\s*</div>\s*</div>', re.S)
@@ -84,6 +85,27 @@ def test_a_kept_card_links_to_the_list_it_is_shown_in(client):
     search = card_of(client.get("/search?q=kettle").get_data(as_text=True), "Blue Kettle")
     assert "src=browse:all" in listing and "src=search" in search
     assert "src=browse:all" not in search
+
+
+def kitchen_tile(client) -> str:
+    page = client.get("/").get_data(as_text=True)
+    return page.split("?category=kitchen", 1)[1].split("</a>", 1)[0]
+
+
+def test_category_tiles_are_kept_and_a_hidden_product_changes_them_at_once(
+    cached,  # noqa: F811
+    client,
+):
+    kettle = factories.make_product("Blue Kettle")
+    factories.make_product("Red Kettle")
+    assert "2 products" in kitchen_tile(client)
+    with counting_queries() as statements:
+        assert "2 products" in kitchen_tile(client)
+    assert not any("GROUP BY categories.id" in s for s in statements)  # from the cache
+
+    edit(kettle, listed=False)
+
+    assert "1 product<" in kitchen_tile(client)
 
 
 def similar_ids(product: Product, **kwargs) -> list[int]:

@@ -268,7 +268,7 @@ def _ask_engine(ask: Callable[[], list]) -> list | None:
 
 #: How far past n a product row's cached engine answer reaches, so that it still fills n once the
 #: request's hidden, sold-out and carted products are taken out.
-ROW_SLACK = 25
+ROW_SLACK = 10
 
 
 def _row_for_product(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pandas as pd
-from sqlalchemy import literal, null, select, union_all
+from sqlalchemy import DateTime, Integer, cast, literal, null, select, union_all
 
 from shop.extensions import db
 from shop.models import Category, Event, Like, Product, Rating
@@ -119,9 +119,10 @@ def _history_statement(user_id: int, event_limit: int):
         literal(user_id).label("user_id"),
         Event.product_id,
         literal("touched").label("kind"),
-        null().label("value"),
-        null().label("timestamp"),
-        null().label("row_id"),
+        # Typed: PostgreSQL reads a bare NULL in a DISTINCT arm as text, which no UNION matches.
+        cast(null(), Integer).label("value"),
+        cast(null(), DateTime(timezone=True)).label("timestamp"),
+        cast(null(), Integer).label("row_id"),
     ).where(Event.user_id == user_id)
     return union_all(
         select(recent),

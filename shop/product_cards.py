@@ -53,16 +53,13 @@ def card_key(product: Any) -> str:
     )
 
 
-def _rendered(product: Any) -> tuple[str, str]:
-    """The card with marks for its link and reason, and without a reason line."""
-    key = card_key(product)
+def _rendered(product: Any, with_reason: bool) -> str:
+    """The card with a mark for its link (and one for its reason line, when it has one)."""
+    key = card_key(product) + ("\x1freason" if with_reason else "")
     found = local_cache.get(key)
     if found is None:
         body = current_app.jinja_env.get_template("macros.html").module.card_body
-        found = (
-            str(body(product, href=HREF_MARK, reason=REASON_MARK)),
-            str(body(product, href=HREF_MARK, reason=None)),
-        )
+        found = str(body(product, href=HREF_MARK, reason=REASON_MARK if with_reason else None))
         local_cache.set(key, found)
     return found
 
@@ -76,8 +73,7 @@ def product_card(
         args["src"] = source
     if imp:
         args["imp"] = imp
-    with_reason, without = _rendered(product)
-    html = (with_reason if reason else without).replace(
+    html = _rendered(product, bool(reason)).replace(
         HREF_MARK, str(escape(url_for("catalog.product_detail", **args)))
     )
     if reason:

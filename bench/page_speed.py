@@ -18,18 +18,20 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sqlite3
 import statistics
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._retail import machine  # noqa: E402
 from bench.load_bench import LUA_REPORT, signed_in_shopper, wrk  # noqa: E402
-from bench.servers import gunicorn, prepare_shop, shop_env  # noqa: E402
+from bench.servers import (  # noqa: E402
+    add_size_arguments,
+    chosen_size,
+    gunicorn,
+    ready_shop,
+)
 
 FULL = {"users": 3_000, "products": 1_000, "events": 150_000, "seconds": 10}
 QUICK = {"users": 300, "products": 200, "events": 15_000, "seconds": 3}
@@ -45,15 +47,11 @@ ROUTES = {
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a small shop and 3 s rounds")
-    parser.add_argument("--users", type=int)
-    parser.add_argument("--products", type=int)
-    parser.add_argument("--events", type=int)
+    add_size_arguments(parser, "a small shop and 3 s rounds")
     parser.add_argument("--seconds", type=int, help="per route per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--workdir", type=Path, help="reuse (or prepare) a shop folder")
     parser.add_argument(
         "--out", type=Path, default=Path(__file__).resolve().parent / "results" / "page_speed.json"
     )
@@ -61,24 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 2
-    size = dict(QUICK if args.quick else FULL)
-    for key in size:
-        if getattr(args, key) is not None:
-            size[key] = getattr(args, key)
-
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="shop-pages-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    env = shop_env(workdir)
-    if not (workdir / "shop.db").exists():
-        started = time.perf_counter()
-        prepare_shop(env, size["users"], size["products"], size["events"])
-        print(f"prepared shop in {time.perf_counter() - started:.0f} s at {workdir}")
-    with sqlite3.connect(workdir / "shop.db") as conn:
-        product_ids = [r[0] for r in conn.execute("SELECT id FROM products ORDER BY id")]
-        counts = {
-            t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-            for t in ("users", "products", "events")
-        }
+    size = chosen_size(args, FULL, QUICK)
+    workdir, env, product_ids, counts = ready_shop(
+        args.workdir, size["users"], size["products"], size["events"], prefix="shop-pages-"
+    )
     script = workdir / "report.lua"
     script.write_text(LUA_REPORT)
     ids = {"WRK_PATH_PREFIX": "/products/", "WRK_IDS": " ".join(map(str, product_ids))}
@@ -142,23 +126,10 @@ def main(argv: list[str] | None = None) -> int:
         f"\np99 of the signed-in home page at {args.connections} connections: "
         f"{home['p99_ms']:.1f} ms (goal ≤ {HOME_P99_GOAL_MS:.0f} ms: {met})"
     )
+    settings = {key: getattr(args, key) for key in ("workers", "connections", "rounds")}
+    payload = {"machine": info, "shop": counts, **settings, "seconds": size["seconds"]}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
-        json.dumps(
-            {
-                "machine": info,
-                "shop": counts,
-                "workers": args.workers,
-                "connections": args.connections,
-                "rounds": args.rounds,
-                "seconds": size["seconds"],
-                "summary": summary,
-                "runs": runs,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    args.out.write_text(json.dumps({**payload, "summary": summary, "runs": runs}, indent=2) + "\n")
     print(f"wrote {args.out}")
     return 0
 

@@ -31,7 +31,6 @@ import random
 import re
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
 from contextlib import contextmanager
@@ -40,7 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._retail import machine  # noqa: E402
-from bench.servers import prepare_shop, shop_env  # noqa: E402
+from bench.servers import add_size_arguments, chosen_size, ready_shop, shop_env  # noqa: E402
 
 FULL = {"users": 3_000, "products": 1_000, "events": 150_000, "requests": 300}
 QUICK = {"users": 300, "products": 200, "events": 15_000, "requests": 60}
@@ -317,34 +316,16 @@ def print_table(result: dict, counts: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a small shop and 60 requests a route")
-    parser.add_argument("--users", type=int)
-    parser.add_argument("--products", type=int)
-    parser.add_argument("--events", type=int)
+    add_size_arguments(parser, "a small shop and 60 requests a route")
     parser.add_argument("--requests", type=int, help="measured requests per route")
     parser.add_argument("--seed", type=int, default=3)
-    parser.add_argument("--workdir", type=Path, help="reuse (or prepare) a shop folder")
     parser.add_argument("--label", default="latest", help="names the JSON file: profile_LABEL.json")
     parser.add_argument("--out", type=Path, help="default bench/results/profile_pages_LABEL.json")
     args = parser.parse_args(argv)
-    size = dict(QUICK if args.quick else FULL)
-    for key in size:
-        if getattr(args, key) is not None:
-            size[key] = getattr(args, key)
-
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="shop-profile-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    if not (workdir / "shop.db").exists():
-        started = time.perf_counter()
-        prepare_shop(shop_env(workdir), size["users"], size["products"], size["events"])
-        print(f"prepared shop in {time.perf_counter() - started:.0f} s at {workdir}")
-    import sqlite3
-
-    with sqlite3.connect(workdir / "shop.db") as conn:
-        counts = {
-            t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-            for t in ("users", "products", "events")
-        }
+    size = chosen_size(args, FULL, QUICK)
+    workdir, _, _, counts = ready_shop(
+        args.workdir, size["users"], size["products"], size["events"], prefix="shop-profile-"
+    )
     result = profile(workdir, size["requests"], args.seed)
     result.update({"machine": machine(), "shop": counts, "requests_per_route": size["requests"]})
     print_table(result, counts)

@@ -14,16 +14,14 @@ makes the larger shop's count grow, and fails here.
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from decimal import Decimal
-
-from sqlalchemy import event
 
 from shop import product_page
 from shop.extensions import db
 from shop.models import CartItem, Event, Like, Order, OrderLine, Rating
 from shop.services import home
 from tests import factories
+from tests.test_caching import counting_queries
 
 PAGES = {
     "home, signed in": ("/", True),
@@ -36,20 +34,6 @@ PAGES = {
     "orders": ("/orders", True),
     "saved": ("/feedback/saved", True),
 }
-
-
-@contextmanager
-def counted_statements():
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def add_products(user_id: int, start: int, stop: int) -> list[int]:
@@ -99,7 +83,7 @@ def statements_per_page(visitor, shopper, first: int) -> dict[str, list[str]]:
         browser = shopper if signed_in else visitor
         url = path.format(first=first)
         assert browser.get(url).status_code == 200, name
-        with counted_statements() as statements:
+        with counting_queries() as statements:
             response = browser.get(url)
         assert response.status_code == 200, name
         counts[name] = statements

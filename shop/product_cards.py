@@ -9,8 +9,9 @@ reason line under it, so the card is rendered once with marks in those two place
 The key is the product's id and ``updated_at`` (which the product and stock services move on every
 edit, price and stock included) with the values the card shows: the price and sold-out state, the
 rating counters (a rating does not move ``updated_at``), the category's name (a renamed category
-moves no product), name, brand and picture. A change to any of them makes a new key, so the next
-page shows it at once and no other process has to be told; old entries age out of the cache.
+moves no product), name, brand, picture and the shop's currency. A change to any of them makes a
+new key, so the next page shows it at once and no other process has to be told; old entries age
+out of the cache.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def card_key(product: Any) -> str:
                 product.brand,
                 product.image_hash,
                 product.image_path,
+                current_app.config.get("SHOP_CURRENCY", "GBP"),  # the price's format
             ),
         )
     )

@@ -84,6 +84,12 @@ class Config:
     CACHE_DIR = os.environ.get("SHOP_CACHE_DIR", str(INSTANCE_DIR / "cache"))
     CACHE_KEY_PREFIX = "shop-cache:"
     CACHE_DEFAULT_TIMEOUT = env_int("SHOP_CACHE_SECONDS", 60)
+    # Each process's own cache (shop.extensions.local_cache): rendered product cards, engine rows.
+    # Their keys carry the product's state or the model version, so they are never stale; the
+    # threshold bounds the memory (a card is about 1.5 kB), "NullCache" turns it off.
+    SHOP_LOCAL_CACHE_TYPE = os.environ.get("SHOP_LOCAL_CACHE_TYPE", "SimpleCache")
+    SHOP_LOCAL_CACHE_ENTRIES = env_int("SHOP_LOCAL_CACHE_ENTRIES", 20_000)
+    SHOP_LOCAL_CACHE_SECONDS = env_int("SHOP_LOCAL_CACHE_SECONDS", 3600)
     # Failed sign-ins (shop.auth.throttle): per account from one address, per address, and per
     # account from every address (browsers the account signed in from before are exempt).
     SHOP_LOGIN_LIMIT = os.environ.get("SHOP_LOGIN_LIMIT", "5 per 15 minutes")

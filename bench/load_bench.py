@@ -17,11 +17,9 @@ import json
 import os
 import random
 import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -30,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._retail import machine  # noqa: E402
 from bench.loadgen import Ledger, Shopper, Stats  # noqa: E402
-from bench.servers import gunicorn, prepare_shop, shop_env  # noqa: E402
+from bench.servers import gunicorn, ready_shop  # noqa: E402
 
 LUA_REPORT = r"""
 local ids = {}
@@ -122,19 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 2
 
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="shop-load-"))
-    env = shop_env(workdir)
-    if not (workdir / "shop.db").exists():
-        started = time.perf_counter()
-        prepare_shop(env, args.users, args.products, args.events)
-        print(f"prepared shop in {time.perf_counter() - started:.0f} s at {workdir}")
-
-    with sqlite3.connect(workdir / "shop.db") as conn:
-        product_ids = [r[0] for r in conn.execute("SELECT id FROM products ORDER BY id")]
-        counts = {
-            t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-            for t in ("users", "products", "events")
-        }
+    workdir, env, product_ids, counts = ready_shop(
+        args.workdir, args.users, args.products, args.events, prefix="shop-load-"
+    )
     script = workdir / "report.lua"
     script.write_text(LUA_REPORT)
 

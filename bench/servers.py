@@ -281,3 +281,45 @@ class SilentMailServer:
         self.sock.close()
         for conn in self.held:
             conn.close()
+
+
+def add_size_arguments(parser: argparse.ArgumentParser, quick_help: str) -> None:
+    """--quick, --users, --products, --events and --workdir, as the page benches take them."""
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--users", type=int)
+    parser.add_argument("--products", type=int)
+    parser.add_argument("--events", type=int)
+    parser.add_argument("--workdir", type=Path, help="reuse (or prepare) a shop folder")
+
+
+def chosen_size(args: argparse.Namespace, full: dict, quick: dict) -> dict:
+    """The full or quick sizes, each overridden by its flag when given."""
+    size = dict(quick if args.quick else full)
+    for key in size:
+        if getattr(args, key, None) is not None:
+            size[key] = getattr(args, key)
+    return size
+
+
+def ready_shop(
+    workdir: Path | None, users: int, products: int, events: int, prefix: str = "shop-"
+) -> tuple[Path, dict[str, str], list[int], dict[str, int]]:
+    """A seeded, trained shop folder (prepared unless it holds one): folder, env, product ids and
+    the users / products / events counts."""
+    import sqlite3
+    import tempfile
+
+    workdir = workdir or Path(tempfile.mkdtemp(prefix=prefix))
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = shop_env(workdir)
+    if not (workdir / "shop.db").exists():
+        started = time.perf_counter()
+        prepare_shop(env, users, products, events)
+        print(f"prepared shop in {time.perf_counter() - started:.0f} s at {workdir}")
+    with sqlite3.connect(workdir / "shop.db") as conn:
+        product_ids = [r[0] for r in conn.execute("SELECT id FROM products ORDER BY id")]
+        counts = {
+            t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in ("users", "products", "events")
+        }
+    return workdir, env, product_ids, counts

@@ -88,7 +88,7 @@ def _ensure_sqlite_folder(uri: str) -> None:
 
 def register_extensions(app: Flask) -> None:
     from shop import database, limits_storage
-    from shop.extensions import cache, csrf, db, limiter, login_manager, migrate
+    from shop.extensions import cache, csrf, db, limiter, local_cache, login_manager, migrate
 
     db.init_app(app)
     database.configure_engine_events(app)
@@ -97,6 +97,15 @@ def register_extensions(app: Flask) -> None:
     )
     csrf.init_app(app)
     cache.init_app(app)
+    local_cache.init_app(
+        app,
+        config={
+            "CACHE_TYPE": app.config["SHOP_LOCAL_CACHE_TYPE"],
+            "CACHE_THRESHOLD": app.config["SHOP_LOCAL_CACHE_ENTRIES"],
+            "CACHE_DEFAULT_TIMEOUT": app.config["SHOP_LOCAL_CACHE_SECONDS"],
+            "CACHE_NO_NULL_WARNING": True,
+        },
+    )
     # Redis URLs get the store that falls back to memory while Redis is down (shop.limits_storage).
     app.config["RATELIMIT_STORAGE_URI"] = limits_storage.storage_uri(
         app.config.get("RATELIMIT_STORAGE_URI") or "memory://"

@@ -80,3 +80,23 @@ def end_transaction() -> None:
     from shop.extensions import db
 
     db.session.commit()
+
+
+def commit_keeping_loaded() -> None:
+    """Commit, keeping the objects already read as they are (no expiry).
+
+    A GET that records something (an impression) and then renders what it read must not have every
+    product on the page reloaded, one query per card, because the commit expired them. Nothing
+    this request changed is re-read from them afterwards, so their loaded state is still right.
+    """
+    from shop.extensions import db
+
+    session = db.session()
+    if not session.in_transaction():
+        return
+    keep = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = keep

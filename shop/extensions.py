@@ -31,5 +31,9 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 cache = Cache()
+# This process's own cache (Flask-Caching's SimpleCache) for what is keyed by its version: product
+# cards by the product's state, engine rows by the model version. Such a key changes with the data,
+# so nothing has to clear it from another process, and a read costs no network hop.
+local_cache = Cache()
 # No default limits: only the routes that need a limit (sign-in) declare one.
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

@@ -22,6 +22,8 @@ from shop.services.feedback import MAX_REVIEW_LENGTH, tidy_review
 from shop.services.recommendations import also_bought, similar_products
 
 STARS_MESSAGE = "Choose a rating from 1 to 5 whole stars."
+#: Cards in each of the page's rows ("Similar products", "Customers who bought this also bought").
+ROW = 5
 
 
 class RatingForm(FirstErrorMixin, FlaskForm):
@@ -90,8 +92,8 @@ def render_product_page(
         "catalog/product.html",
         product=product,
         stock_level=stock.level(product),
-        similar=similar_products(product, n=5, user_id=user_id),
-        bought_together=also_bought(product, n=5, user_id=user_id),
+        similar=similar_products(product, n=ROW, user_id=user_id),
+        bought_together=also_bought(product, n=ROW, user_id=user_id),
         reviews=reviews,
         buyers=feedback.buyers_among(product.id, [r.user_id for r in reviews]),
         breakdown=feedback.rating_breakdown(product.id),

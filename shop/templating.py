@@ -124,6 +124,9 @@ def page_needs_token() -> bool:
 
 
 def register(app: Flask) -> None:
+    from shop.product_cards import product_card
+
+    app.add_template_global(product_card, "cached_product_card")
     app.add_template_global(cart_count)
     app.add_template_global(page_needs_token)
     app.add_template_global(product_image_url)

@@ -11,7 +11,7 @@ from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from shop.catalog import bp, queries
-from shop.database import begin_write
+from shop.database import begin_write, commit_keeping_loaded
 from shop.errors import error_response
 from shop.experiments.impressions import impression_for
 from shop.extensions import db, limiter
@@ -33,7 +33,7 @@ LISTING_ARGS = ("category", "sort", "brand", "price", "rating")
 def index():
     user_id = current_user.id if current_user.is_authenticated else None
     page = home.home_page(user_id)
-    db.session.commit()  # an experiment's list shown is recorded as an impression
+    commit_keeping_loaded()  # an experiment's list shown is recorded as an impression
     return render_template("catalog/index.html", page=page, tiles=categories.category_tiles())
 
 

@@ -23,8 +23,9 @@ import numpy as np
 from sqlalchemy import case, distinct, func, select
 
 from shop.extensions import db
-from shop.models import Event, Order, OrderLine, Product
-from shop.services.availability import cart_product_ids, is_listed, unsellable
+from shop.models import Order, OrderLine
+from shop.services.availability import cart_product_ids, unsellable
+from shop.services.interactions import shopper_history
 from shop.services.recommendations import ShownItem, ShownList, products_by_id
 
 #: Products the shopper bought, most recent first, considered for "Buy it again".
@@ -36,17 +37,13 @@ REBUY_HALF_LIFE_DAYS = 365.0
 
 
 def recently_viewed(user_id: int, n: int = 10, source: str = "home:recently-viewed") -> ShownList:
-    """The shopper's latest distinct viewed or clicked products, newest first."""
-    last_seen = func.max(Event.created_at)
-    query = (
-        select(Event.product_id)
-        .join(Product, Product.id == Event.product_id)
-        .where(Event.user_id == user_id, Event.kind.in_(("view", "click")), is_listed())
-        .group_by(Event.product_id)
-        .order_by(last_seen.desc(), func.max(Event.id).desc())
-        .limit(n)
-    )
-    ids = list(db.session.scalars(query))
+    """The shopper's latest distinct viewed or clicked products, newest first.
+
+    Read from the request's one history statement (``interactions.shopper_history``), so among the
+    shopper's latest ``HISTORY_EVENT_LIMIT`` events; hidden products are left out.
+    """
+    hidden = unsellable().hidden
+    ids = [i for i in shopper_history(user_id).viewed if i not in hidden][:n]
     by_id = products_by_id(ids)
     return ShownList(source=source, items=[ShownItem(by_id[i], "") for i in ids if i in by_id])
 

@@ -7,8 +7,11 @@ row-by-row ORM loop.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
 import pandas as pd
-from sqlalchemy import literal, select, union, union_all
+from sqlalchemy import DateTime, Integer, cast, literal, null, select, union_all
 
 from shop.extensions import db
 from shop.models import Category, Event, Like, Product, Rating
@@ -83,26 +86,97 @@ def all_interactions() -> pd.DataFrame:
 HISTORY_EVENT_LIMIT = 500
 
 
-def user_history(user_id: int, event_limit: int = HISTORY_EVENT_LIMIT) -> pd.DataFrame:
-    """One shopper's history, as fresh as the database: the engine folds it in on the spot."""
+@dataclass(frozen=True)
+class ShopperHistory:
+    """One shopper's history as every part of a page needs it, from one statement.
+
+    ``frame``: what the engine folds in (the latest ``HISTORY_EVENT_LIMIT`` events, every like and
+    rating). ``touched``: every product viewed, clicked, carted, bought, rated or liked, however long
+    ago. ``viewed``: distinct products viewed or clicked, newest first, among those latest events.
+    ``liked``: liked products, newest like first, then products rated 4 or 5 stars, newest first.
+    """
+
+    frame: pd.DataFrame
+    touched: frozenset[int]
+    viewed: tuple[int, ...]
+    liked: tuple[int, ...]
+
+
+def _history_statement(user_id: int, event_limit: int):
+    """Recent events, the ids of all products in older ones, likes and ratings: one UNION ALL.
+
+    Each row carries its table's id so that ties in time keep the order the tables were written in.
+    """
     recent = (
         _events()
+        .add_columns(Event.id.label("row_id"))
         .where(Event.user_id == user_id)
         .order_by(Event.created_at.desc(), Event.id.desc())
         .limit(event_limit)
         .subquery()
     )
-    query = union_all(
+    every_event = select(
+        literal(user_id).label("user_id"),
+        Event.product_id,
+        literal("touched").label("kind"),
+        # Typed: PostgreSQL reads a bare NULL in a DISTINCT arm as text, which no UNION matches.
+        cast(null(), Integer).label("value"),
+        cast(null(), DateTime(timezone=True)).label("timestamp"),
+        cast(null(), Integer).label("row_id"),
+    ).where(Event.user_id == user_id)
+    return union_all(
         select(recent),
-        _likes().where(Like.user_id == user_id),
-        _ratings().where(Rating.user_id == user_id),
+        every_event.distinct(),
+        _likes().add_columns(Like.id.label("row_id")).where(Like.user_id == user_id),
+        _ratings().add_columns(Rating.id.label("row_id")).where(Rating.user_id == user_id),
     )
-    rows = db.session.execute(query).all()
-    if not rows:
-        return _empty()
-    # Column lists, not Row objects: pandas builds a frame from rows one cell at a time.
-    columns = zip(*rows, strict=True)
-    return _typed(pd.DataFrame(dict(zip(COLUMNS, map(list, columns), strict=True))))
+
+
+def _read_history(user_id: int, event_limit: int) -> ShopperHistory:
+    rows = db.session.execute(_history_statement(user_id, event_limit)).all()
+    touched = frozenset(int(row[1]) for row in rows)
+    kept = [row for row in rows if row[2] != "touched"]
+    if kept:
+        # Column lists, not Row objects: pandas builds a frame from rows one cell at a time.
+        columns = list(zip(*kept, strict=True))[: len(COLUMNS)]
+        frame = _typed(pd.DataFrame(dict(zip(COLUMNS, map(list, columns), strict=True))))
+    else:
+        frame = _empty()
+
+    def newest_first(found: list) -> list:
+        return sorted(found, key=lambda row: (_aware(row[4]), row[5]), reverse=True)
+
+    viewed = tuple(
+        dict.fromkeys(int(r[1]) for r in newest_first([r for r in kept if r[2] in VIEWS]))
+    )
+    likes = newest_first([r for r in kept if r[2] == "like"])
+    high = newest_first([r for r in kept if r[2] == "rating" and r[3] >= LIKED_STARS])
+    liked = tuple(dict.fromkeys(int(r[1]) for r in likes + high))
+    return ShopperHistory(frame=frame, touched=touched, viewed=viewed, liked=liked)
+
+
+def _aware(value: datetime | str) -> datetime:
+    """A timestamp as an aware datetime (drivers hand them back naive, aware or as text)."""
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+#: Events that mean the shopper looked at a product ("Recently viewed").
+VIEWS = ("view", "click")
+#: A rating from this many stars counts as liking the product ("Because you liked ...").
+LIKED_STARS = 4
+
+
+def shopper_history(user_id: int, event_limit: int = HISTORY_EVENT_LIMIT) -> ShopperHistory:
+    """The shopper's history, read once per request in one statement and shared by every row."""
+    return per_request(
+        f"_shop_history_{user_id}_{event_limit}", lambda: _read_history(user_id, event_limit)
+    )
+
+
+def user_history(user_id: int, event_limit: int = HISTORY_EVENT_LIMIT) -> pd.DataFrame:
+    """One shopper's history, as fresh as the database: the engine folds it in on the spot."""
+    return shopper_history(user_id, event_limit).frame
 
 
 def touched_product_ids(user_id: int) -> set[int]:
@@ -111,15 +185,7 @@ def touched_product_ids(user_id: int) -> set[int]:
     "Recommended for you" never shows these: the evaluation counts a hit only on a product new to
     the shopper, so a list that re-showed touched products would serve something it never measured.
     """
-    query = union(
-        select(Event.product_id).where(Event.user_id == user_id),
-        select(Like.product_id).where(Like.user_id == user_id),
-        select(Rating.product_id).where(Rating.user_id == user_id),
-    )
-    # Read once per request: the home page's rows all ask (a copy, since callers add to it).
-    return set(
-        per_request(f"_shop_touched_{user_id}", lambda: frozenset(db.session.scalars(query)))
-    )
+    return set(shopper_history(user_id).touched)  # a copy, since callers add to it
 
 
 def products_frame(*conditions) -> pd.DataFrame:

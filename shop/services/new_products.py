@@ -37,13 +37,14 @@ def products_fingerprint() -> tuple:
     return tuple(str(value) for value in row)
 
 
-def unseen_for(engine: Any, version: str | None) -> Any:
+def unseen_for(engine: Any, version: str | None, fingerprint: tuple | None = None) -> Any:
     """The engine's coding of the products it was not fitted on (an ``UnseenProducts``), cached.
 
     New products are those with an id above the model's largest or created after its training
-    started; the engine drops any it knows after all.
+    started; the engine drops any it knows after all. ``fingerprint``: the catalogue's
+    (:func:`products_fingerprint`), when the caller has just read it.
     """
-    key = (version, id(engine), *products_fingerprint())
+    key = (version, id(engine), *(fingerprint or products_fingerprint()))
     with _lock:
         hit = _coded.get("unseen")
     if hit is not None and hit[0] == key:

@@ -22,13 +22,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from shop.experiments.assignment import variant_for
-from shop.extensions import cache, db
-from shop.models import Like, OrderLine, Product, Rating
+from shop.extensions import cache, db, local_cache
+from shop.models import OrderLine, Product
 from shop.services import merchandising
 from shop.services.availability import cart_product_ids, is_listed, is_sold_out, unsellable
-from shop.services.interactions import touched_product_ids, user_history
+from shop.services.interactions import shopper_history, touched_product_ids, user_history
 from shop.services.model_store import current_engine, store
-from shop.services.new_products import unseen_for
+from shop.services.new_products import products_fingerprint, unseen_for
 
 log = logging.getLogger(__name__)
 
@@ -213,19 +213,8 @@ def because_you_liked(
     """
 
     # A hidden product is never named to a shopper, not even as the reason for a list.
-    liked = db.session.scalar(
-        select(Like.product_id)
-        .join(Product, Product.id == Like.product_id)
-        .where(Like.user_id == user_id, is_listed())
-        .order_by(Like.created_at.desc(), Like.id.desc())
-        .limit(1)
-    ) or db.session.scalar(
-        select(Rating.product_id)
-        .join(Product, Product.id == Rating.product_id)
-        .where(Rating.user_id == user_id, Rating.stars >= 4, is_listed())
-        .order_by(Rating.updated_at.desc())
-        .limit(1)
-    )
+    hidden = unsellable().hidden
+    liked = next((i for i in shopper_history(user_id).liked if i not in hidden), None)
     if liked is None:
         return None
     anchor = db.session.get(Product, liked)
@@ -277,6 +266,41 @@ def _ask_engine(ask: Callable[[], list]) -> list | None:
         return None
 
 
+#: How far past n a product row's cached engine answer reaches, so that it still fills n once the
+#: request's hidden, sold-out and carted products are taken out.
+ROW_SLACK = 10
+
+
+def _row_for_product(
+    kind: str,
+    product_id: int,
+    n: int,
+    blocked: set[int],
+    ask: Callable[[int, list[int]], list],
+    *extra_key: Any,
+) -> list:
+    """The engine's row for a product page ("similar", "also bought"), cached per model version.
+
+    The engine fills these rows by walking a fixed neighbour order and skipping what is excluded,
+    so the first n of a deeper answer asked without exclusions, filtered by this request's
+    exclusions, is the same list. That deeper answer is kept in the process's cache under the model
+    version (and ``extra_key``, the catalogue's fingerprint for "similar", which also ranks
+    products added since the fit); hiding a product, selling it out or carting it still takes it
+    out of the very next page, because the filter is applied on every request. When too few are
+    left after the filter, the engine is asked with the exclusions, as before.
+    """
+    depth = n + ROW_SLACK
+    key = f"row:{kind}:{store().version}:{product_id}:{depth}:{':'.join(map(str, extra_key))}"
+    deep = local_cache.get(key)
+    if deep is None:
+        deep = ask(depth, [product_id])
+        local_cache.set(key, deep)
+    kept = [r for r in deep if int(r.product_id) not in blocked][:n]
+    if len(kept) < n and len(deep) >= depth:
+        return ask(n, sorted(blocked))
+    return kept
+
+
 def _blocked(product, exclude: Iterable[int], user_id: int | None) -> set[int]:
     """What a product page's list must leave out: the product, the caller's exclusions, the shop's
     unsellable products and the shopper's cart."""
@@ -325,11 +349,22 @@ def similar_products(
     """Products like this one (content similarity, new products included); topped up from the
     category's popular products when the engine has fewer than n, or no model is loaded."""
     blocked = _blocked(product, exclude, user_id)
-    version = store().version
 
     def ask(engine):
-        unseen = unseen_for(engine, version)
-        return engine.similar(product.id, n=n, exclude=sorted(blocked), unseen=unseen)
+        fingerprint = products_fingerprint()
+        return _row_for_product(
+            "similar",
+            product.id,
+            n,
+            blocked,
+            lambda depth, leave_out: engine.similar(
+                product.id,
+                n=depth,
+                exclude=leave_out,
+                unseen=unseen_for(engine, store().version, fingerprint),
+            ),
+            fingerprint,
+        )
 
     shown = _from_engine(ask, source)
     items = [] if shown is None else shown.items
@@ -345,7 +380,14 @@ def also_bought(
     """Customers who bought this also bought: co-purchases, from the model or straight from orders."""
     blocked = _blocked(product, (), user_id)
     shown = _from_engine(
-        lambda engine: engine.also_bought(product.id, n=n, exclude=sorted(blocked)), source
+        lambda engine: _row_for_product(
+            "also-bought",
+            product.id,
+            n,
+            blocked,
+            lambda depth, leave_out: engine.also_bought(product.id, n=depth, exclude=leave_out),
+        ),
+        source,
     )
     items = [] if shown is None else shown.items
     if len(items) >= n:

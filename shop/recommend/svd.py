@@ -28,7 +28,7 @@ from surprise import AlgoBase, BaselineOnly, PredictionImpossible, Trainset
 from .linalg import solve_spd
 
 #: Most ratings the choice is made on (a random sample): the grid refits SVD a dozen times per fold.
-TUNING_MAX_RATINGS = 20_000
+TUNING_MAX_RATINGS = 10_000
 #: Folds of the sample, each judging a fifth after learning on the rest: all five on a sample of up to
 #: a fifth of ``TUNING_MAX_RATINGS``, fewer on bigger ones (whose single fifth is already thousands).
 TUNING_FOLDS = 5

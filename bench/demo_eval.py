@@ -4,7 +4,8 @@ For each seed: a fresh SQLite database in a temporary folder, migrated; the Make
 (`seed --if-empty --with-experiment --admin-email ... --admin-password ...`, with `--seed S` and a fixed
 `--as-of` so reruns draw the same shops); then what `flask evaluate` runs (its service function
 ``evaluate_shop`` on the shop's interactions and products). Prints every model's NDCG@10 on the time split,
-the hybrid / popularity ratio, medians over the seeds, and the simulated demo experiment's outcome as the
+the hybrid / popularity ratio, the rating table (RMSE of the SVD, BaselineOnly and the global mean on a
+random fifth of the stars), medians over the seeds, and the simulated demo experiment's outcome as the
 experiment page computes it.
 
 The demo experiment's clicks and purchases come from lists the engine made, and about half of them fall
@@ -138,6 +139,13 @@ def main() -> None:
         )
         print("  NDCG@10: " + ", ".join(f"{n} {v:.4f}" for n, v in run["ndcg"].items()))
         print(f"  hybrid / popularity: {run['hybrid_over_popularity']:.3f}")
+        ratings = (run["ratings"] or {}).get("models")
+        if ratings:  # the rating table of `flask evaluate` (random 80/20 split of the stars)
+            print(
+                "  ratings RMSE: "
+                + ", ".join(f"{n} {v['rmse']:.4f}" for n, v in ratings.items())
+                + f" ({next(iter(ratings.values()))['n_test']} test ratings)"
+            )
         print(
             "  without the experiment: "
             + ", ".join(f"{n} {v:.4f}" for n, v in alone["ndcg"].items())

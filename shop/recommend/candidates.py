@@ -27,15 +27,22 @@ def top_n(scores: np.ndarray, n: int) -> np.ndarray:
 def _best_unblocked(
     scores: np.ndarray, blocked_mask: np.ndarray, n_blocked: int, k: int
 ) -> np.ndarray:
-    """Up to k positive-scoring unblocked products of one source (sparse sources use their non-zeros)."""
-    positive = np.flatnonzero(scores > 0)
-    if len(positive) <= k + n_blocked:
-        picked = positive
-    else:
-        picked = positive[np.argpartition(-scores[positive], k + n_blocked - 1)[: k + n_blocked]]
-    picked = picked[~blocked_mask[picked]]
+    """Up to k positive-scoring unblocked products of one source.
+
+    One partition of the source's own array for its best ``k + n_blocked`` (enough to survive the
+    blocked ones), then the positive, unblocked ones among them: no copy of the catalogue's positive
+    scores first, which every dense source used to make on every request.
+    """
+    n = len(scores)
+    wanted = min(n, k + n_blocked)
+    if wanted <= 0:
+        return np.zeros(0, dtype=np.int64)
+    picked = np.argpartition(scores, n - wanted)[n - wanted :] if wanted < n else np.arange(n)
+    values = scores[picked]
+    keep = (values > 0) & ~blocked_mask[picked]
+    picked, values = picked[keep], values[keep]
     if len(picked) > k:
-        picked = picked[np.argpartition(-scores[picked], k - 1)[:k]]
+        picked = picked[np.argpartition(-values, k - 1)[:k]]
     return picked
 
 

@@ -107,12 +107,28 @@ class EASEModel:
         return out
 
     def scores_for(self, items: np.ndarray, strengths: np.ndarray) -> np.ndarray:
-        """``scores`` for one shopper given as (item, strength) pairs: a weighted sum of a few rows of B."""
+        """``scores`` for one shopper given as (item, strength) pairs: a weighted sum of a few rows of B.
+
+        The rows are added into one float32 vector in place, one at a time: gathering them first copied
+        a (history x covered products) matrix on every request, 720 kB for 30 products of 6,000.
+        """
         out = np.zeros(self.n_items_)
         slots = self.slot_[items] if len(items) else items
         covered = slots >= 0
         if not covered.any():
             return out
-        values = np.ones(int(covered.sum())) if self.binary else strengths[covered]
-        out[self.items_] = values.astype(np.float32) @ self.weights_[slots[covered]]
+        weights = self.weights_
+        rows = slots[covered].tolist()
+        total = weights[rows[0]].copy()
+        if self.binary:
+            for row in rows[1:]:
+                np.add(total, weights[row], out=total)
+        else:
+            values = strengths[covered].astype(np.float32)
+            total *= values[0]
+            scratch = np.empty_like(total)
+            for row, value in zip(rows[1:], values[1:].tolist(), strict=True):
+                np.multiply(weights[row], np.float32(value), out=scratch)
+                np.add(total, scratch, out=total)
+        out[self.items_] = total
         return out

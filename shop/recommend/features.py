@@ -89,17 +89,19 @@ def build_features(
     n = len(candidates)
     out = np.full((n, len(FEATURES)), np.nan, dtype=np.float32)
     n_scored = len(SCORED_SOURCES)
-    for column, name in enumerate(SCORED_SOURCES):
-        values = scores.get(name)
-        if values is None:
-            continue
-        mine = values[candidates]
-        out[:, column] = mine
-        # Rank among the candidates (0 = this source's favourite); ties share the better rank.
-        order = np.argsort(-mine, kind="stable")
-        ranks = np.empty(n, dtype=np.float32)
-        ranks[order] = np.arange(n, dtype=np.float32)
-        out[:, n_scored + column] = np.log1p(ranks)
+    columns = [column for column, name in enumerate(SCORED_SOURCES) if name in scores]
+    if columns:
+        # Every speaking source's scores of the candidates as one (sources x candidates) block, ranked
+        # in one sort: rank 0 is a source's favourite, ties keep the catalogue order.
+        mine = np.empty((len(columns), n))
+        for row, column in enumerate(columns):
+            mine[row] = scores[SCORED_SOURCES[column]][candidates]
+        order = np.argsort(-mine, axis=1, kind="stable")
+        ranks = np.empty(mine.shape, dtype=np.float32)
+        np.put_along_axis(ranks, order, np.arange(n, dtype=np.float32)[None, :], axis=1)
+        picked = np.asarray(columns)
+        out[:, picked] = mine.T
+        out[:, n_scored + picked] = np.log1p(ranks).T
     column = 2 * n_scored
     cats = catalog.category_codes[candidates]
     brand_mass = (

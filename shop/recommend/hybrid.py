@@ -362,10 +362,16 @@ class HybridRecommender:
         )
         shown = scores[chosen]
         ids = serving.ids
-        return [
+        out = [
             Recommendation(ids[i], float(s), reason)
             for i, s, reason in zip(items.tolist(), shown.tolist(), reasons, strict=True)
         ]
+        if len(out) < n:
+            # Asked for more than the sources propose (a list as long as a small catalogue): the
+            # rest in trending order, after everything the ranker ordered.
+            blocked[picked.items] = True
+            out += self._single_source(shopper, "popularity", blocked, n - len(out))
+        return out
 
     def _single_source(
         self, shopper: Shopper, variant: str, blocked: np.ndarray, n: int

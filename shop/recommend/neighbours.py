@@ -46,33 +46,44 @@ def top_k_sparse(
     if n_rows == 0 or k == 0:
         return sp.csr_matrix((n_rows, n_cols), dtype=np.float32)
     block = max(1, _BLOCK_CELLS // max(n_cols, 1))
-    indptr = [0]
+    indptr = [np.zeros(1, dtype=np.int64)]
     indices: list[np.ndarray] = []
     data: list[np.ndarray] = []
     right = right.tocsc()
+    # One denominator buffer for every block: the outer product of the norms is computed in float64
+    # and stored as float32, as before, without a float64 block and its float32 copy per block.
+    denominators = (
+        np.empty((min(block, n_rows), n_cols), dtype=np.float32) if norms is not None else None
+    )
     for start in range(0, n_rows, block):
         stop = min(start + block, n_rows)
         dense = np.asarray((left[start:stop] @ right).todense(), dtype=np.float32)
         if norms is not None:
-            dense /= np.outer(norms[start:stop], norms).astype(np.float32) + np.float32(
-                shrinkage + 1e-12
+            denominator = denominators[: stop - start]
+            np.multiply(
+                norms[start:stop, None], norms[None, :], out=denominator, casting="same_kind"
             )
+            denominator += np.float32(shrinkage + 1e-12)
+            dense /= denominator
         if exclude_self:
             rows = np.arange(stop - start)
             dense[rows, rows + start] = 0.0
         top = np.argpartition(-dense, k - 1, axis=1)[:, :k]
         values = np.take_along_axis(dense, top, axis=1)
-        for row_top, row_values in zip(top, values, strict=True):
-            keep = row_values > 0
-            order = np.argsort(-row_values[keep], kind="stable")
-            indices.append(row_top[keep][order])
-            data.append(row_values[keep][order])
-            indptr.append(indptr[-1] + int(keep.sum()))
+        # Every row's kept neighbours, best first, in one sort of the block: the non-positive ones sort
+        # last (as +inf), ties keep their partition order, as each row's own stable sort did.
+        keep = values > 0
+        order = np.argsort(np.where(keep, -values, np.inf), axis=1, kind="stable")
+        counts = keep.sum(axis=1)
+        first = np.arange(k)[None, :] < counts[:, None]
+        indices.append(np.take_along_axis(top, order, axis=1)[first])
+        data.append(np.take_along_axis(values, order, axis=1)[first])
+        indptr.append(indptr[-1][-1] + np.cumsum(counts))
     return sp.csr_matrix(
         (
             np.concatenate(data) if data else np.zeros(0, np.float32),
             np.concatenate(indices) if indices else np.zeros(0, np.int32),
-            np.asarray(indptr),
+            np.concatenate(indptr),
         ),
         shape=(n_rows, n_cols),
     )

@@ -319,4 +319,5 @@ class SourceSet:
             "ease_truncated": bool(self.ease_.truncated_),
             "ease_l2": round(float(self.ease_.l2_), 3),
             "n_ratings": int(self.svd_.n_ratings_),
+            "svd": dict(getattr(self.svd_, "chosen_", {})),
         }

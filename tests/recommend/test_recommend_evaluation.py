@@ -82,6 +82,7 @@ def test_evaluate_ratings_compares_svd_with_baselines():
     assert all(isinstance(s, RatingScore) and s.rmse > 0 and s.mae > 0 for s in scores)
     assert scores[1].rmse < scores[0].rmse
     assert scores[2].rmse < scores[0].rmse
+    assert scores[2].rmse <= scores[1].rmse + 1e-9  # tuned: never behind the biases it starts from
     assert "RMSE" in render_table(scores)
 
 

@@ -14,7 +14,7 @@ from shop.recommend.ease import EASEModel, ease_item_limit
 from shop.recommend.implicit_mf import ALSModel
 from shop.recommend.linalg import solve_spd
 from shop.recommend.neighbours import ItemKNN
-from shop.recommend.svd import SVDModel
+from shop.recommend.svd import SVDModel, TunedSVD
 
 KITCHEN = catalogue(
     {
@@ -108,10 +108,14 @@ def test_svd_fold_in_moves_predictions_towards_the_shoppers_ratings():
     rng = np.random.default_rng(0)
     users = np.repeat(np.arange(40), 6)
     items = np.tile(np.arange(6), 40)
-    ratings = np.where(items < 3, 4.0, 2.0) + rng.normal(0, 0.2, len(items))
+    # Half the shoppers love items 0-2 and dislike 3-5, the other half the reverse: tastes that only
+    # factors carry, so the fit's tuning keeps them.
+    loves_first = (items < 3) == (users % 2 == 0)
+    ratings = np.where(loves_first, 4.5, 1.5) + rng.normal(0, 0.2, len(items))
     model = SVDModel(n_factors=4, n_epochs=30, random_state=0).fit(users, items, ratings, n_items=6)
     neutral = model.predict_all(np.array([], dtype=int), np.array([]))
-    # This shopper loves item 3 and hates item 0, against the crowd.
+    assert model.chosen_["factors"] > 0
+    # This shopper loves item 3 and hates item 0, like the second half.
     taste = model.predict_all(np.array([3, 0]), np.array([5.0, 1.0]))
     assert taste[3] > neutral[3]
     assert taste[0] < neutral[0]
@@ -121,6 +125,41 @@ def test_svd_without_ratings_stays_empty_and_predicts_nothing_personal():
     model = SVDModel().fit(np.zeros(0, int), np.zeros(0, int), np.zeros(0), n_items=3)
     assert model.n_ratings_ == 0
     assert model.fold_in(np.array([1]), np.array([5.0]))[0] == 0.0
+
+
+def _rating_trainset(stars: np.ndarray, users: np.ndarray, items: np.ndarray):
+    from surprise import Dataset, Reader
+
+    frame = pd.DataFrame({"u": users, "i": items, "r": stars})
+    return Dataset.load_from_df(frame, Reader(rating_scale=(1, 5))).build_full_trainset()
+
+
+def test_tuned_svd_keeps_the_biases_alone_where_stars_have_no_tastes_in_them():
+    rng = np.random.default_rng(0)
+    users = np.repeat(np.arange(80), 10)
+    items = np.concatenate([rng.choice(40, 10, replace=False) for _ in range(80)])
+    # Stars = a generous or strict shopper + a better or worse product + noise: nothing for factors.
+    stars = np.clip(3 + 0.5 * rng.normal(size=80)[users] + 0.8 * rng.normal(size=40)[items], 1, 5)
+    stars = np.clip(stars + rng.normal(0, 0.7, len(users)), 1, 5)
+    algo = TunedSVD(n_factors=20, n_epochs=20, random_state=0).fit(
+        _rating_trainset(stars, users, items)
+    )
+    assert algo.chosen_["factors"] == 0
+    assert algo.chosen_["validation_rmse"] == algo.chosen_["biases_alone_rmse"]
+
+
+def test_tuned_svd_keeps_factors_where_shoppers_disagree_on_products():
+    rng = np.random.default_rng(0)
+    users = np.repeat(np.arange(120), 15)
+    items = np.concatenate([rng.choice(40, 15, replace=False) for _ in range(120)])
+    # Two kinds of shoppers who love each other's hated products: only factors can tell them apart.
+    agree = np.where((users % 2) == (items % 2), 1.0, -1.0)
+    stars = np.clip(3 + 1.5 * agree + rng.normal(0, 0.3, len(users)), 1, 5)
+    algo = TunedSVD(n_factors=20, n_epochs=20, random_state=0).fit(
+        _rating_trainset(stars, users, items)
+    )
+    assert algo.chosen_["factors"] > 0
+    assert algo.chosen_["validation_rmse"] < 0.9 * algo.chosen_["biases_alone_rmse"]
 
 
 def two_groups(n_users: int = 20) -> sp.csr_matrix:

@@ -17,6 +17,7 @@ How it decides, in one place:
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import os
 from collections.abc import Hashable, Iterable, Mapping
@@ -31,6 +32,7 @@ from threadpoolctl import threadpool_limits
 from . import persistence
 from .candidates import top_n
 from .content import ContentModel
+from .ease_penalty import choose_ease_scale
 from .explain import explain
 from .frames import DEFAULT_KIND_WEIGHTS, check_interactions, encode_events, kind_weight_table
 from .history import CatalogIndex, Shopper, shopper_from_frame
@@ -40,7 +42,7 @@ from .ranker import ValidationSet, choose_ranker
 from .records import NotFittedError, Recommendation, UnknownProductError, UnseenProducts
 from .rerank import mmr
 from .sources import Catalog, SourceParams, SourceSet
-from .tuning import random_holdout, time_holdouts, validation_set
+from .tuning import random_holdouts, time_holdouts, validation_set
 
 #: What ``recommend(variant=...)`` accepts: the hybrid, or one source on its own (for A/B tests).
 VARIANTS: tuple[str, ...] = ("hybrid", "popularity", "svd", "als", "itemknn", "content", "ease")
@@ -201,9 +203,21 @@ class HybridRecommender:
             # The shopper's future (time windows) and random gaps in their past: a ranker that only
             # ever saw one of them learns that protocol's quirks (recency, or co-occurrence).
             holdouts = time_holdouts(events, self.validation_fraction)
-            holdout = random_holdout(events, 0.25, self._seeds[2])
-            if holdout is not None:
-                holdouts.append(holdout)
+            holdouts += random_holdouts(events, 0.25, self._seeds[2], self.max_validation_users)
+        self._tick("validation", clock)
+        clock = _now()
+        ease_choice: dict[str, Any] = {"scale": source_params.ease_l2_scale}
+        if holdouts:
+            scale, ease_choice = choose_ease_scale(
+                holdouts,
+                source_params.ease_l2_scale,
+                source_params.ease_max_items,
+                source_params.ease_max_memory_mb,
+                self._seeds[2],
+            )
+            source_params = dataclasses.replace(source_params, ease_l2_scale=scale)
+        self._tick("ease_penalty", clock)
+        clock = _now()
         parts = []
         for fold, holdout in enumerate(holdouts):
             part = validation_set(
@@ -244,7 +258,7 @@ class HybridRecommender:
             "n_interactions": int(len(events)),
             "n_ratings": int(self.sources_.svd_.n_ratings_),
             "ranker": report,
-            "sources": self.sources_.describe(),
+            "sources": {**self.sources_.describe(), "ease_penalty": ease_choice},
             "params": self.get_params(),
             "fit_seconds": {k: round(v, 3) for k, v in self.timings_.items()},
         }

@@ -19,7 +19,7 @@ from shop.recommend.frames import (
     to_epoch_days,
 )
 from shop.recommend.pipeline import candidate_features
-from shop.recommend.tuning import random_holdout, time_holdouts, validation_set
+from shop.recommend.tuning import random_holdouts, time_holdouts, validation_set
 
 NOON = 20089.5  # 2025-01-01 12:00 UTC in days since the epoch
 
@@ -98,7 +98,7 @@ def test_without_timestamps_the_ranker_learns_from_a_random_holdout(shop):
     interactions, products = shop
     undated = interactions.assign(timestamp=pd.NaT)
     engine = HybridRecommender(random_state=0).fit(undated, products)
-    assert engine.metadata_["ranker"]["folds"] == ["random"]
+    assert set(engine.metadata_["ranker"]["folds"]) == {"random"}
     assert engine.metadata_["ranker"]["n_users"] > 0
 
 
@@ -117,7 +117,7 @@ def test_validation_rows_say_which_protocol_labelled_them_and_a_request_ranks_th
     events = encode_events(interactions, engine.product_ids_)
     table = kind_weight_table(DEFAULT_KIND_WEIGHTS)
     built = {}
-    for holdout in (time_holdouts(events, 0.2)[0], random_holdout(events, 0.25, 0)):
+    for holdout in (time_holdouts(events, 0.2)[0], random_holdouts(events, 0.25, 0, 60)[0]):
         part = validation_set(
             holdout,
             engine.content_,
@@ -166,3 +166,23 @@ def test_event_counted_taste_follows_how_often_a_shopper_comes_back_to_a_categor
     assert engine.catalog_.categories[garden_item] == engine.catalog_.categories[1]
     relative_kitchen = scores["taste_events"][kitchen_item] / scores["taste_events"][garden_item]
     assert relative_kitchen > scores["taste"][kitchen_item] / scores["taste"][garden_item]
+
+
+def test_random_gaps_hide_a_quarter_of_each_validation_shoppers_products_and_nothing_else(shop):
+    """Cross-fitting: the sources behind a fold miss only that fold's gaps, so they see nearly as much
+    of the shop as at serving time, while each validation shopper still misses a quarter of theirs."""
+    interactions, products = shop
+    events = encode_events(interactions, pd.Index(products["product_id"]))
+    folds = random_holdouts(events, 0.25, 0, max_users=60, folds=2)
+    assert len(folds) == 2
+    first, second = (set(f.truth) for f in folds)
+    assert not first & second and len(first | second) == 60
+    pairs = set(zip(events.users.tolist(), events.items.tolist(), strict=True))
+    for fold in folds:
+        kept = set(zip(fold.train.users.tolist(), fold.train.items.tolist(), strict=True))
+        hidden = pairs - kept
+        assert hidden == {(u, i) for u, items in fold.truth.items() for i in items}
+        assert len(fold.train) > 0.8 * len(events)  # the sources see most of the shop
+        for user, items in fold.truth.items():
+            own = {i for u, i in pairs if u == user}
+            assert len(items) < len(own) and not items & {i for u, i in kept if u == user}

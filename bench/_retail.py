@@ -39,8 +39,31 @@ def resolve_out(option: str | None, default_name: str) -> Path:
     return path if path.is_absolute() else (REPO_ROOT / path)
 
 
+def _cache_dir() -> Path:
+    """Where parsed logs are kept between runs: $SHOP_BENCH_CACHE, else the user's cache folder."""
+    default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "shop-bench"
+    return Path(os.environ.get("SHOP_BENCH_CACHE") or default)
+
+
 def load_retail(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Online Retail invoice lines as engine input: purchases (value = quantity) and a product table."""
+    """Online Retail invoice lines as engine input: purchases (value = quantity) and a product table.
+
+    Parsing the CSV takes several seconds and the rolling evaluation reads it once per run; the parsed
+    frames are kept as a pickle keyed by the file's name, size and modification time.
+    """
+    stat = path.stat()
+    cached = _cache_dir() / f"{path.name}.{stat.st_size}.{int(stat.st_mtime)}.pkl"
+    if cached.exists():
+        return pd.read_pickle(cached)
+    frames = _parse_retail(path)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_suffix(".tmp")
+    pd.to_pickle(frames, partial)
+    partial.replace(cached)
+    return frames
+
+
+def _parse_retail(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     raw = pd.read_csv(path, dtype={"InvoiceNo": str, "StockCode": str, "CustomerID": "Int64"})
     code = raw["StockCode"].astype(str).str.strip().str.upper()
     keep = (

@@ -263,12 +263,27 @@ def main() -> None:
                 for r in runs
             ],
         }
+        results[name]["hybrid_over_ease_per_seed"] = [r["hybrid_over_ease"] for r in runs]
+        results[name]["served_per_seed"] = [r["guard"]["chosen"] for r in runs]
         print(
             f"\n{name}: median NDCG@{args.k} over seeds {args.seeds}: "
             + ", ".join(f"{m} {v:.4f}" for m, v in median.items())
             + f"; hybrid / {results[name]['ease_reference']} "
             f"{results[name]['median_hybrid_over_ease']:.3f}"
         )
+    print(f"\nsummary (NDCG@{args.k}, medians over seeds {args.seeds})")
+    for name, result in results.items():
+        ratios = ", ".join(f"{r:.3f}" for r in result["hybrid_over_ease_per_seed"])
+        print(
+            f"{name:<8} hybrid {result['median_ndcg']['hybrid']:.4f}  "
+            f"{result['ease_reference']} {result['median_ndcg'][result['ease_reference']]:.4f}  "
+            f"hybrid / {result['ease_reference']} {result['median_hybrid_over_ease']:.3f} "
+            f"(per seed {ratios}; lowest {min(result['hybrid_over_ease_per_seed']):.3f})  "
+            f"hybrid / yardstick {result['median_hybrid_over_ease_yardstick']:.3f}  "
+            f"served: {', '.join(result['served_per_seed'])}"
+        )
+    if len(args.seeds) < 3:
+        print("fewer than 3 seeds: the figures above are not the benchmark's medians")
     write_json(
         resolve_out(args.out, "random_holdout.json"),
         {

@@ -141,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     routes = {
         "trivial /healthz": ("/healthz", {}, False),
         "home, signed in (personalised)": ("/", {}, True),
+        "home, visitor": ("/", {}, False),
+        "category listing": ("/products", {}, False),
+        "search": ("/search?q=set", {}, False),
         "product page": (
             "/products/",
             {"WRK_PATH_PREFIX": "/products/", "WRK_IDS": " ".join(map(str, product_ids[:2000]))},

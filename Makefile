@@ -61,10 +61,11 @@ axe:
 	else echo "skipping axe-core: no npm (apt-get install npm)"; fi
 
 # Browser and load tests drive their own SQLite-backed servers, so the PostgreSQL run leaves them
-# out, except the oversell test, whose gunicorn serves the run's PostgreSQL database.
+# out, except the oversell test and the two-hosts test, whose gunicorns serve the run's PostgreSQL
+# database (the two-hosts test skips in the SQLite run).
 test-postgres: install
 	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ "$$(id -u)" = 0 ]; then \
-		scripts/with-postgres.sh $(PY) -m pytest -m "not browser and (not load or oversell)" $(PYTEST_ARGS); \
+		scripts/with-postgres.sh $(PY) -m pytest -m "not browser and (not load or oversell or twohosts)" $(PYTEST_ARGS); \
 	elif [ -n "$$SHOP_REQUIRE_POSTGRES" ]; then \
 		echo "PostgreSQL is required (SHOP_REQUIRE_POSTGRES) but not installed" >&2; exit 1; \
 	else \

@@ -168,6 +168,9 @@ def test_a_host_keeps_serving_its_copy_while_the_store_does_not_answer(app, tmp_
         assert host.get() is not None
     assert host.version == run.model_version
     assert "Serving this host's copy of the model" in caplog.text
+    ready = app.test_client().get("/healthz/ready")
+    assert ready.status_code == 200  # degraded, not down: the host still serves its model
+    assert "serving this host's copy" in " ".join(ready.get_json()["degraded"])
 
 
 def test_the_setting_picks_the_store_and_refuses_what_cannot_work(app, tmp_path):

@@ -36,7 +36,14 @@ from tests.conftest import ON_POSTGRES
 from tests.factories import checkout_form
 from tests.test_training import build_small_shop
 
-pytestmark = [pytest.mark.load, pytest.mark.slow, pytest.mark.twohosts]
+pytestmark = [
+    pytest.mark.load,
+    pytest.mark.slow,
+    pytest.mark.twohosts,
+    pytest.mark.skipif(
+        not ON_POSTGRES, reason="two hosts share one PostgreSQL: this runs in the PostgreSQL run"
+    ),
+]
 
 PASSWORD = "two-hosts-password"
 LIMIT = 5
@@ -73,8 +80,6 @@ def top_clicked(page: str) -> str:
 
 @pytest.fixture
 def shared(app, redis_url):
-    if not ON_POSTGRES:
-        pytest.skip("two hosts share one PostgreSQL: this test runs in the PostgreSQL run")
     url = redis_url.rsplit("/", 1)[0] + "/5"  # a database of the run's Redis for this test alone
     client = redis.Redis.from_url(url)
     client.flushdb()

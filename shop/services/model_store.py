@@ -127,6 +127,11 @@ class RecommenderStore:
             return self._engine is not None
 
     @property
+    def shared_error(self) -> str | None:
+        """Why the last look at the shared store failed (the host serves its copy), or None."""
+        return self._shared_warned
+
+    @property
     def version(self) -> str | None:
         """The version of the engine the last get() returned (no refresh, no copying)."""
         return self._version

@@ -198,7 +198,7 @@ def gunicorn_process(
             return resp.status == 200
 
     try:
-        _wait_until_ready(proc, "gunicorn", answers_health, seconds=60)
+        _wait_until_ready(proc, "gunicorn", answers_health, seconds=120)
         yield base, proc
     finally:
         if proc.poll() is None:

@@ -148,6 +148,11 @@ def test_a_retrain_published_by_one_host_is_copied_checked_and_served_by_another
     with caplog.at_level(logging.WARNING, logger="shop.services.model_store"):
         assert host_b.get() is engine
     assert "not swapped in" in caplog.text
+    fetched = []
+    real_fetch = host_b.shared.fetch
+    host_b.shared.fetch = lambda *args: fetched.append(args) or real_fetch(*args)
+    assert host_b.get() is engine
+    assert fetched == []  # the refused version is not downloaded again at every look
     assert host_b.version == run.model_version
     assert not (tmp_path / "host-b" / "model-29990101T000000Z-bad.joblib").exists()
     assert not list((tmp_path / "host-b").glob("*.part"))

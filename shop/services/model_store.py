@@ -69,6 +69,7 @@ class RecommenderStore:
         self.check_interval = check_interval
         self.shared = shared
         self._shared_warned: str | None = None
+        self._refused: StoredModel | None = None  # a version whose download was refused
         self._lock = threading.Lock()
         self._engine = None
         self._version: str | None = None
@@ -178,8 +179,11 @@ class RecommenderStore:
         Any trouble (store unreachable, a download that does not match its sha256) is logged once
         and leaves the local pointer as it was, so the host goes on serving what it has.
         """
+        head = None
         try:
             head = self.shared.head()
+            if head is not None and head == self._refused:
+                return  # already refused (logged); wait for the next publish
             if head is not None and not self._have(head):
                 path = self._download(head)
                 self.write_pointer(path, head.version, head.sha256)
@@ -190,6 +194,8 @@ class RecommenderStore:
             if warn and message != self._shared_warned:
                 log.warning("Serving this host's copy of the model; %s", message)
             self._shared_warned = message
+            if isinstance(exc, ModelStoreError) and head is not None:
+                self._refused = head  # not fetched again every few seconds by every process
             return
         self._shared_warned = None
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,8 +26,6 @@ from typing import Any, Protocol
 from sqlalchemy import create_engine, delete, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
-
-log = logging.getLogger(__name__)
 
 #: Bytes per stored chunk: small enough for any statement, few enough rows for a big model.
 CHUNK_BYTES = 4 * 1024 * 1024

@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # The web server and the job worker together, from the Procfile; Ctrl-C stops both.
 PROCS := VENV=$(VENV) HOST=$(HOST) WEB_PORT=$(PORT) WORKERS=$(WORKERS) $(VENV)/bin/honcho -f Procfile start
 
-.PHONY: install migrate demo train run serve test test-sqlite test-postgres lint format bench clean axe
+.PHONY: install assets migrate demo train run serve test test-sqlite test-postgres lint format bench clean axe
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -25,10 +25,15 @@ install: $(VENV)/.installed
 migrate: install
 	$(FLASK) db upgrade
 
+# The fingerprinted, gzip and Brotli copies of static/ (instance/static/); the shop would also
+# build them at start, this keeps that out of the first request.
+assets: install
+	$(FLASK) assets
+
 # Seeds the demo shop only when the database has no products, then trains the engine, evaluation
 # included, so the admin's model page shows how the hybrid compares from the first visit (about a
 # minute on the default demo, on 2 cores).
-demo: migrate
+demo: migrate assets
 	$(FLASK) seed --if-empty --with-experiment --admin-email $(DEMO_ADMIN_EMAIL) --admin-password $(DEMO_ADMIN_PASSWORD)
 	$(FLASK) train --if-missing
 

@@ -176,6 +176,13 @@ class Config:
         "SHOP_BANK_DETAILS", "The Shop Ltd · Sort code 00-00-00 · Account 00000000"
     )
     SHOP_INVOICE_DAYS = env_int("SHOP_INVOICE_DAYS", 14)
+    # A visitor's home, listing, product and search pages (no session): how long a shared cache in
+    # front may keep them (s-maxage; browsers keep no fresh copy), and how much longer it may answer
+    # with the old copy while it refreshes (shop.http_cache).
+    # Fingerprinted, compressed copies of static/ (shop.static_files; `flask --app shop assets`).
+    SHOP_STATIC_BUILD_DIR = os.environ.get("SHOP_STATIC_BUILD_DIR", str(INSTANCE_DIR / "static"))
+    SHOP_PAGE_MAX_AGE = env_int("SHOP_PAGE_MAX_AGE", 60)
+    SHOP_PAGE_STALE_SECONDS = env_int("SHOP_PAGE_STALE_SECONDS", 300)
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = env_bool("SHOP_SECURE_COOKIES", False)

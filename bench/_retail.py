@@ -80,7 +80,7 @@ def load_retail(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def machine() -> dict[str, Any]:
     """What the figures were measured on: they mean little without it."""
-    from shop.recommend.ranker import usable_cores
+    from shop.recommend.rankers import usable_cores
 
     model = "unknown"
     try:

@@ -32,6 +32,8 @@ def create_app(config: type[Config] | dict[str, Any] | str | None = None) -> Fla
     register_errorhandlers(app)
     register_template_helpers(app)
     register_security_headers(app)
+    register_http_caching(app)
+    register_static_files(app)
     register_commands(app)
     return app
 
@@ -162,6 +164,18 @@ def register_security_headers(app: Flask) -> None:
     from shop import security
 
     security.register(app)
+
+
+def register_http_caching(app: Flask) -> None:
+    from shop import http_cache
+
+    http_cache.register(app)
+
+
+def register_static_files(app: Flask) -> None:
+    from shop import static_files
+
+    static_files.register(app)
 
 
 def register_commands(app: Flask) -> None:

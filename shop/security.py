@@ -13,8 +13,6 @@ import hashlib
 from collections.abc import Iterable
 
 from flask import Flask, current_app, g, request, session
-from flask_login import current_user
-from sqlalchemy.exc import SQLAlchemyError
 
 from shop.extensions import csrf
 
@@ -50,13 +48,6 @@ def content_security_policy(script_hashes: Iterable[str] = ()) -> str:
 def allow_inline_script(text: str) -> None:
     """Admit one inline ``<script>`` block, whose text is exactly ``text``, in this response."""
     g.setdefault("csp_script_hashes", []).append(script_hash(text))
-
-
-def _signed_in() -> bool:
-    try:
-        return bool(current_user and current_user.is_authenticated)
-    except SQLAlchemyError:  # the error page of a broken database: nobody can be looked up
-        return False
 
 
 #: Posts a visitor may send before the shop has given them a session (and so a CSRF token).
@@ -113,9 +104,4 @@ def register(app: Flask) -> None:
         )
         if hsts:
             response.headers.setdefault("Strict-Transport-Security", hsts)
-        if "Cache-Control" not in response.headers and _signed_in():
-            # What a signed-in page shows depends on who asked (their cart, orders, account, picks,
-            # the admin's figures and downloads): no shared cache may keep it, and the browser
-            # should not keep it on disk after sign-out. Public files set their own Cache-Control.
-            response.headers["Cache-Control"] = "private, no-store"
         return response

@@ -29,7 +29,7 @@ GUARD_REPORT = {
     "protocol": "time",
     "folds": 2,
 }
-#: The shape the engine's guard (``shop.recommend.ranker.choose_ranker``) records today: a score
+#: The shape the engine's guard (``shop.recommend.guard.choose_ranker``) records today: a score
 #: relative to the best single source, and NDCG@10 per holdout protocol.
 ENGINE_REPORT = {
     "chosen": "logit",

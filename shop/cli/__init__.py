@@ -8,6 +8,7 @@ from flask import Flask
 def register(app: Flask) -> None:
     """Attach every command group to ``app.cli``."""
     from shop.cli import (
+        assets_cmd,
         catalogue_cmd,
         engine_cmd,
         experiments_cmd,
@@ -18,6 +19,7 @@ def register(app: Flask) -> None:
     )
 
     for command in (
+        *assets_cmd.COMMANDS,
         *catalogue_cmd.COMMANDS,
         *engine_cmd.COMMANDS,
         *experiments_cmd.COMMANDS,

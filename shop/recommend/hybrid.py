@@ -7,7 +7,7 @@ How it decides, in one place:
   in), so a like or rating changes the next list without retraining.
 * The best products of every source become candidates; the shopper's own products and the caller's
   exclusions never do. "Recommended for you" is discovery: nothing the shopper touched comes back.
-* A ranker orders the candidates from their features. At fit time the guard (``ranker.choose_ranker``)
+* A ranker orders the candidates from their features. At fit time the guard (``guard.choose_ranker``)
   trains LightGBM's LambdaRank and a linear blend on a time holdout inside the training data and keeps
   whichever of them, or of the single sources, ranks held-out shoppers best; the choice is recorded in
   ``metadata_["ranker"]``.
@@ -33,14 +33,15 @@ from .candidates import top_n
 from .content import ContentModel
 from .explain import explain
 from .frames import DEFAULT_KIND_WEIGHTS, check_interactions, encode_events, kind_weight_table
+from .guard import choose_ranker
 from .history import CatalogIndex, Shopper, shopper_from_frame
 from .pipeline import candidate_features
 from .popularity import POPULAR_KINDS
-from .ranker import ValidationSet, choose_ranker
 from .records import NotFittedError, Recommendation, UnknownProductError, UnseenProducts
 from .rerank import mmr
 from .sources import Catalog, SourceParams, SourceSet
 from .tuning import random_holdout, time_holdouts, validation_set
+from .validation import ValidationSet
 
 #: What ``recommend(variant=...)`` accepts: the hybrid, or one source on its own (for A/B tests).
 VARIANTS: tuple[str, ...] = ("hybrid", "popularity", "svd", "als", "itemknn", "content", "ease")

@@ -23,7 +23,8 @@ MAGIC = b"SHOPREC\n"
 #: 3: the pipeline engine (sources, EASE, a learned ranker chosen by the guard).
 #: 4: the ranker's features say which holdout protocol a validation row comes from (``random_gap``).
 #: 5: a second taste source, ``taste_events`` (category shares counted over every event).
-FORMAT_VERSION = 5
+#: 6: the ranker module split into ``rankers``, ``guard`` and ``validation`` (pickles name the module).
+FORMAT_VERSION = 6
 
 
 def dump(obj: Any, path: str | os.PathLike[str], *, kind: str) -> None:

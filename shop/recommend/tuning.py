@@ -18,8 +18,8 @@ from .features import RANDOM_GAP_COLUMN
 from .frames import Events, kind_codes
 from .history import code_shopper
 from .pipeline import candidate_features
-from .ranker import PROTOCOLS, ValidationSet
 from .sources import Catalog, SourceParams, SourceSet
+from .validation import PROTOCOLS, ValidationSet
 
 POSITIVE_KINDS = ("purchase", "add_to_cart", "like")
 
@@ -32,7 +32,7 @@ class Holdout:
     truth: dict[int, set[int]]
     weak: dict[int, set[int]]  # other products new to the shopper they touched in the window
     existing: np.ndarray  # products that existed (were touched) before the holdout ended
-    protocol: str  # ranker.PROTOCOLS
+    protocol: str  # validation.PROTOCOLS
 
 
 def _subset(events: Events, keep: np.ndarray) -> Events:

@@ -8,14 +8,9 @@ import numpy as np
 import pytest
 
 from shop.recommend.features import FEATURES, RANDOM_GAP_COLUMN, SCORE_COLUMN
-from shop.recommend.ranker import (
-    LearnedRanker,
-    LinearBlend,
-    ValidationSet,
-    choose_ranker,
-    ndcg_groups,
-    source_columns,
-)
+from shop.recommend.guard import choose_ranker
+from shop.recommend.rankers import LearnedRanker, LinearBlend, source_columns
+from shop.recommend.validation import ValidationSet, ndcg_groups
 
 
 def _validation_set(seed: int = 0, groups: int = 120, size: int = 30) -> ValidationSet:

@@ -8,12 +8,8 @@ Three kinds, one interface (``score`` and ``contributions`` over a feature matri
 * ``LinearBlend``: a weighted sum of the sources' [0, 1] scores (the first engine's idea);
 * a single source, as a ``LinearBlend`` with one weight.
 
-``choose_ranker`` is the guard: it trains the learned ranker and the blend on one half of the validation
-shoppers and keeps whichever of them, or of the single sources, ranks the other half best on both
-holdout protocols (see its comments for how "best" weighs the two). With too few
-validation shoppers it keeps a fixed blend and says so. The choice and its figures go into the model's
-metadata, so wherever some contender can be, the engine is no worse on validation than its best
-source on either protocol.
+Which of them a model serves is the guard's choice (``guard.choose_ranker``), on the validation set
+(``validation``).
 """
 
 from __future__ import annotations
@@ -22,7 +18,6 @@ import copy
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -35,28 +30,9 @@ from .features import (
     RANDOM_GAP_COLUMN,
     SCORE_COLUMN,
 )
+from .validation import K, ValidationSet
 
-K = 10
-#: Holdout protocols of the validation data: the shopper's future, or a random part of their past.
-PROTOCOLS: tuple[str, ...] = ("time", "random")
-#: Fewest validation shoppers with a positive among their candidates before anything is learned.
-MIN_VALIDATION_USERS = 40
-_WEIGHT_GRID: tuple[float, ...] = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
-#: The blend used when the data is too small to choose one.
-DEFAULT_BLEND: Mapping[str, float] = {
-    "popularity": 0.3,
-    "taste": 1.0,
-    "content": 0.3,
-    "itemknn": 1.0,
-    "copurchase": 0.25,
-    "als": 0.5,
-    "ease": 1.0,
-    "svd": 0.25,
-    "new": 0.5,
-}
 _TIEBREAK = 1e-4  # popularity orders what the ranker scores equally
-#: Unlabelled candidates per group the learned ranker trains on (``ValidationSet.sampled``).
-SAMPLED_NEGATIVES = 100
 #: Negatives the logistic ranker keeps per positive (see ``LogitRanker.fit``).
 NEGATIVES_PER_POSITIVE = 30
 #: Most LightGBM threads a fit trains with (a few hundred thousand rows per fit; ALS uses every core
@@ -70,114 +46,6 @@ def usable_cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
-
-
-#: Weights of a shopper's future, against the gaps in their past, the guard tries LambdaRank with
-#: (``LearnedRanker.future_weight``; 1, the plain "lambdarank", is what a request asks for).
-FUTURE_WEIGHTS: tuple[float, ...] = (0.75, 0.5, 0.25, 0.0)
-
-
-@dataclass
-class ValidationSet:
-    """Candidates' features and labels for many shoppers (one group per shopper)."""
-
-    features: np.ndarray  # rows = candidates of every group, FEATURES columns
-    labels: np.ndarray  # 2 for a held-out positive, 1 for weaker interest, 0 otherwise
-    groups: np.ndarray  # candidates per group
-    positives: np.ndarray  # held-out positives per group (including ones no source proposed)
-    protocols: np.ndarray  # which holdout each group comes from (PROTOCOLS index)
-
-    @classmethod
-    def concat(cls, parts: Sequence[ValidationSet]) -> ValidationSet:
-        return cls(
-            np.vstack([p.features for p in parts]),
-            np.concatenate([p.labels for p in parts]),
-            np.concatenate([p.groups for p in parts]),
-            np.concatenate([p.positives for p in parts]),
-            np.concatenate([p.protocols for p in parts]),
-        )
-
-    @cached_property
-    def offsets(self) -> np.ndarray:
-        """Where each group's rows start, and one past the last row (groups + 1 entries)."""
-        return np.concatenate([[0], np.cumsum(self.groups)]).astype(np.int64)
-
-    @cached_property
-    def padded_rows(self) -> np.ndarray:
-        """(groups x largest group) row indices, padded with ``len(labels)``."""
-        width = int(self.groups.max()) if len(self.groups) else 0
-        columns = np.arange(width)
-        padded = self.offsets[:-1, None] + columns[None, :]
-        padded[columns[None, :] >= self.groups[:, None]] = len(self.labels)
-        return padded
-
-    def sampled(self, negatives: int, seed: int) -> ValidationSet:
-        """The same groups with at most ``negatives`` unlabelled candidates each, drawn at random, and
-        every labelled one: for training, where most of a group's candidates teach little.
-
-        Drawn uniformly (not the "hard" ones some source ranks best), so the trees still see the whole
-        range of candidates a request scores; on 4,000 validation shoppers of a 1M-event shop, 100
-        per group kept the judged NDCG of the full set at half the training time.
-        """
-        sizes = self.groups
-        group_of = np.repeat(np.arange(len(sizes)), sizes)
-        labelled = self.labels > 0
-        noise = np.where(labelled, np.inf, np.random.default_rng(seed).random(len(self.labels)))
-        order = np.lexsort((noise, group_of))
-        position = np.empty(len(order), dtype=np.int64)
-        position[order] = np.arange(len(order)) - np.repeat(self.offsets[:-1], sizes)
-        rows = np.flatnonzero(labelled | (position < negatives))
-        return ValidationSet(
-            self.features[rows],
-            self.labels[rows],
-            np.bincount(group_of[rows], minlength=len(sizes)),
-            self.positives,
-            self.protocols,
-        )
-
-    def as_served(self) -> ValidationSet:
-        """The same rows as a request builds them: every row ranks the shopper's future
-        (``random_gap`` = 0), so the guard judges each contender on what it would serve."""
-        features = self.features.copy()
-        features[:, RANDOM_GAP_COLUMN] = 0.0
-        return ValidationSet(features, self.labels, self.groups, self.positives, self.protocols)
-
-    def subset(self, groups: np.ndarray) -> ValidationSet:
-        starts = self.offsets
-        rows = np.concatenate([np.arange(starts[g], starts[g + 1]) for g in groups])
-        return ValidationSet(
-            self.features[rows],
-            self.labels[rows],
-            self.groups[groups],
-            self.positives[groups],
-            self.protocols[groups],
-        )
-
-
-def ndcg_groups(scores: np.ndarray, data: ValidationSet, k: int = K) -> float:
-    """Mean NDCG@k over groups, the ideal counting every held-out positive.
-
-    All groups at once over ``data.padded_rows``: the guard calls this a few hundred times per fit.
-    Candidates tied on the k-th score are told apart in an arbitrary but fixed order.
-    """
-    if not len(data.groups):
-        return 0.0
-    padded = data.padded_rows
-    values = np.append(scores, -np.inf)[padded]
-    width = padded.shape[1]
-    top_k = min(k, width)
-    if width > top_k:
-        top = np.argpartition(-values, top_k - 1, axis=1)[:, :top_k]
-    else:
-        top = np.broadcast_to(np.arange(width), (len(padded), width))
-    order = np.argsort(-np.take_along_axis(values, top, axis=1), axis=1, kind="stable")
-    rows = np.take_along_axis(padded, np.take_along_axis(top, order, axis=1), axis=1)
-    gains = np.append(data.labels, 0.0)[rows] == 2.0  # the evaluation counts positives only
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    ideal_of = np.concatenate([[1.0], np.cumsum(discounts)])
-    dcg = gains @ discounts[:top_k]
-    ideal = ideal_of[np.minimum(data.positives, k)]
-    return float(np.where(data.positives > 0, dcg / ideal, 0.0).sum() / len(data.groups))
 
 
 @dataclass
@@ -517,155 +385,4 @@ class LogitRanker:
         }
 
 
-def _coordinate_search(data: ValidationSet, available: Sequence[str]) -> LinearBlend:
-    weights = {name: float(DEFAULT_BLEND.get(name, 0.0)) for name in available}
-    columns = source_columns(data.features, available)  # once: the search scores hundreds of blends
-    best = ndcg_groups(LinearBlend(weights).score_columns(columns), data)
-    for _ in range(2):
-        improved = False
-        for name in available:
-            for value in _WEIGHT_GRID:
-                if value == weights[name]:
-                    continue
-                trial = {**weights, name: value}
-                if not any(trial.values()):
-                    continue
-                score = ndcg_groups(LinearBlend(trial).score_columns(columns), data)
-                if score > best + 1e-9:
-                    best, weights, improved = score, trial, True
-        if not improved:
-            break
-    return LinearBlend(weights)
-
-
 Ranker = LearnedRanker | LogitRanker | LinearBlend
-
-
-def _learned(fit_part: ValidationSet, seed: int) -> dict[str, Ranker]:
-    """The learned rankers, trained on ``fit_part``; early stopping and the logistic penalty are chosen
-    on a fifth of its shoppers, so the judging half stays unseen."""
-    inner = np.random.default_rng(seed + 1).permutation(len(fit_part.groups))
-    cut = max(1, len(inner) // 5)
-    inner_fit = fit_part.subset(np.sort(inner[cut:]))
-    inner_judge = fit_part.subset(np.sort(inner[:cut]))
-    learned = LearnedRanker(seed).fit(inner_fit.sampled(SAMPLED_NEGATIVES, seed), inner_judge)
-    penalty = max(
-        (0.03, 0.3, 3.0),
-        key=lambda c: ndcg_groups(
-            LogitRanker(c, seed).fit(inner_fit).score(inner_judge.features), inner_judge
-        ),
-    )
-    return {"lambdarank": learned, "logit": LogitRanker(penalty, seed).fit(fit_part)}
-
-
-def choose_ranker(
-    data: ValidationSet | None, seed: int, *, learn: bool = True
-) -> tuple[Ranker, dict[str, Any]]:
-    """The guard: the best of the learned ranker, a tuned blend and each single source on held-out shoppers."""
-    useful = 0 if data is None else int((data.positives > 0).sum())
-    if data is None or useful < MIN_VALIDATION_USERS:
-        blend = LinearBlend(dict(DEFAULT_BLEND))
-        return blend, {
-            "chosen": "blend",
-            "reason": f"too little validation data ({useful} shoppers with held-out positives; "
-            f"at least {MIN_VALIDATION_USERS} needed): a fixed blend",
-            "n_users": useful,
-        }
-    present = [
-        name
-        for name, column in SCORE_COLUMN.items()
-        if np.nan_to_num(data.features[:, column]).any()
-    ]
-    # Two-fold cross-fitting: every contender is trained on one half of the shoppers and judged on the
-    # other, both ways round, so each is judged on every validation shopper without seeing them.
-    order = np.random.default_rng(seed).permutation(len(data.groups))
-    halves = (np.sort(order[: len(order) // 2]), np.sort(order[len(order) // 2 :]))
-    totals: dict[tuple[str, str], float] = {}
-    trained: dict[str, list[Ranker]] = {}
-    for side, (fit_groups, judge_groups) in enumerate((halves, halves[::-1])):
-        fit_part, judge_part = data.subset(fit_groups), data.subset(judge_groups)
-        contenders: dict[str, Ranker] = {f"source:{name}": single_source(name) for name in present}
-        contenders["blend"] = _coordinate_search(fit_part, present)
-        if learn:
-            contenders.update(_learned(fit_part, seed + side))
-        learned = contenders.get("lambdarank")
-        if isinstance(learned, LearnedRanker) and len(np.unique(data.protocols)) > 1:
-            for weight in FUTURE_WEIGHTS:
-                contenders[f"lambdarank:{weight:g}"] = learned.with_future_weight(weight)
-        by_protocol = {
-            PROTOCOLS[p]: (
-                judge_part.subset(np.flatnonzero(judge_part.protocols == p)).as_served(),
-                float((judge_part.protocols == p).sum() / (data.protocols == p).sum()),
-            )
-            for p in np.unique(judge_part.protocols).tolist()
-        }
-        # LambdaRank's twins differ only in how they weigh the two ways through the same trees: each
-        # protocol's rows go through them once. Served rows rank the future: as they are = flag 0.
-        shared: dict[str, dict[float | None, np.ndarray]] = {}
-        if isinstance(learned, LearnedRanker):
-            for protocol, (part, _) in by_protocol.items():
-                sums = learned.view_sums(part.features, (0.0, 1.0))
-                shared[protocol] = {None: sums[0.0], **sums}
-        booster = getattr(learned, "booster_", None)
-        for name, ranker in contenders.items():
-            twin = isinstance(ranker, LearnedRanker) and ranker.booster_ is booster
-            for protocol, (part, share) in by_protocol.items():
-                key = (name, protocol)
-                features = part.features
-                scores = (
-                    ranker.score(features, shared[protocol]) if twin else ranker.score(features)
-                )
-                totals[key] = totals.get(key, 0.0) + share * ndcg_groups(scores, part)
-            trained.setdefault(name, []).append(ranker)
-    # Each protocol's NDCG relative to its best single source. The chosen ranker must do well on a
-    # shopper's future and on the gaps in their past alike, whatever the shop is judged on later: of the
-    # contenders at least as good as the best source on every protocol, the best mean is served; when
-    # none is, the one whose worst protocol is best.
-    protocols = sorted({protocol for _, protocol in totals})
-    best_source = {
-        p: max(v for (n, q), v in totals.items() if q == p and n.startswith("source:"))
-        for p in protocols
-    }
-    relative = {
-        name: [totals[(name, p)] / max(best_source[p], 1e-12) for p in protocols]
-        for name in trained
-    }
-    scores = {name: float(np.mean(values)) for name, values in relative.items()}
-    worst = {name: float(min(values)) for name, values in relative.items()}
-    safe = [name for name in trained if worst[name] >= 1.0 - 1e-9]
-    learned_kind = ("lambdarank", "logit")
-    if safe:
-        chosen = max(safe, key=lambda name: (scores[name], name.startswith(learned_kind)))
-    else:
-        chosen = max(trained, key=lambda name: (worst[name], name.startswith(learned_kind)))
-    winner = trained[chosen][0]
-    # Refit the winner on every validation shopper (the blend's weights and the ranker's trees).
-    if isinstance(winner, LearnedRanker):
-        rounds = [r.best_rounds_ for r in trained[chosen]]
-        n_rounds = max(10, int(round(np.mean(rounds) * 1.2)))
-        winner = LearnedRanker(seed, n_rounds=n_rounds, future_weight=winner.future_weight).fit(
-            data.sampled(SAMPLED_NEGATIVES, seed)
-        )
-    elif isinstance(winner, LogitRanker):
-        penalties = [r.C for r in trained[chosen]]
-        winner = LogitRanker(float(np.exp(np.mean(np.log(penalties)))), seed).fit(data)
-    elif chosen == "blend":
-        winner = _coordinate_search(data, present)
-    report = {
-        "chosen": chosen,
-        "reason": "best NDCG@10 relative to the best single source on held-out validation shoppers, "
-        "averaged over the holdout protocols, among the contenders no worse than that source on any "
-        "protocol (two-fold cross-fitting)"
-        if safe
-        else "no contender matched the best single source on every protocol: the best worst protocol",
-        "n_users": useful,
-        "protocols": protocols,
-        "score": {name: round(value, 4) for name, value in sorted(scores.items())},
-        "worst_protocol": {name: round(value, 4) for name, value in sorted(worst.items())},
-        "ndcg@10": {
-            p: {n: round(float(v), 5) for (n, q), v in sorted(totals.items()) if q == p}
-            for p in protocols
-        },
-        "ranker": winner.describe(),
-    }
-    return winner, report

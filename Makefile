@@ -74,11 +74,13 @@ axe:
 	else echo "skipping axe-core: no npm (apt-get install npm)"; fi
 
 # Browser and load tests drive their own SQLite-backed servers, so the PostgreSQL run leaves them
-# out, except the oversell test, whose gunicorn serves the run's PostgreSQL database. The Spark fits
-# read no database (the worker stages Parquet for them), so they run once, in the SQLite pass.
+# out, except the oversell test and the two-hosts test, whose gunicorns serve the run's PostgreSQL
+# database (the two-hosts test skips in the SQLite run). The Spark fits read no database (the worker
+# stages Parquet for them) and the engine's own tests (tests/recommend) know no database either, so
+# they run once, in the SQLite pass.
 test-postgres: install
 	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ "$$(id -u)" = 0 ]; then \
-		scripts/with-postgres.sh $(PY) -m pytest -m "not browser and (not load or oversell) and not spark" $(PYTEST_ARGS); \
+		scripts/with-postgres.sh $(PY) -m pytest -m "not browser and (not load or oversell or twohosts) and not spark" --ignore=tests/recommend $(PYTEST_ARGS); \
 	elif [ -n "$$SHOP_REQUIRE_POSTGRES" ]; then \
 		echo "PostgreSQL is required (SHOP_REQUIRE_POSTGRES) but not installed" >&2; exit 1; \
 	else \

@@ -62,6 +62,13 @@ class Config:
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", default_database_url())
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     SHOP_MODEL_DIR = os.environ.get("SHOP_MODEL_DIR", str(INSTANCE_DIR / "models"))
+    # Where published models are shared between hosts (shop.services.model_blobs): "local" (this
+    # host's SHOP_MODEL_DIR only), "database" (the shop's database), or a URL read through fsspec
+    # (file:///srv/shop-models; s3://bucket/models with the s3 extra, gs://... with gcs). With a
+    # shared store SHOP_MODEL_DIR holds this host's checked copy of the current version.
+    SHOP_MODEL_STORE = os.environ.get("SHOP_MODEL_STORE", "local")
+    # How often each process asks whether a newer model was published (seconds).
+    SHOP_MODEL_CHECK_SECONDS = env_int("SHOP_MODEL_CHECK_SECONDS", 5)
     SHOP_CURRENCY = os.environ.get("SHOP_CURRENCY", "GBP")
     SHOP_PAGE_SIZE = env_int("SHOP_PAGE_SIZE", 24)
     # What one search may cost the database in all, in ms (shop.search.budget): past it the

@@ -1,4 +1,7 @@
-"""Throughput and latency of the recommendation pages against a trivial route, on one server.
+"""Throughput and latency of the shop's main pages against a trivial route, on one server.
+
+The pages: the signed-in home page (personal lists), a visitor's home page, a category listing,
+a search and product pages; docs/deploy.md turns them into cores per million page views a day.
 
     .venv/bin/python bench/load_bench.py                       # 10k users, 5k products, 1M events
     .venv/bin/python bench/load_bench.py --users 500 --products 300 --events 50000 --seconds 5
@@ -129,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     routes = {
         "trivial /healthz": ("/healthz", {}, False),
         "home, signed in (personalised)": ("/", {}, True),
+        "home, visitor": ("/", {}, False),
+        "category listing": ("/products", {}, False),
+        "search": ("/search?q=set", {}, False),
         "product page": (
             "/products/",
             {"WRK_PATH_PREFIX": "/products/", "WRK_IDS": " ".join(map(str, product_ids[:2000]))},

@@ -155,6 +155,21 @@ def gunicorn(
 ):
     """Serve ``wsgi:app`` on a loopback port (a free one unless given); yield its base URL; stop
     it by its pid."""
+    with gunicorn_process(env, workers, log, port) as (base, _):
+        yield base
+
+
+@contextmanager
+def gunicorn_process(
+    env: dict[str, str],
+    workers: int = 4,
+    log: Path | None = None,
+    port: int | None = None,
+    own_group: bool = False,
+):
+    """:func:`gunicorn`, yielding ``(base URL, master process)``. With ``own_group`` the server
+    gets a process group of its own, so a test can kill the master and its workers at once (a
+    host that dies) with ``os.killpg(proc.pid, signal.SIGKILL)``."""
     port = port or free_port()
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
@@ -174,6 +189,7 @@ def gunicorn(
         env=env,
         stdout=out,
         stderr=subprocess.STDOUT,
+        start_new_session=own_group,
     )
     base = f"http://127.0.0.1:{port}"
 
@@ -182,10 +198,11 @@ def gunicorn(
             return resp.status == 200
 
     try:
-        _wait_until_ready(proc, "gunicorn", answers_health, seconds=60)
-        yield base
+        _wait_until_ready(proc, "gunicorn", answers_health, seconds=120)
+        yield base, proc
     finally:
-        _stop(proc, signal.SIGTERM, grace=30)
+        if proc.poll() is None:
+            _stop(proc, signal.SIGTERM, grace=30)
         if log:
             out.close()
 

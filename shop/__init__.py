@@ -121,9 +121,18 @@ def register_extensions(app: Flask) -> None:
 
     jobs.init_app(app)
 
+    from shop.services.model_blobs import open_blob_store
     from shop.services.model_store import RecommenderStore
 
-    app.extensions["recommender_store"] = RecommenderStore(app.config["SHOP_MODEL_DIR"])
+    app.extensions["recommender_store"] = RecommenderStore(
+        app.config["SHOP_MODEL_DIR"],
+        check_interval=float(app.config.get("SHOP_MODEL_CHECK_SECONDS", 5)),
+        shared=open_blob_store(
+            app.config.get("SHOP_MODEL_STORE", "local"),
+            app.config["SQLALCHEMY_DATABASE_URI"],
+            int(app.config.get("SHOP_SQLITE_BUSY_TIMEOUT_MS", 15000)),
+        ),
+    )
 
 
 def register_blueprints(app: Flask) -> None:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -633,3 +635,37 @@ class CategoryBoost(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     category: Mapped[Category] = relationship()
+
+
+class ModelVersion(db.Model):
+    """A published recommendation model in the shared model store (``SHOP_MODEL_STORE=database``).
+
+    Every host polls the newest row (a primary-key lookup) and downloads the file when its version
+    is not the one it serves. The row and all its chunks are written in one transaction, so no host
+    ever sees a version whose file is incomplete. Written by shop.services.model_blobs only.
+    """
+
+    __tablename__ = "model_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    chunk_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ModelChunk(db.Model):
+    """One piece of a published model file (a blob on SQLite, bytea on PostgreSQL).
+
+    Pieces of at most a few MiB keep every statement and every fetch small, whatever the model's
+    size, and stay far below PostgreSQL's 1 GB limit for one value.
+    """
+
+    __tablename__ = "model_chunks"
+
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

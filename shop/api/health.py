@@ -61,9 +61,12 @@ def _job_queue() -> str | None:
 
 
 def _model_store() -> str | None:
-    status = current_app.extensions["recommender_store"].status()
+    store = current_app.extensions["recommender_store"]
+    status = store.status()
     if not status.loaded:
         return f"model store: {status.error or 'no model'}; serving popularity"
+    if store.shared_error:
+        return f"model store: {store.shared_error}; serving this host's copy"
     return None
 
 

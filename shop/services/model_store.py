@@ -5,6 +5,12 @@ process keeps the engine it loaded in memory and notices the change on its next 
 ``check_interval`` seconds), then swaps the new engine in. Old files beyond ``KEEP_MODELS`` are pruned.
 A missing or broken file never takes the site down: the store reports no engine, logs why once, and
 callers fall back to popularity.
+
+With a shared store (``SHOP_MODEL_STORE``, :mod:`shop.services.model_blobs`) the folder becomes this
+host's copy: :func:`publish` also puts the file into the shared store, and each look first asks the
+store for its newest version; a version this host lacks is downloaded once per host (the processes
+take turns through a lock file), checked against its sha256, and only then pointed to. While the
+shared store does not answer, the host keeps serving its local copy.
 """
 
 from __future__ import annotations
@@ -12,15 +18,21 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
+
+from shop.services.model_blobs import BlobStore, ModelStoreError, StoredModel
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +41,7 @@ MODEL_PREFIX = "model-"
 MODEL_SUFFIX = ".joblib"
 #: Model files kept on disk (the current one is always kept): enough to roll back by hand.
 KEEP_MODELS = 5
+LOCK_FILE = ".download.lock"
 
 
 @dataclass(frozen=True)
@@ -46,9 +59,17 @@ class ModelStatus:
 class RecommenderStore:
     """The published model as one process sees it: loaded once, swapped when the pointer moves."""
 
-    def __init__(self, model_dir: str | Path, check_interval: float = 5.0) -> None:
+    def __init__(
+        self,
+        model_dir: str | Path,
+        check_interval: float = 5.0,
+        shared: BlobStore | None = None,
+    ) -> None:
         self.model_dir = Path(model_dir)
         self.check_interval = check_interval
+        self.shared = shared
+        self._shared_warned: str | None = None
+        self._refused: StoredModel | None = None  # a version whose download was refused
         self._lock = threading.Lock()
         self._engine = None
         self._version: str | None = None
@@ -70,12 +91,16 @@ class RecommenderStore:
         except (OSError, ValueError) as exc:
             raise ValueError(f"unreadable model pointer {self.pointer.name}: {exc}") from exc
 
-    def write_pointer(self, path: Path, version: str) -> None:
+    def write_pointer(self, path: Path, version: str, sha256: str | None = None) -> None:
         """Point every worker at a new model file (atomic rename)."""
         self.model_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.pointer.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps({"path": Path(path).name, "version": version}))
-        tmp.replace(self.pointer)
+        pointer = {"path": Path(path).name, "version": version}
+        if sha256:
+            pointer["sha256"] = sha256
+        handle, tmp = tempfile.mkstemp(prefix=".current.", suffix=".tmp", dir=self.model_dir)
+        with os.fdopen(handle, "w") as stream:
+            stream.write(json.dumps(pointer))
+        os.replace(tmp, self.pointer)  # a temp file per writer: two processes never share one
         self._checked_at = 0.0
 
     def get(self):
@@ -103,6 +128,11 @@ class RecommenderStore:
             return self._engine is not None
 
     @property
+    def shared_error(self) -> str | None:
+        """Why the last look at the shared store failed (the host serves its copy), or None."""
+        return self._shared_warned
+
+    @property
     def version(self) -> str | None:
         """The version of the engine the last get() returned (no refresh, no copying)."""
         return self._version
@@ -110,6 +140,8 @@ class RecommenderStore:
     def _refresh(self, warn: bool = True) -> None:
         from shop.recommend import HybridRecommender, ModelLoadError
 
+        if self.shared is not None:
+            self._follow_shared(warn)
         try:
             pointer = self.read_pointer()
         except ValueError as exc:
@@ -140,6 +172,69 @@ class RecommenderStore:
         if self._warned:
             log.info("Recommendation model %s loaded; personalised lists are back", self._version)
         self._error = self._warned = None
+
+    def _follow_shared(self, warn: bool) -> None:
+        """Bring this host's copy up to the shared store's newest version, if it is not there yet.
+
+        Any trouble (store unreachable, a download that does not match its sha256) is logged once
+        and leaves the local pointer as it was, so the host goes on serving what it has.
+        """
+        head = None
+        try:
+            head = self.shared.head()
+            if head is not None and head == self._refused:
+                return  # already refused (logged); wait for the next publish
+            if head is not None and not self._have(head):
+                path = self._download(head)
+                self.write_pointer(path, head.version, head.sha256)
+                prune_models(self.model_dir, current=path)
+                log.info("Model %s copied from the %s model store", head.version, self.shared.name)
+        except Exception as exc:  # noqa: BLE001 - any failure here must leave the site serving
+            message = f"the {self.shared.name} model store: {exc}"
+            if warn and message != self._shared_warned:
+                log.warning("Serving this host's copy of the model; %s", message)
+            self._shared_warned = message
+            if isinstance(exc, ModelStoreError) and head is not None:
+                self._refused = head  # not fetched again every few seconds by every process
+            return
+        self._shared_warned = None
+
+    def _have(self, head: StoredModel) -> bool:
+        """True when the local pointer already names ``head`` and its file is here."""
+        try:
+            pointer = self.read_pointer()
+        except ValueError:
+            return False
+        return (
+            pointer is not None
+            and pointer.get("version") == head.version
+            and (self.model_dir / str(pointer.get("path", ""))).is_file()
+        )
+
+    def _download(self, head: StoredModel) -> Path:
+        """The file of ``head`` in this host's folder, fetched once and checked against its sha256."""
+        self.model_dir.mkdir(parents=True, exist_ok=True)
+        target = self.model_dir / f"{MODEL_PREFIX}{head.version}{MODEL_SUFFIX}"
+        with _host_lock(self.model_dir / LOCK_FILE):
+            if target.is_file() and file_sha256(target) == head.sha256:
+                return target  # another process of this host fetched it while we waited
+            handle, temp_name = tempfile.mkstemp(
+                prefix=f".{target.name}.", suffix=".part", dir=self.model_dir
+            )
+            os.close(handle)
+            temp = Path(temp_name)
+            try:
+                self.shared.fetch(head, temp)
+                digest = file_sha256(temp)
+                if digest != head.sha256:
+                    raise ModelStoreError(
+                        f"model {head.version} arrived with sha256 {digest[:12]}..., "
+                        f"not the published {head.sha256[:12]}...; not swapped in"
+                    )
+                os.replace(temp, target)
+            finally:
+                temp.unlink(missing_ok=True)
+        return target
 
     def _fail(self, message: str, warn: bool = True) -> None:
         if warn and message != self._warned:
@@ -177,6 +272,28 @@ def _when(value: Any) -> datetime | None:
     return when.astimezone(UTC) if when is not None and when.tzinfo else when
 
 
+@contextmanager
+def _host_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock file, so the processes of one host download a version once, in turn."""
+    with open(path, "a") as stream:  # closing the file lets go of the lock
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - no flock here: each process fetches its own copy
+            yield
+            return
+        fcntl.flock(stream.fileno(), fcntl.LOCK_EX)
+        yield
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read a megabyte at a time."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def new_version(n_interactions: int = 0) -> str:
     """A unique, sortable model version: UTC time to the second plus a short hash."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -211,6 +328,8 @@ def publish(engine, store: RecommenderStore, n_interactions: int = 0) -> tuple[s
 
     Returns the version and the file. Until the pointer moves nothing the site serves changes: a
     failure before then removes the new file and re-raises, and the previous model keeps serving.
+    With a shared store the file goes into it (all or nothing) before the local pointer moves, so
+    the other hosts follow within their check interval; old versions are pruned there too.
     """
     from shop.recommend import HybridRecommender
 
@@ -221,11 +340,19 @@ def publish(engine, store: RecommenderStore, n_interactions: int = 0) -> tuple[s
     try:
         engine.save(path)  # atomic: a temp file, fsync, then rename
         HybridRecommender.load(path)  # refuse to publish a file that does not read back
-        store.write_pointer(path, version)
+        digest = file_sha256(path)
+        if store.shared is not None:
+            store.shared.put(version, path, digest)
+        store.write_pointer(path, version, digest)
     except BaseException:
         path.unlink(missing_ok=True)  # never leave an unpublished file behind
         raise
     prune_models(store.model_dir, current=path)
+    if store.shared is not None:
+        try:
+            store.shared.prune(KEEP_MODELS)
+        except Exception:  # noqa: BLE001 - the model is published; pruning waits for the next one
+            log.exception("could not prune old models in the %s model store", store.shared.name)
     return version, path
 
 

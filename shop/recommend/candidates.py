@@ -24,19 +24,27 @@ def top_n(scores: np.ndarray, n: int) -> np.ndarray:
     return part[np.argsort(-scores[part], kind="stable")]
 
 
+#: Catalogue positions sampled per request to guess a source's cut-off (every ``SAMPLE_STEP``-th one).
+SAMPLE_STEP = 8
+
+
 def _best_unblocked(
     scores: np.ndarray, blocked_mask: np.ndarray, n_blocked: int, k: int
 ) -> np.ndarray:
-    """Up to k positive-scoring unblocked products of one source.
+    """Up to k positive-scoring unblocked products of one source (in no particular order).
 
-    One partition of the source's own array for its best ``k + n_blocked`` (enough to survive the
-    blocked ones), then the positive, unblocked ones among them: no copy of the catalogue's positive
-    scores first, which every dense source used to make on every request.
+    The best ``k + n_blocked`` (enough to survive the blocked ones), then the positive, unblocked ones
+    among them, cut to the best k. ``_shortlisted`` finds them among the few products above a
+    cut-off guessed from a sample; only where that cannot decide (too few above the cut-off, or a
+    tie at the border, whose winner is argpartition's to pick) is the whole array partitioned.
     """
     n = len(scores)
     wanted = min(n, k + n_blocked)
     if wanted <= 0:
         return np.zeros(0, dtype=np.int64)
+    picked = _shortlisted(scores, blocked_mask, wanted, k)
+    if picked is not None:
+        return picked
     picked = np.argpartition(scores, n - wanted)[n - wanted :] if wanted < n else np.arange(n)
     values = scores[picked]
     keep = (values > 0) & ~blocked_mask[picked]
@@ -44,6 +52,62 @@ def _best_unblocked(
     if len(picked) > k:
         picked = picked[np.argpartition(-values, k - 1)[:k]]
     return picked
+
+
+def _shortlisted(
+    scores: np.ndarray, blocked_mask: np.ndarray, wanted: int, k: int
+) -> np.ndarray | None:
+    """``_best_unblocked``'s products read off a shortlist, or None where only the full partition can
+    say which products it would pick.
+
+    A partition of the whole catalogue per source was the request's costliest step. The shortlist
+    holds every product scoring at least a cut-off taken from a strided sample, set so that a few
+    times ``wanted`` products pass it; it holds the best ``wanted`` whenever at least ``wanted`` pass.
+    Without ties at the two borders (the ``wanted``-th score, and the k-th among the positive
+    unblocked ones) the picked set is the same whichever way it is found.
+    """
+    n = len(scores)
+    if wanted * SAMPLE_STEP * 4 > n:
+        return None
+    sample = scores[::SAMPLE_STEP]
+    rank = len(sample) - (2 * wanted) // SAMPLE_STEP - 2
+    cutoff = np.partition(sample, rank)[rank]
+    if cutoff > 0:
+        shortlist = np.flatnonzero(scores >= cutoff)
+        if len(shortlist) < wanted:
+            return None
+    else:
+        shortlist = np.flatnonzero(scores > 0)
+        if len(shortlist) < wanted:
+            # Every positive product is among the best ``wanted``: no border to decide.
+            return _best_of(shortlist[~blocked_mask[shortlist]], scores, k)
+    values = scores[shortlist]
+    eligible = (values > 0) & ~blocked_mask[shortlist]
+    if len(shortlist) > wanted:
+        border = np.partition(values, len(values) - wanted)[len(values) - wanted]
+        top = values >= border
+        if np.count_nonzero(top) != wanted:
+            # A tie at the border: which of the tied products the partition keeps matters only
+            # if one of them may be picked and fewer than k better products can be.
+            above = eligible & (values > border)
+            tied = eligible & (values == border)
+            if tied.any() and np.count_nonzero(above) < k:
+                return None
+            top = above
+        eligible &= top
+    return _best_of(shortlist[eligible], scores, k)
+
+
+def _best_of(items: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray | None:
+    """The k best-scoring of ``items`` (all of them if k or fewer); None on a tie at the k-th score."""
+    if len(items) <= k:
+        return items
+    values = scores[items]
+    border = np.partition(values, len(values) - k)[len(values) - k]
+    top = values >= border
+    if np.count_nonzero(top) != k:
+        return None
+    return items[top]
 
 
 def select_candidates(

@@ -347,9 +347,10 @@ class HybridRecommender:
         picked = candidate_features(
             shopper, self.sources_, self.catalog_, blocked, n_blocked, serving.popular_order
         )
-        scores = self.ranker_.score(picked.features)
+        ranked = self.ranker_.scored(picked.features)
+        scores = ranked.scores
         chosen = mmr(scores, n, self.diversity, self.content_, picked.items)
-        contributions = self.ranker_.contributions(picked.features[chosen])
+        contributions = ranked.explain(chosen)
         items = picked.items[chosen]
         reasons = explain(
             items,

@@ -60,11 +60,13 @@ def _shortlisted(
     """``_best_unblocked``'s products read off a shortlist, or None where only the full partition can
     say which products it would pick.
 
-    A partition of the whole catalogue per source was the request's costliest step. The shortlist
-    holds every product scoring at least a cut-off taken from a strided sample, set so that a few
-    times ``wanted`` products pass it; it holds the best ``wanted`` whenever at least ``wanted`` pass.
-    Without ties at the two borders (the ``wanted``-th score, and the k-th among the positive
-    unblocked ones) the picked set is the same whichever way it is found.
+    A partition of the whole catalogue per source was the request's costliest step. Without ties,
+    ``_best_unblocked`` picks the positive ones among the k best unblocked products: the best
+    ``wanted`` hold at least k unblocked ones, and every unblocked product outside them scores
+    less. The shortlist holds every product scoring at least a cut-off taken from a strided sample,
+    set so that a few times ``wanted`` products pass it (or every positive one, where the cut-off
+    is not positive). Where the k-th best unblocked score is shared with another product, which of
+    them the partitions keep can be theirs to decide: None.
     """
     n = len(scores)
     if wanted * SAMPLE_STEP * 4 > n:
@@ -72,42 +74,27 @@ def _shortlisted(
     sample = scores[::SAMPLE_STEP]
     rank = len(sample) - (2 * wanted) // SAMPLE_STEP - 2
     cutoff = np.partition(sample, rank)[rank]
-    if cutoff > 0:
-        shortlist = np.flatnonzero(scores >= cutoff)
-        if len(shortlist) < wanted:
-            return None
-    else:
-        shortlist = np.flatnonzero(scores > 0)
-        if len(shortlist) < wanted:
-            # Every positive product is among the best ``wanted``: no border to decide.
-            return _best_of(shortlist[~blocked_mask[shortlist]], scores, k)
+    shortlist = np.flatnonzero(scores >= cutoff if cutoff > 0 else scores > 0)
     values = scores[shortlist]
-    eligible = (values > 0) & ~blocked_mask[shortlist]
-    if len(shortlist) > wanted:
-        border = np.partition(values, len(values) - wanted)[len(values) - wanted]
-        top = values >= border
-        if np.count_nonzero(top) != wanted:
-            # A tie at the border: which of the tied products the partition keeps matters only
-            # if one of them may be picked and fewer than k better products can be.
-            above = eligible & (values > border)
-            tied = eligible & (values == border)
-            if tied.any() and np.count_nonzero(above) < k:
+    free = ~blocked_mask[shortlist]
+    n_free = int(np.count_nonzero(free))
+    if n_free <= k:
+        # Every positive unblocked product when the shortlist holds them all; otherwise some better
+        # ones may lie below the cut-off.
+        return shortlist[free] if cutoff <= 0 else None
+    free_values = values[free]
+    border = np.partition(free_values, n_free - k)[n_free - k]
+    if np.count_nonzero(values == border) > 1:
+        # Shared with another unblocked product: the partitions choose. Shared with blocked ones
+        # only: it matters if the best ``wanted`` end at that score, where they could crowd it out.
+        if np.count_nonzero(free_values == border) > 1:
+            return None
+        if len(values) >= wanted:
+            if np.partition(values, len(values) - wanted)[len(values) - wanted] >= border:
                 return None
-            top = above
-        eligible &= top
-    return _best_of(shortlist[eligible], scores, k)
-
-
-def _best_of(items: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray | None:
-    """The k best-scoring of ``items`` (all of them if k or fewer); None on a tie at the k-th score."""
-    if len(items) <= k:
-        return items
-    values = scores[items]
-    border = np.partition(values, len(values) - k)[len(values) - k]
-    top = values >= border
-    if np.count_nonzero(top) != k:
-        return None
-    return items[top]
+        elif cutoff > 0:
+            return None
+    return shortlist[free][free_values >= border]
 
 
 def select_candidates(

@@ -71,9 +71,12 @@ def _shortlisted(
     n = len(scores)
     if wanted * SAMPLE_STEP * 4 > n:
         return None
+    # The sample's r-th best score, read among its positive scores only: a sparse source's zeros
+    # slow the partition down and could only make the cut-off zero.
     sample = scores[::SAMPLE_STEP]
+    sample = sample[sample > 0]
     rank = len(sample) - (2 * wanted) // SAMPLE_STEP - 2
-    cutoff = np.partition(sample, rank)[rank]
+    cutoff = np.partition(sample, rank)[rank] if rank >= 0 else 0.0
     shortlist = np.flatnonzero(scores >= cutoff if cutoff > 0 else scores > 0)
     values = scores[shortlist]
     free = ~blocked_mask[shortlist]

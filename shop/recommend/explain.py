@@ -118,7 +118,7 @@ def explain(
     history = shopper.history_items
     if len(history) and len(sources.cold_):
         # A product nobody has touched yet can only have been found through its text: say it is new.
-        cold = np.isin(picked, sources.cold_)
+        cold = ~sources.known_items_[picked]  # np.isin(picked, sources.cold_), without a sort
         why = ["new" if c else w for c, w in zip(cold.tolist(), why, strict=True)]
     anchors: dict[int, tuple[int, float]] = {}
     for source in _ANCHORED:

@@ -130,6 +130,12 @@ class _LeafTables(NamedTuple):
     parts: np.ndarray  # (trees, leaves, CONTRIBUTING_SOURCES): path contribution of each source
     trees: np.ndarray  # (1, trees): row index for fancy indexing ``values[trees, leaves]``
 
+    def leaf_sums(self, leaves: np.ndarray) -> np.ndarray:
+        """``values[trees, leaves].sum(axis=1)``: each row's leaf outputs summed over the trees, read
+        from the flat table (a plain ``take`` costs half the two-axis fancy indexing)."""
+        offsets = self.trees[0] * self.values.shape[1]
+        return self.values.ravel().take(leaves + offsets).sum(axis=1)
+
     @classmethod
     def from_booster(cls, booster: Any, n_trees: int) -> _LeafTables:
         info = booster.dump_model(num_iteration=n_trees)["tree_info"][:n_trees]
@@ -286,9 +292,7 @@ class LearnedRanker:
         flags = [flag for flag, _ in views]
         leaves = self._routes(features, flags)
         tables = self._tables()
-        sums = {
-            flag: tables.values[tables.trees, leaves[i]].sum(axis=1) for i, flag in enumerate(flags)
-        }
+        sums = {flag: tables.leaf_sums(leaves[i]) for i, flag in enumerate(flags)}
 
         def explain(rows: np.ndarray) -> dict[str, np.ndarray]:
             parts = {

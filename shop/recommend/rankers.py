@@ -89,6 +89,7 @@ class LinearBlend:
         return out
 
     def scored(self, features: np.ndarray) -> Scored:
+        """``score`` and ``contributions`` behind one interface with the learned ranker's."""
         return scored_by_rows(self, features)
 
     def describe(self) -> dict[str, Any]:
@@ -415,6 +416,7 @@ class LogitRanker:
         return out
 
     def scored(self, features: np.ndarray) -> Scored:
+        """``score`` and ``contributions`` behind one interface with the learned ranker's."""
         return scored_by_rows(self, features)
 
     def describe(self) -> dict[str, Any]:

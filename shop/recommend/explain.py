@@ -118,7 +118,7 @@ def explain(
     history = shopper.history_items
     if len(history) and len(sources.cold_):
         # A product nobody has touched yet can only have been found through its text: say it is new.
-        cold = np.isin(picked, sources.cold_)
+        cold = ~sources.known_items_[picked]  # np.isin(picked, sources.cold_), without a sort
         why = ["new" if c else w for c, w in zip(cold.tolist(), why, strict=True)]
     anchors: dict[int, tuple[int, float]] = {}
     for source in _ANCHORED:
@@ -137,7 +137,12 @@ def explain(
         slots = np.searchsorted(history, shopper.touched).tolist()
         for slot, rank in zip(slots, ranks, strict=True):
             strongest[slot] = max(strongest[slot], rank)
-    fond = fond_of_categories(shopper, sources.category_codes_, len(sources.category_prior_))
+    # Only a taste reason asks whether the shopper likes the category.
+    fond = (
+        fond_of_categories(shopper, sources.category_codes_, len(sources.category_prior_))
+        if "taste" in why
+        else None
+    )
     out = []
     for r, (item, source) in enumerate(zip(picked.tolist(), why, strict=True)):
         category = categories[item]
@@ -148,6 +153,7 @@ def explain(
             liked = (
                 shares is not None
                 and shares[code] > sources.category_prior_[code]
+                and fond is not None
                 and bool(fond[code])
             )
             if not category:

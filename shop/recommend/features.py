@@ -98,7 +98,7 @@ def build_features(
             mine[row] = scores[SCORED_SOURCES[column]][candidates]
         order = np.argsort(-mine, axis=1, kind="stable")
         ranks = np.empty(mine.shape, dtype=np.float32)
-        np.put_along_axis(ranks, order, np.arange(n, dtype=np.float32)[None, :], axis=1)
+        ranks[np.arange(len(columns))[:, None], order] = np.arange(n, dtype=np.float32)
         picked = np.asarray(columns)
         out[:, picked] = mine.T
         out[:, n_scored + picked] = np.log1p(ranks).T
@@ -117,13 +117,9 @@ def build_features(
         brand_share[inside] = brand_mass[brands[inside]] / total
     prices = catalog.log_price[shopper.items] if len(shopper.items) else np.zeros(0)
     priced = np.isfinite(prices)
-    usual = (
-        float(np.average(prices[priced], weights=shopper.strengths[priced]))
-        if priced.any()
-        else np.nan
-    )
+    usual = _weighted_mean(prices[priced], shopper.strengths[priced]) if priced.any() else np.nan
     usual_rel = (
-        float(np.average(catalog.rel_price[shopper.items], weights=shopper.strengths))
+        _weighted_mean(catalog.rel_price[shopper.items], shopper.strengths)
         if len(shopper.items) and total > 0
         else np.nan
     )
@@ -158,3 +154,9 @@ def build_features(
     out[:, column + 16] = category_stars
     out[:, RANDOM_GAP_COLUMN] = 0.0  # a request ranks the shopper's future
     return out
+
+
+def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:
+    """``np.average(values, weights=weights)`` for float64 arrays with a positive weight sum, the same
+    sums in the same order, without its argument checks (this runs on every request)."""
+    return float(np.multiply(values, weights).sum() / weights.sum())

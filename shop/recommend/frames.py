@@ -84,12 +84,18 @@ def check_interactions(interactions: pd.DataFrame, *, need_user: bool = True) ->
         kind_codes(interactions["kind"].to_numpy(dtype=object))
 
 
-def to_epoch_days(timestamps: pd.Series | None, length: int) -> np.ndarray:
+def to_epoch_days(
+    timestamps: pd.Series | pd.arrays.DatetimeArray | None, length: int
+) -> np.ndarray:
     """Timestamps as float days since the epoch; naive values are taken as UTC, missing ones as NaN."""
     if timestamps is None:
         return np.full(length, np.nan)
-    # A Series is read as it is: wrapping it in a new Series costs more than the rest of this function.
-    array = (timestamps if isinstance(timestamps, pd.Series) else pd.Series(timestamps)).array
+    # A Series or a frame's stored datetime array is read as it is: wrapping it in a new Series costs
+    # more than the rest of this function.
+    if isinstance(timestamps, pd.arrays.DatetimeArray):
+        array = timestamps
+    else:
+        array = (timestamps if isinstance(timestamps, pd.Series) else pd.Series(timestamps)).array
     if not isinstance(array, pd.arrays.DatetimeArray):
         array = pd.to_datetime(
             pd.Series(timestamps), utc=True

@@ -117,25 +117,39 @@ def shopper_from_frame(
     """Code a history frame (the shop's columns); events on unknown products are ignored."""
     if history is None or len(history) == 0:
         return Shopper.empty()
-    columns = history.columns
+    columns = stored_columns(history)
     if "product_id" not in columns or "kind" not in columns:
         raise ValueError("a history needs product_id and kind columns")
-    items = catalog.positions(history["product_id"].tolist())
+    items = catalog.positions(columns["product_id"].tolist())
     known = items >= 0
     if not known.any():
         return Shopper.empty()
-    kinds: list[Any] = history["kind"].tolist()
+    kinds: list[Any] = columns["kind"].tolist()
     if not known.all():
         kinds = [kind for kind, keep in zip(kinds, known.tolist(), strict=True) if keep]
     codes = kind_codes(kinds)
     if "value" in columns:
-        column = history["value"]
+        column = columns["value"]
         if column.dtype.kind not in "fiub":  # strings or objects from a careless caller
             column = pd.to_numeric(column, errors="coerce")
-        values = column.to_numpy(dtype=float)[known]  # a copy: safe to fill in place
+        if isinstance(column, pd.api.extensions.ExtensionArray):
+            column = column.to_numpy(dtype=float)
+        values = np.asarray(column, dtype=float)[known]  # a copy: safe to fill in place
         values[np.isnan(values)] = 1.0
     else:
         values = np.ones(int(known.sum()))
-    stamps = history["timestamp"] if "timestamp" in columns else None
-    days = to_epoch_days(stamps, len(history))[known]
+    days = to_epoch_days(columns.get("timestamp"), len(history))[known]
     return code_shopper(items[known], codes, values, days, kind_weights, half_life_days)
+
+
+def stored_columns(frame: pd.DataFrame) -> dict[Hashable, Any]:
+    """A frame's columns by name, as the arrays pandas stores them (numpy or extension arrays).
+
+    ``frame[name]`` builds a Series around the column every time, and a request's four of them cost
+    more than coding the shopper's events; the stored arrays hold the same values. A frame whose
+    column names repeat is read through pandas as before.
+    """
+    names = frame.columns.tolist()
+    if len(set(names)) != len(names) or not hasattr(frame, "_get_column_array"):
+        return {name: frame[name].array for name in dict.fromkeys(names)}
+    return {name: frame._get_column_array(i) for i, name in enumerate(names)}

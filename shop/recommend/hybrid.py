@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from . import persistence
@@ -36,24 +35,17 @@ from .frames import DEFAULT_KIND_WEIGHTS, check_interactions, encode_events, kin
 from .guard import choose_ranker
 from .history import CatalogIndex, Shopper, shopper_from_frame
 from .pipeline import candidate_features
-from .popularity import POPULAR_KINDS
+from .popularity import POPULAR_KINDS, POPULAR_REASONS
+from .products import catalog_from_products, text_values
 from .records import NotFittedError, Recommendation, UnknownProductError, UnseenProducts
 from .rerank import mmr
-from .sources import Catalog, ItemFactorFitter, SourceParams, SourceSet
+from .sources import ItemFactorFitter, SourceParams, SourceSet
 from .tuning import random_holdout, time_holdouts, validation_set
+from .unseen import merge_unseen, plain_value, similar_to_unseen, unseen_blocked
 from .validation import ValidationSet
 
 #: What ``recommend(variant=...)`` accepts: the hybrid, or one source on its own (for A/B tests).
 VARIANTS: tuple[str, ...] = ("hybrid", "popularity", "svd", "als", "itemknn", "content", "ease")
-_POPULAR_REASONS = {
-    "click": "Most clicked",
-    "purchase": "Best seller",
-    "view": "Most viewed",
-    "like": "Most liked",
-    "add_to_cart": "Often added to carts",
-    "rating": "Often rated",
-    "trending": "Trending now",
-}
 
 
 class _Serving:
@@ -194,7 +186,7 @@ class HybridRecommender:
         self.__dict__.pop("_serving", None)
         products = products.drop_duplicates("product_id", keep="last").reset_index(drop=True)
         self.product_ids_ = pd.Index(products["product_id"])
-        self.catalog_ = _catalog(products, self.product_ids_)
+        self.catalog_ = catalog_from_products(products, self.product_ids_)
         seeds = np.random.default_rng(self.random_state).integers(0, 2**31 - 1, size=4)
         self._seeds = [int(s) for s in seeds]
         self.timings_: dict[str, float] = {}
@@ -347,9 +339,10 @@ class HybridRecommender:
         picked = candidate_features(
             shopper, self.sources_, self.catalog_, blocked, n_blocked, serving.popular_order
         )
-        scores = self.ranker_.score(picked.features)
+        ranked = self.ranker_.scored(picked.features)
+        scores = ranked.scores
         chosen = mmr(scores, n, self.diversity, self.content_, picked.items)
-        contributions = self.ranker_.contributions(picked.features[chosen])
+        contributions = ranked.explain(chosen)
         items = picked.items[chosen]
         reasons = explain(
             items,
@@ -414,17 +407,21 @@ class HybridRecommender:
         if n <= 0:
             return []
         blocked = self._blocked(exclude)
-        new_blocked = self._new_blocked(unseen, exclude)
+        new_blocked = unseen_blocked(unseen, exclude)
         index = self.product_ids_.get_indexer([product_id])[0]
         if index < 0:
-            return self._similar_to_unseen(product_id, n, blocked, unseen, new_blocked)
+            return similar_to_unseen(
+                self.content_, self._id, product_id, n, blocked, unseen, new_blocked
+            )
         item = int(index)
         name = self.names_[item]
         row = self.content_.neighbours_[item]
         keep = ~blocked[row.indices]
         items, scores = row.indices[keep], row.data[keep].astype(np.float64)
         reason = f"Similar to {name}"
-        out = self._merge_unseen(items, scores, reason, unseen, new_blocked, item, n)
+        out = merge_unseen(
+            self.content_, self._id, items, scores, reason, unseen, new_blocked, item, n
+        )
         if len(out) < n:  # products without text: fill with item-kNN neighbours
             knn = self.sources_.itemknn_.similarity_[item]
             fresh = ~blocked[knn.indices] & ~np.isin(knn.indices, row.indices)
@@ -456,7 +453,7 @@ class HybridRecommender:
         return UnseenProducts(
             ids=ids,
             vectors=self.content_.transform(products),
-            names=_text(products, "name", fallback=ids.astype(str)),
+            names=text_values(products, "name", fallback=ids.astype(str)),
         )
 
     def _blocked(self, exclude: Iterable[Hashable]) -> np.ndarray:
@@ -467,63 +464,6 @@ class HybridRecommender:
             extra = serving.catalog.positions(exclude)
             blocked[extra[extra >= 0]] = True
         return blocked
-
-    @staticmethod
-    def _new_blocked(unseen: UnseenProducts | None, exclude: Iterable[Hashable]) -> np.ndarray:
-        if unseen is None:
-            return np.zeros(0, dtype=bool)
-        return unseen.ids.isin(list(exclude))
-
-    def _merge_unseen(
-        self,
-        items: np.ndarray,
-        scores: np.ndarray,
-        reason: str,
-        unseen: UnseenProducts | None,
-        new_blocked: np.ndarray,
-        vector_of: int | sp.csr_matrix,
-        n: int,
-    ) -> list[Recommendation]:
-        """Catalogue neighbours and new products in one list by cosine, best first, cut to n."""
-        ids = [self._id(j) for j in items.tolist()]
-        if unseen is not None and len(unseen.ids):
-            vector = (
-                self.content_.item_vectors_[vector_of]
-                if isinstance(vector_of, int | np.integer)
-                else vector_of
-            )
-            new_scores = np.asarray((unseen.vectors @ vector.T).todense()).ravel()
-            new_scores = new_scores.astype(np.float64)
-            new_scores[new_blocked] = 0.0
-            positive = np.flatnonzero(new_scores > 0)
-            ids += [_plain(unseen.ids[k]) for k in positive.tolist()]
-            scores = np.concatenate([scores, new_scores[positive]])
-        order = np.argsort(-scores, kind="stable")[:n]
-        return [Recommendation(ids[k], float(scores[k]), reason) for k in order.tolist()]
-
-    def _similar_to_unseen(
-        self,
-        product_id: Hashable,
-        n: int,
-        blocked: np.ndarray,
-        unseen: UnseenProducts | None,
-        new_blocked: np.ndarray,
-    ) -> list[Recommendation]:
-        """``similar`` for a product added since the fit: its text against the catalogue and the
-        other new products (one sparse product over the catalogue, then the top n)."""
-        position = -1 if unseen is None else unseen.ids.get_indexer([product_id])[0]
-        if position < 0:
-            raise UnknownProductError(f"product {product_id!r} is not in the fitted catalogue")
-        vector = unseen.vectors[position]
-        scores = np.asarray((self.content_.item_vectors_ @ vector.T).todense()).ravel()
-        scores = scores.astype(np.float64)
-        scores[blocked] = 0.0
-        picked = top_n(scores, n)
-        picked = picked[scores[picked] > 0]
-        own = new_blocked.copy()
-        own[position] = True
-        reason = f"Similar to {unseen.names[position]}"
-        return self._merge_unseen(picked, scores[picked], reason, unseen, own, vector, n)
 
     def also_bought(
         self, product_id: Hashable, n: int = 10, *, exclude: Iterable[Hashable] = ()
@@ -583,7 +523,7 @@ class HybridRecommender:
         scores[extra[extra >= 0]] = -np.inf
         picked = top_n(scores, n)
         picked = picked[np.isfinite(scores[picked])]
-        reason = f"{_POPULAR_REASONS[kind]} in {category}" if category else _POPULAR_REASONS[kind]
+        reason = f"{POPULAR_REASONS[kind]} in {category}" if category else POPULAR_REASONS[kind]
         ids = self.product_ids_[picked].tolist()
         return [
             Recommendation(pid, float(scores[i]), reason)
@@ -592,8 +532,7 @@ class HybridRecommender:
 
     def _id(self, index: int) -> Hashable:
         """A catalogue id as a plain Python value (numpy scalars leak into templates and JSON otherwise)."""
-        value = self.product_ids_[index]
-        return value.item() if isinstance(value, np.generic) else value
+        return plain_value(self.product_ids_[index])
 
     def _locate(self, product_id: Hashable) -> int:
         index = self.product_ids_.get_indexer([product_id])[0]
@@ -617,49 +556,5 @@ class HybridRecommender:
         return engine
 
 
-def _plain(value: Any) -> Any:
-    """A numpy scalar as the plain Python value (templates and JSON want those)."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def _now() -> int:
     return pd.Timestamp.now().value
-
-
-def _text(products: pd.DataFrame, column: str, fallback: pd.Index | None = None) -> np.ndarray:
-    if column not in products.columns:
-        values = pd.Series([""] * len(products)) if fallback is None else pd.Series(list(fallback))
-    else:
-        values = products[column].astype("string").fillna("").astype(str)
-        if fallback is not None:
-            values = values.where(
-                values.str.len() > 0, pd.Series(list(fallback), index=values.index)
-            )
-    return values.to_numpy(dtype=object)
-
-
-def _catalog(products: pd.DataFrame, product_ids: pd.Index) -> Catalog:
-    categories = _text(products, "category")
-    brands = _text(products, "brand")
-    price = (
-        pd.to_numeric(products["price"], errors="coerce").to_numpy(dtype=float)
-        if "price" in products.columns
-        else np.full(len(products), np.nan)
-    )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_price = np.where(price > 0, np.log(price), np.nan)
-    category_codes = pd.factorize(categories)[0].astype(np.int64)
-    frame = pd.DataFrame({"c": category_codes, "p": log_price})
-    grouped = frame.groupby("c")["p"]
-    spread = grouped.transform("std").fillna(0.0).to_numpy()
-    rel_price = (log_price - grouped.transform("mean").to_numpy()) / np.where(
-        spread > 0, spread, 1.0
-    )
-    return Catalog(
-        names=_text(products, "name", fallback=product_ids.astype(str)),
-        categories=categories,
-        category_codes=category_codes,
-        brand_codes=pd.factorize(brands)[0].astype(np.int64),
-        log_price=log_price,
-        rel_price=np.nan_to_num(rel_price),
-    )

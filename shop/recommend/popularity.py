@@ -66,3 +66,15 @@ class PopularityModel:
         primary = self.counts_[kind]
         # A tiny tie-break by total activity keeps the order deterministic and sensible for equal counts.
         return primary + 1e-6 * self.total_ / (self.total_.max() + 1.0)
+
+
+#: The reason a card in a ``popular`` list gives, per kind.
+POPULAR_REASONS = {
+    "click": "Most clicked",
+    "purchase": "Best seller",
+    "view": "Most viewed",
+    "like": "Most liked",
+    "add_to_cart": "Often added to carts",
+    "rating": "Often rated",
+    "trending": "Trending now",
+}

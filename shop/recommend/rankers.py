@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -48,6 +48,19 @@ def usable_cores() -> int:
     return os.cpu_count() or 1
 
 
+class Scored(NamedTuple):
+    """A ranker's scores of a request's rows, and each shown row's per-source contributions."""
+
+    scores: np.ndarray
+    #: Row positions -> per-source contributions of those rows (as ``contributions`` gives them).
+    explain: Callable[[np.ndarray], dict[str, np.ndarray]]
+
+
+def scored_by_rows(ranker: LinearBlend | LogitRanker, features: np.ndarray) -> Scored:
+    """``Scored`` for rankers whose contributions are cheap to compute from the rows themselves."""
+    return Scored(ranker.score(features), lambda rows: ranker.contributions(features[rows]))
+
+
 @dataclass
 class LinearBlend:
     """Weighted sum of source scores (NaN = silent = 0), ties broken by trending popularity."""
@@ -74,6 +87,10 @@ class LinearBlend:
                 part = weight * np.nan_to_num(features[:, SCORE_COLUMN[name]])
                 out[source] = out[source] + part if source in out else part
         return out
+
+    def scored(self, features: np.ndarray) -> Scored:
+        """``score`` and ``contributions`` behind one interface with the learned ranker's."""
+        return scored_by_rows(self, features)
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "weights": dict(self.weights)}
@@ -113,6 +130,12 @@ class _LeafTables(NamedTuple):
     values: np.ndarray  # (trees, leaves): output of each leaf
     parts: np.ndarray  # (trees, leaves, CONTRIBUTING_SOURCES): path contribution of each source
     trees: np.ndarray  # (1, trees): row index for fancy indexing ``values[trees, leaves]``
+
+    def leaf_sums(self, leaves: np.ndarray) -> np.ndarray:
+        """``values[trees, leaves].sum(axis=1)``: each row's leaf outputs summed over the trees, read
+        from the flat table (a plain ``take`` costs half the two-axis fancy indexing)."""
+        offsets = self.trees[0] * self.values.shape[1]
+        return self.values.ravel().take(leaves + offsets).sum(axis=1)
 
     @classmethod
     def from_booster(cls, booster: Any, n_trees: int) -> _LeafTables:
@@ -246,6 +269,14 @@ class LearnedRanker:
         """``table``'s entries (the leaves' outputs by default) at each row's leaves, summed over the trees,
         with ``random_gap`` set to each of ``flags`` (None: as the rows have it), in one LightGBM call.
         Twins from ``with_future_weight`` can share them."""
+        leaves = self._routes(features, flags)
+        tables = self._tables()
+        table = tables.values if table is None else table
+        return {flag: table[tables.trees, leaves[i]].sum(axis=1) for i, flag in enumerate(flags)}
+
+    def _routes(self, features: np.ndarray, flags: Sequence[float | None]) -> np.ndarray:
+        """Each row's leaf in every tree, with ``random_gap`` set to each of ``flags``:
+        (flags, rows, trees), from one LightGBM call."""
         if list(flags) == [None]:
             rows = features
         else:
@@ -253,10 +284,26 @@ class LearnedRanker:
             for i, flag in enumerate(flags):
                 if flag is not None:
                     rows[i * len(features) : (i + 1) * len(features), RANDOM_GAP_COLUMN] = flag
-        leaves = self._leaves(rows).reshape(len(flags), len(features), -1)
+        return self._leaves(rows).reshape(len(flags), len(features), -1)
+
+    def scored(self, features: np.ndarray) -> Scored:
+        """``score`` of the rows, and their ``contributions`` read from the same leaves: a request
+        routes its candidates through LightGBM once, not again for the products it shows."""
+        views = self._views()
+        flags = [flag for flag, _ in views]
+        leaves = self._routes(features, flags)
         tables = self._tables()
-        table = tables.values if table is None else table
-        return {flag: table[tables.trees, leaves[i]].sum(axis=1) for i, flag in enumerate(flags)}
+        sums = {flag: tables.leaf_sums(leaves[i]) for i, flag in enumerate(flags)}
+
+        def explain(rows: np.ndarray) -> dict[str, np.ndarray]:
+            parts = {
+                flag: tables.parts[tables.trees, leaves[i][rows]].sum(axis=1)
+                for i, flag in enumerate(flags)
+            }
+            total = sum(weight * parts[flag] for flag, weight in views)
+            return {source: total[:, j] for j, source in enumerate(CONTRIBUTING_SOURCES)}
+
+        return Scored(self.score(features, sums), explain)
 
     def _summed(
         self,
@@ -367,6 +414,10 @@ class LogitRanker:
             if source is not None:
                 out[source] = out.get(source, 0.0) + parts[:, column]
         return out
+
+    def scored(self, features: np.ndarray) -> Scored:
+        """``score`` and ``contributions`` behind one interface with the learned ranker's."""
+        return scored_by_rows(self, features)
 
     def describe(self) -> dict[str, Any]:
         strength = np.abs(self.coef_ * self.scale_)

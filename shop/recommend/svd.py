@@ -281,9 +281,11 @@ class SVDModel:
     def predict_all(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         """Predicted stars for every catalogue product, clipped to the rating scale like surprise does."""
         bias, factors = self.fold_in(items, ratings)
-        # float32 for the one catalogue-sized product on the request path: half the memory traffic.
-        product = self.item_factors32_ @ factors.astype(np.float32)
         # (base + bias) + product, then clipped, without a temporary array per step.
         raw = np.add(self.base_scores_, bias)
-        raw += product
+        if len(
+            factors
+        ):  # biases alone where the tuning found no use for factors: adding 0 is a no-op
+            # float32 for the one catalogue-sized product on the request path: half the memory traffic.
+            raw += self.item_factors32_ @ factors.astype(np.float32)
         return np.clip(raw, *self.rating_scale_, out=raw)

@@ -1,0 +1,178 @@
+"""The request path's shortcuts give what the plain computations give: candidates read off a shortlist,
+contributions read from the leaves the scores came from, a history read from a frame's stored columns."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shop.recommend.candidates import _shortlisted, select_candidates
+from shop.recommend.features import FEATURES, RANDOM_GAP_COLUMN, SCORE_COLUMN
+from shop.recommend.frames import DEFAULT_KIND_WEIGHTS, KINDS, kind_weight_table
+from shop.recommend.history import CatalogIndex, code_shopper, shopper_from_frame
+from shop.recommend.rankers import LearnedRanker
+from shop.recommend.validation import ValidationSet
+
+K = 40
+
+
+def _reference_picks(scores: np.ndarray, blocked: np.ndarray, k: int = K) -> np.ndarray:
+    """The definition: the k best unblocked products with a positive score, by a full sort."""
+    order = np.argsort(-scores, kind="stable")
+    order = order[~blocked[order] & (scores[order] > 0)]
+    return np.sort(order[:k])
+
+
+def _sources(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """Scores of the shapes sources give, without ties: dense, sparse, mostly negative, silent."""
+    dense = rng.random(n)
+    sparse = np.where(rng.random(n) < 0.02, rng.random(n), 0.0)
+    few = np.where(rng.random(n) < 0.002, rng.random(n), 0.0)
+    shifted = rng.random(n) - 0.99
+    return {"dense": dense, "sparse": sparse, "few": few, "shifted": shifted}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_candidates_are_every_sources_best_unblocked_products_by_the_definition(seed):
+    rng = np.random.default_rng(seed)
+    n = 10_000
+    scores = _sources(rng, n)
+    blocked = np.zeros(n, dtype=bool)
+    # Blocked products among every source's best, where they push the cut-off down.
+    for values in scores.values():
+        blocked[np.argsort(-values)[rng.choice(60, 8, replace=False)]] = True
+    blocked[rng.choice(n, 20, replace=False)] = True
+    n_blocked = int(blocked.sum())
+    popular_order = rng.permutation(n)
+
+    for name, values in scores.items():
+        picked = _shortlisted(values, blocked, K + n_blocked, K)
+        assert picked is not None, name  # no ties: the shortlist decides every source
+        np.testing.assert_array_equal(np.sort(picked), _reference_picks(values, blocked), name)
+
+    candidates, votes = select_candidates(
+        {"popularity": rng.random(n), **scores}, blocked, n_blocked, popular_order
+    )
+    popular = popular_order[~blocked[popular_order]][:K]
+    expected = [popular, *(_reference_picks(values, blocked) for values in scores.values())]
+    every, counts = np.unique(np.concatenate(expected), return_counts=True)
+    np.testing.assert_array_equal(candidates, every)
+    np.testing.assert_array_equal(votes, counts)
+
+
+def test_a_tie_at_the_last_place_is_left_to_the_partition_and_still_fills_it():
+    rng = np.random.default_rng(7)
+    n = 10_000
+    values = rng.random(n) * 0.5
+    best = np.argsort(-values)
+    values[best[: K - 1]] = np.linspace(1.0, 0.9, K - 1)
+    values[best[K - 1 : K + 2]] = 0.8  # three products share the last place
+    blocked = np.zeros(n, dtype=bool)
+    assert _shortlisted(values, blocked, K, K) is None
+    candidates, votes = select_candidates({"tied": values}, blocked, 0, np.arange(n))
+    assert len(candidates) == K
+    assert set(best[: K - 1]) <= set(candidates.tolist())
+    assert np.all(values[candidates] >= 0.8)
+    assert np.all(votes == 1)
+
+
+def _ranked_rows(seed: int, groups: int = 80, size: int = 25) -> ValidationSet:
+    """Candidates whose item-kNN score decides the future and whose EASE score decides the gaps."""
+    rng = np.random.default_rng(seed)
+    rows = groups * size
+    features = rng.random((rows, len(FEATURES))).astype(np.float32)
+    features[rng.random(features.shape) < 0.1] = np.nan
+    gap = np.repeat(rng.random(groups) < 0.5, size)
+    features[:, RANDOM_GAP_COLUMN] = gap
+    deciding = np.where(
+        gap, features[:, SCORE_COLUMN["ease"]], features[:, SCORE_COLUMN["itemknn"]]
+    )
+    labels = np.where(np.nan_to_num(deciding) + 0.1 * rng.random(rows) > 0.9, 2.0, 0.0)
+    positives = labels.reshape(groups, size).astype(bool).sum(axis=1)
+    return ValidationSet(
+        features, labels, np.full(groups, size), positives, gap[::size].astype(int)
+    )
+
+
+@pytest.mark.parametrize("future_weight", [1.0, 0.5, 0.0])
+def test_shown_rows_are_explained_as_a_second_pass_through_lightgbm_would(future_weight):
+    ranker = LearnedRanker(seed=5, n_rounds=40).fit(_ranked_rows(0))
+    ranker = ranker.with_future_weight(future_weight)
+    features = _ranked_rows(1).as_served().features[:300]
+    ranked = ranker.scored(features)
+    np.testing.assert_array_equal(ranked.scores, ranker.score(features))
+    shown = np.array([17, 3, 250, 4, 99])
+    explained = ranked.explain(shown)
+    routed_again = ranker.contributions(features[shown])  # its own LightGBM call
+    assert explained.keys() == routed_again.keys()
+    for source, values in routed_again.items():
+        np.testing.assert_array_equal(explained[source], values)
+
+
+def _frames() -> list[pd.DataFrame]:
+    """One history as callers hand it over: numpy, extension and object columns, timestamps of
+    several units and zones or as text, an unknown product, a missing and a textual value."""
+    base = pd.DataFrame(
+        {
+            "product_id": [11, 12, 99, 13, 12, 11],
+            "kind": ["view", "like", "view", "rating", "purchase", "rating"],
+            "value": [1.0, None, 1.0, 4.0, 1.0, 2.0],
+            "timestamp": pd.to_datetime(
+                [
+                    "2025-03-01 10:00",
+                    "2025-03-02 00:00",
+                    "2025-03-03 00:00",
+                    "2025-03-09 08:30",
+                    None,
+                    "2025-03-10 00:00",
+                ]
+            ),
+        }
+    )
+    return [
+        base,
+        base.astype({"kind": object, "product_id": object}),
+        base.astype({"value": "Float64"}),
+        base.assign(value=["1", "x", "1", "4", None, "2"]),
+        base.assign(timestamp=base["timestamp"].dt.tz_localize("UTC")),
+        base.assign(timestamp=base["timestamp"].astype("datetime64[s]")),
+        base.assign(timestamp=base["timestamp"].astype(str).replace("NaT", None)),
+        base.drop(columns=["timestamp"]),
+        base.drop(columns=["value"]),
+    ]
+
+
+def _coded_by_hand(frame: pd.DataFrame, catalog: CatalogIndex):
+    """The same events coded one at a time, with plain Python and pandas scalars."""
+    rows = frame.to_dict("records")
+    known = [row for row in rows if row["product_id"] in catalog.index]
+    items = np.array([catalog.index[row["product_id"]] for row in known], dtype=np.int64)
+    codes = np.array([KINDS.index(row["kind"]) for row in known], dtype=np.int64)
+    values = []
+    for row in known:
+        value = pd.to_numeric(pd.Series([row.get("value", 1.0)]), errors="coerce").iloc[0]
+        values.append(1.0 if pd.isna(value) else float(value))
+    days = []
+    for row in known:
+        stamp = pd.Timestamp(row["timestamp"]) if row.get("timestamp") is not None else pd.NaT
+        if pd.isna(stamp):
+            days.append(np.nan)
+        else:
+            stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+            days.append((stamp - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(days=1))
+    return items, codes, np.array(values), np.array(days, dtype=float)
+
+
+FRAMES = _frames()
+
+
+@pytest.mark.parametrize("frame", FRAMES, ids=[str(i) for i in range(len(FRAMES))])
+def test_a_history_frame_codes_as_its_events_one_by_one(frame):
+    catalog = CatalogIndex(pd.Index([10, 11, 12, 13, 14]))
+    weights = kind_weight_table(DEFAULT_KIND_WEIGHTS)
+    shopper = shopper_from_frame(frame, catalog, weights, 30.0)
+    expected = code_shopper(*_coded_by_hand(frame, catalog), weights, 30.0)
+    for field, value in expected._asdict().items():
+        np.testing.assert_allclose(getattr(shopper, field), value, rtol=1e-12, err_msg=field)
+    assert shopper.items.tolist() == [1, 2, 3]

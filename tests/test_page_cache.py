@@ -1,13 +1,12 @@
 """Visitors' pages kept whole per process (shop.page_cache): served again at once, never stale for
 an edit, never shown to or filled by anyone with a session."""
 
-from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 
 from shop.extensions import db
-from shop.models import Event, Product
+from shop.models import Event
 from shop.page_cache import HEADER
 from shop.services import merchandising, products, stock
 from tests import factories
@@ -25,22 +24,6 @@ def kettle(app):
 def visitor_get(app, path: str):
     """A first-time visitor: a fresh browser with no cookie at all."""
     return app.test_client().get(path)
-
-
-def edit(product: Product, **changes) -> None:
-    data = products.ProductData(
-        sku=product.sku,
-        name=product.name,
-        description=product.description,
-        category_id=product.category_id,
-        brand=product.brand,
-        price=product.price,
-        stock=product.stock,
-        low_stock_threshold=product.low_stock_threshold,
-        listed=product.listed,
-    )
-    products.update_product(product, replace(data, **changes))
-    db.session.commit()
 
 
 def test_a_visitors_second_request_is_served_from_the_cache_and_matches_the_first(app, kettle):
@@ -78,7 +61,7 @@ def test_other_hosts_and_schemes_do_not_share_a_copy(app, kettle):
 def test_a_price_change_shows_to_the_next_visitor_at_once(app, kettle):
     assert "19.99" in visitor_get(app, "/").get_data(as_text=True)
     assert visitor_get(app, f"/products/{kettle.id}").status_code == 200
-    edit(kettle, price=Decimal("24.50"))
+    factories.edit_product(kettle, price=Decimal("24.50"))
     for path in ("/", "/products", f"/products/{kettle.id}"):
         page = visitor_get(app, path)
         assert page.headers[HEADER] == "miss", path
@@ -88,7 +71,7 @@ def test_a_price_change_shows_to_the_next_visitor_at_once(app, kettle):
 def test_a_hidden_product_disappears_for_the_next_visitor(app, kettle):
     assert "Blue Kettle" in visitor_get(app, "/products").get_data(as_text=True)
     assert visitor_get(app, f"/products/{kettle.id}").status_code == 200
-    edit(kettle, listed=False)
+    factories.edit_product(kettle, listed=False)
     assert "Blue Kettle" not in visitor_get(app, "/products").get_data(as_text=True)
     assert visitor_get(app, f"/products/{kettle.id}").status_code == 404
 

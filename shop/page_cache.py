@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request, request_finished
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import String, TextClause, cast, func, select, text
 
 from shop.extensions import db, local_pages
 from shop.http_cache import PUBLIC_PAGES
@@ -51,6 +51,7 @@ HEADER = "X-Page-Cache"
 # Headers of a kept page that belong to one answer only.
 _NOT_KEPT = frozenset({"set-cookie", HEADER.lower()})
 _ON_HIT: dict[str, Callable[..., None]] = {}
+_STATE_SQL: dict[str, TextClause] = {}
 
 
 def on_hit(endpoint: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -76,36 +77,49 @@ def _joined(*columns: Any) -> Any:
     return func.group_concat(text, ",")
 
 
-def page_state() -> str:
-    """A digest of everything a visitor's page shows that must never be stale (module docstring).
-
-    The catalogue fingerprint of the sitemap, plus the few rows of the categories (a rename keeps
-    the slug's length, so the fingerprint alone would miss it), the pins and the boosts, read
-    whole in the same query; then the model version, the day and the currency.
-    """
-    row = db.session.execute(
+def _state_query() -> Any:
+    """The catalogue fingerprint of the sitemap, plus the few rows of the categories (a rename
+    keeps the slug's length, so the fingerprint alone would miss it), the pins and the boosts,
+    read whole in the same query."""
+    return select(
+        *catalogue_fingerprint_columns(),
+        select(_joined(Category.id, Category.name, Category.slug)).scalar_subquery(),
         select(
-            *catalogue_fingerprint_columns(),
-            select(_joined(Category.id, Category.name, Category.slug)).scalar_subquery(),
-            select(
-                _joined(
-                    CategoryPin.id,
-                    CategoryPin.category_id,
-                    CategoryPin.product_id,
-                    CategoryPin.position,
-                )
-            ).scalar_subquery(),
-            select(
-                _joined(
-                    CategoryBoost.id,
-                    CategoryBoost.category_id,
-                    CategoryBoost.weight,
-                    CategoryBoost.starts_on,
-                    CategoryBoost.ends_on,
-                )
-            ).scalar_subquery(),
-        )
-    ).one()
+            _joined(
+                CategoryPin.id,
+                CategoryPin.category_id,
+                CategoryPin.product_id,
+                CategoryPin.position,
+            )
+        ).scalar_subquery(),
+        select(
+            _joined(
+                CategoryBoost.id,
+                CategoryBoost.category_id,
+                CategoryBoost.weight,
+                CategoryBoost.starts_on,
+                CategoryBoost.ends_on,
+            )
+        ).scalar_subquery(),
+    )
+
+
+def _state_sql() -> TextClause:
+    """:func:`_state_query` as this database's SQL, built once per process: building and
+    compiling the expression took longer than running it, and a hit is little else."""
+    dialect = db.engine.dialect
+    found = _STATE_SQL.get(dialect.name)
+    if found is None:
+        compiled = _state_query().compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+        found = _STATE_SQL[dialect.name] = text(str(compiled))
+    return found
+
+
+def page_state() -> str:
+    """A digest of everything a visitor's page shows that must never be stale (module docstring):
+    the state of the catalogue and its merchandising, the served model's version, the day (a boost
+    starts and ends on a day) and the currency."""
+    row = db.session.execute(_state_sql()).one()
     current_engine()  # follows a newly published model within the store's check interval
     parts = [
         *(str(value) for value in row),

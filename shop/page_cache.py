@@ -39,6 +39,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, request, request_finished
 from sqlalchemy import String, TextClause, cast, func, select, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from shop.extensions import db, local_pages
 from shop.http_cache import PUBLIC_PAGES
@@ -167,7 +168,11 @@ def serve_kept_page() -> Response | None:
     g.pop("page_cache_key", None)
     if current_app.config["SHOP_PAGE_CACHE_SECONDS"] <= 0 or not _anonymous_request():
         return None
-    key = page_key()
+    try:
+        key = page_key()
+    except SQLAlchemyError:  # the database is down: the view shows what it can, uncached
+        db.session.rollback()
+        return None
     kept = local_pages.get(key)
     if kept is None:
         g.page_cache_key = key

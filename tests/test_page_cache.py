@@ -48,6 +48,11 @@ def test_head_is_answered_from_the_same_copy_with_no_body(app, kettle):
     assert head.headers[HEADER] == "hit"
     assert head.get_data() == b""
     assert int(head.headers["Content-Length"]) == len(page)
+    # a HEAD that builds the page keeps all of it for the next GET
+    assert app.test_client().head("/products").headers[HEADER] == "miss"
+    listing = visitor_get(app, "/products")
+    assert listing.headers[HEADER] == "hit"
+    assert "Blue Kettle" in listing.get_data(as_text=True)
 
 
 def test_other_hosts_and_schemes_do_not_share_a_copy(app, kettle):

@@ -198,6 +198,11 @@ class Config:
     SHOP_STATIC_BUILD_DIR = os.environ.get("SHOP_STATIC_BUILD_DIR", str(INSTANCE_DIR / "static"))
     SHOP_PAGE_MAX_AGE = env_int("SHOP_PAGE_MAX_AGE", 60)
     SHOP_PAGE_STALE_SECONDS = env_int("SHOP_PAGE_STALE_SECONDS", 300)
+    # The same pages kept whole in each process (shop.page_cache), keyed by the catalogue's state,
+    # so that an edit shows at once; only the popularity lists (clicks, likes, sales) may lag by
+    # these seconds. 0 turns it off. At most SHOP_PAGE_CACHE_ENTRIES pages (50-100 kB each).
+    SHOP_PAGE_CACHE_SECONDS = env_int("SHOP_PAGE_CACHE_SECONDS", 10)
+    SHOP_PAGE_CACHE_ENTRIES = env_int("SHOP_PAGE_CACHE_ENTRIES", 500)
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = env_bool("SHOP_SECURE_COOKIES", False)

@@ -33,6 +33,7 @@ def create_app(config: type[Config] | dict[str, Any] | str | None = None) -> Fla
     register_template_helpers(app)
     register_security_headers(app)
     register_http_caching(app)
+    register_page_cache(app)
     register_static_files(app)
     register_commands(app)
     return app
@@ -88,7 +89,16 @@ def _ensure_sqlite_folder(uri: str) -> None:
 
 def register_extensions(app: Flask) -> None:
     from shop import database, limits_storage
-    from shop.extensions import cache, csrf, db, limiter, local_cache, login_manager, migrate
+    from shop.extensions import (
+        cache,
+        csrf,
+        db,
+        limiter,
+        local_cache,
+        local_pages,
+        login_manager,
+        migrate,
+    )
 
     db.init_app(app)
     database.configure_engine_events(app)
@@ -104,6 +114,14 @@ def register_extensions(app: Flask) -> None:
             "CACHE_THRESHOLD": app.config["SHOP_LOCAL_CACHE_ENTRIES"],
             "CACHE_DEFAULT_TIMEOUT": app.config["SHOP_LOCAL_CACHE_SECONDS"],
             "CACHE_NO_NULL_WARNING": True,
+        },
+    )
+    local_pages.init_app(
+        app,
+        config={
+            "CACHE_TYPE": "SimpleCache",
+            "CACHE_THRESHOLD": app.config["SHOP_PAGE_CACHE_ENTRIES"],
+            "CACHE_DEFAULT_TIMEOUT": max(app.config["SHOP_PAGE_CACHE_SECONDS"], 1),
         },
     )
     # Redis URLs get the store that falls back to memory while Redis is down (shop.limits_storage).
@@ -179,6 +197,12 @@ def register_http_caching(app: Flask) -> None:
     from shop import http_cache
 
     http_cache.register(app)
+
+
+def register_page_cache(app: Flask) -> None:
+    from shop import page_cache
+
+    page_cache.register(app)
 
 
 def register_static_files(app: Flask) -> None:

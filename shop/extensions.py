@@ -35,5 +35,8 @@ cache = Cache()
 # cards by the product's state, engine rows by the model version. Such a key changes with the data,
 # so nothing has to clear it from another process, and a read costs no network hop.
 local_cache = Cache()
+# This process's whole pages for visitors without a session (shop.page_cache): apart from the
+# cards' cache so that a few hundred pages of 50-100 kB never push thousands of cards out.
+local_pages = Cache()
 # No default limits: only the routes that need a limit (sign-in) declare one.
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

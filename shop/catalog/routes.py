@@ -10,6 +10,7 @@ from flask import Response, abort, current_app, render_template, request, url_fo
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
+from shop import page_cache
 from shop.catalog import bp, queries
 from shop.database import begin_write, commit_keeping_loaded
 from shop.errors import error_response
@@ -178,6 +179,12 @@ def _record_visit(product_id: int, source: str | None, impression_id: int | None
     except SQLAlchemyError:
         db.session.rollback()
         log.warning("Could not record a visit to product %s", product_id, exc_info=True)
+
+
+@page_cache.on_hit("catalog.product_detail")
+def _record_kept_visit(product_id: int) -> None:
+    """A visitor's product page served from the page cache still counts as a view (and a click)."""
+    _record_visit(product_id, request.args.get("src"), None)
 
 
 @bp.route("/products/<id:product_id>/image.svg")

@@ -90,18 +90,22 @@ def catalogue_fingerprint() -> tuple:
     table. Categories are few, so their count, newest id and slug lengths are read outright;
     ratings move a product's ``lastmod``, so their newest id and latest ``updated_at`` count too.
     """
-    row = db.session.execute(
-        select(
-            select(func.max(Product.id)).scalar_subquery(),
-            select(func.max(Product.updated_at)).scalar_subquery(),
-            select(func.count(Category.id)).scalar_subquery(),
-            select(func.max(Category.id)).scalar_subquery(),
-            select(func.sum(func.length(Category.slug))).scalar_subquery(),
-            select(func.max(Rating.id)).scalar_subquery(),
-            select(func.max(Rating.updated_at)).scalar_subquery(),
-        )
-    ).one()
+    row = db.session.execute(select(*catalogue_fingerprint_columns())).one()
     return tuple(str(value) for value in row)
+
+
+def catalogue_fingerprint_columns() -> list:
+    """The fingerprint's scalar subqueries, for a caller that asks them in a query of its own
+    (the visitors' page cache, :mod:`shop.page_cache`, adds what its pages also show)."""
+    return [
+        select(func.max(Product.id)).scalar_subquery(),
+        select(func.max(Product.updated_at)).scalar_subquery(),
+        select(func.count(Category.id)).scalar_subquery(),
+        select(func.max(Category.id)).scalar_subquery(),
+        select(func.sum(func.length(Category.slug))).scalar_subquery(),
+        select(func.max(Rating.id)).scalar_subquery(),
+        select(func.max(Rating.updated_at)).scalar_subquery(),
+    ]
 
 
 def sitemap_entries() -> list[SitemapEntry]:

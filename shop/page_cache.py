@@ -1,0 +1,215 @@
+"""Visitors' pages kept whole in each process for a few seconds: a micro-cache inside the shop.
+
+A visitor without a session (no session cookie, no remember cookie) gets the same home, listing,
+product, reviews and search pages as every other such visitor (``shop.http_cache`` already says
+``public`` for them), and a proxy in front may keep them. Without such a proxy every visitor's
+request rebuilt the page: the rows, the facets, the engine's lists and the template, some 7 ms of
+a 2-core machine per home page. So the answers that went out public are also kept here, per
+process, in :data:`shop.extensions.local_pages`, and the next visitor's request for the same URL is
+answered from memory before any view runs.
+
+**Keys, and why the copy is never stale for what a shopper changes.** The key is the full URL
+(scheme, host, path, the query string with its arguments sorted by name) and :func:`page_state`:
+one query of index lookups whose answer moves with every product edit, hide, price or stock change
+(``updated_at``), a new product, a category added or renamed, a rating or review, a pin or a
+boost, with the served model's version, today's date (a boost starts and ends on a day) and the
+shop's currency. Every worker asks it on every visitor's request, so such a change shows on the
+very next request in every process, and nothing has to be told to forget anything.
+
+**What may lag.** The popularity lists ("Top 5 most clicked", best sellers, the like counter)
+move with every click, like and sale without moving that state; they are already reused for
+``SHOP_CACHE_SECONDS`` from the shared cache, and a kept page may add ``SHOP_PAGE_CACHE_SECONDS``
+to that (10 by default; 0 turns this cache off).
+
+**What a hit still does.** A product page counts a view (and a click from a list) for the visitor;
+:func:`on_hit` lets the page's blueprint say what must still happen when its page comes from here.
+
+Nothing a visitor with a session sees can be in here, nor leak to one: a request that carries the
+session or remember cookie neither reads nor fills the cache, and only answers that went out with
+``Cache-Control: public``, status 200 and no ``Set-Cookie`` are kept. Pages are not compressed by
+the shop, so the copy does not depend on ``Accept-Encoding``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, Response, current_app, g, request, request_finished
+from sqlalchemy import String, TextClause, cast, func, select, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from shop.extensions import db, local_pages
+from shop.http_cache import PUBLIC_PAGES
+from shop.models import Category, CategoryBoost, CategoryPin
+from shop.seo.sitemap import catalogue_fingerprint_columns
+from shop.services.model_store import current_engine, store
+
+#: The response header that says whether the page came from this cache ("hit") or was built.
+HEADER = "X-Page-Cache"
+# Headers of a kept page that belong to one answer only.
+_NOT_KEPT = frozenset({"set-cookie", HEADER.lower()})
+_ON_HIT: dict[str, Callable[..., None]] = {}
+_STATE_SQL: dict[str, TextClause] = {}
+
+
+def on_hit(endpoint: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register what must still happen when ``endpoint``'s page is served from the cache.
+
+    The function is called with the route's arguments (``request.view_args``), in the request.
+    """
+
+    def register(function: Callable[..., None]) -> Callable[..., None]:
+        _ON_HIT[endpoint] = function
+        return function
+
+    return register
+
+
+def _joined(*columns: Any) -> Any:
+    """A small table's rows as one string: ``id:name:slug,...`` (its digest goes into the key)."""
+    text: Any = cast(columns[0], String)
+    for column in columns[1:]:
+        text = text.concat(":").concat(cast(column, String))
+    if db.engine.dialect.name == "postgresql":
+        return func.string_agg(text, ",")
+    return func.group_concat(text, ",")
+
+
+def _state_query() -> Any:
+    """The catalogue fingerprint of the sitemap, plus the few rows of the categories (a rename
+    keeps the slug's length, so the fingerprint alone would miss it), the pins and the boosts,
+    read whole in the same query."""
+    return select(
+        *catalogue_fingerprint_columns(),
+        select(_joined(Category.id, Category.name, Category.slug)).scalar_subquery(),
+        select(
+            _joined(
+                CategoryPin.id,
+                CategoryPin.category_id,
+                CategoryPin.product_id,
+                CategoryPin.position,
+            )
+        ).scalar_subquery(),
+        select(
+            _joined(
+                CategoryBoost.id,
+                CategoryBoost.category_id,
+                CategoryBoost.weight,
+                CategoryBoost.starts_on,
+                CategoryBoost.ends_on,
+            )
+        ).scalar_subquery(),
+    )
+
+
+def _state_sql() -> TextClause:
+    """:func:`_state_query` as this database's SQL, built once per process: building and
+    compiling the expression took longer than running it, and a hit is little else."""
+    dialect = db.engine.dialect
+    found = _STATE_SQL.get(dialect.name)
+    if found is None:
+        compiled = _state_query().compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+        found = _STATE_SQL[dialect.name] = text(str(compiled))
+    return found
+
+
+def page_state() -> str:
+    """A digest of everything a visitor's page shows that must never be stale (module docstring):
+    the state of the catalogue and its merchandising, the served model's version, the day (a boost
+    starts and ends on a day) and the currency."""
+    row = db.session.execute(_state_sql()).one()
+    current_engine()  # follows a newly published model within the store's check interval
+    parts = [
+        *(str(value) for value in row),
+        str(store().version),
+        datetime.now(UTC).date().isoformat(),
+        str(current_app.config.get("SHOP_CURRENCY", "GBP")),
+    ]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+def page_key() -> str:
+    """The request's full URL, query arguments sorted by name, with :func:`page_state`.
+
+    Repeated arguments keep their order (a listing's filter links follow it).
+    """
+    query = sorted(request.args.items(multi=True), key=lambda pair: pair[0])
+    url = f"{request.scheme}://{request.host}{request.root_path}{request.path}?{query!r}"
+    return "page:" + hashlib.sha256(f"{url}\x1f{page_state()}".encode()).hexdigest()
+
+
+def _anonymous_request() -> bool:
+    """A request that may share pages: a public page asked by someone with no session at all."""
+    cookies = request.cookies
+    return (
+        request.method in ("GET", "HEAD")
+        and request.endpoint in PUBLIC_PAGES
+        and current_app.config["SESSION_COOKIE_NAME"] not in cookies
+        and current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") not in cookies
+    )
+
+
+def _keepable(response: Response) -> bool:
+    return (
+        response.status_code == 200
+        and bool(response.cache_control.public)
+        and "Set-Cookie" not in response.headers
+        and "Cookie" not in response.vary
+        and not response.direct_passthrough
+        and not response.is_streamed
+    )
+
+
+def serve_kept_page() -> Response | None:
+    """``before_request``: the kept copy of this page, or None to build it (and keep it after)."""
+    g.pop("page_cache_key", None)
+    if current_app.config["SHOP_PAGE_CACHE_SECONDS"] <= 0 or not _anonymous_request():
+        return None
+    try:
+        key = page_key()
+    except SQLAlchemyError:  # the database is down: the view shows what it can, uncached
+        db.session.rollback()
+        return None
+    kept = local_pages.get(key)
+    if kept is None:
+        g.page_cache_key = key
+        return None
+    status, headers, body = kept
+    response = Response(body, status=status, headers=headers)
+    response.headers[HEADER] = "hit"
+    also = _ON_HIT.get(request.endpoint or "")
+    if also is not None:
+        also(**(request.view_args or {}))
+    return response
+
+
+def keep_page(sender: Flask, response: Response, **_: Any) -> None:
+    """``request_finished``: keep a page built for a cookie-less visitor if it went out public.
+
+    This runs after the session was saved, so a ``Set-Cookie`` it added is seen here.
+    """
+    key = g.pop("page_cache_key", None)
+    if key is None or not _keepable(response):
+        return
+    headers = [(k, v) for k, v in response.headers.items() if k.lower() not in _NOT_KEPT]
+    local_pages.set(
+        key,
+        (response.status_code, headers, response.get_data()),
+        timeout=current_app.config["SHOP_PAGE_CACHE_SECONDS"],
+    )
+
+
+def mark_miss(response: Response) -> Response:
+    """``after_request``: say that a page that could have come from the cache was built."""
+    if "page_cache_key" in g:
+        response.headers[HEADER] = "miss"
+    return response
+
+
+def register(app: Flask) -> None:
+    app.before_request(serve_kept_page)
+    app.after_request(mark_miss)
+    request_finished.connect(keep_page, app)

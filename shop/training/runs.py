@@ -285,14 +285,14 @@ def _fit_engine(
 
     engine = HybridRecommender(random_state=0)
     n_users = int(interactions["user_id"].nunique())
-    fitting = f"Fitting models on {len(interactions):,} interactions from {n_users:,} shoppers"
-    if window:
-        fitting += f" (the latest {window:,} at most)"
+    latest = "the latest " if window and len(interactions) >= window else ""
+    fitting = (
+        f"Fitting models on {latest}{len(interactions):,} interactions from {n_users:,} shoppers"
+    )
     if backend == "local":
         step(15, fitting)
         engine.fit(interactions, products)
-        cut = bool(window) and len(interactions) >= window
-        log_events = interaction_count() if cut else len(interactions)
+        log_events = interaction_count() if latest else len(interactions)
         als_events = engine.metadata_["n_interactions"]
     else:
         from shop.training.event_log import export_log

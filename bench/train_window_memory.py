@@ -8,7 +8,8 @@ starts. Window 0 is the whole log in the worker's memory, as before the window e
 run the served ALS is fitted by Spark on the whole log, streamed from the database into Parquet.
 
     SHOP_INSTANCE_DIR=... DATABASE_URL=... python bench/train_window_memory.py \\
-        [--windows 0 200000] [--master local[2]] [--driver-memory 2g] [--out FILE]
+        [--windows 200000 0] [--master local[2]] [--driver-memory 2g] [--partitions 2]
+        [--out FILE]
 
 Each run gets its own model folder, so the shop's published model is not touched.
 """
@@ -137,10 +138,10 @@ def run_once(window: int, args: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--windows", type=int, nargs="+", default=[0, 200_000])
+    parser.add_argument("--windows", type=int, nargs="+", default=[200_000, 0])
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--driver-memory", default="2g")
-    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--partitions", type=int, default=2)
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     out = resolve_out(args.out, "train_window_memory.json")
@@ -148,20 +149,20 @@ def main() -> None:
     runs = []
     for window in args.windows:
         result = run_once(window, args)
+        result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
         runs.append(result)
         print(json.dumps(result, indent=2), flush=True)
-    payload = {
-        "command": "flask --app shop train --backend spark --no-evaluate --window-events N",
-        "master": args.master,
-        "driver_memory": args.driver_memory,
-        "database": os.environ.get("DATABASE_URL", "").split("://", 1)[0] or "default",
-        "load_average_before": [round(x, 2) for x in load_before],
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
-        "machine": machine(),
-        "runs": runs,
-    }
-    write_json(out, payload)
-    print(f"wrote {out}")
+        payload = {  # written after every run, so a long second run loses nothing
+            "command": "flask --app shop train --backend spark --no-evaluate --window-events N",
+            "master": args.master,
+            "driver_memory": args.driver_memory,
+            "database": os.environ.get("DATABASE_URL", "").split("://", 1)[0] or "default",
+            "load_average_before": [round(x, 2) for x in load_before],
+            "machine": machine(),
+            "runs": runs,
+        }
+        write_json(out, payload)
+        print(f"wrote {out}", flush=True)
 
 
 if __name__ == "__main__":

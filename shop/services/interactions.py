@@ -134,6 +134,7 @@ def recent_interactions(limit: int, chunk_rows: int = CHUNK_ROWS) -> pd.DataFram
     if not parts:
         return _empty()
     frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    del parts  # the chunks, before the reversed copy: never three copies of the window at once
     return frame.iloc[::-1].reset_index(drop=True)
 
 

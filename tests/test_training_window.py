@@ -136,7 +136,9 @@ def test_the_window_defaults_to_the_whole_log_locally_and_is_bounded_on_spark(ap
         runs.resolve_window(app, "local")
 
 
-def test_train_with_a_window_fits_on_the_newest_interactions_and_says_so(app, runner, small_shop):
+def test_train_with_a_window_fits_on_the_newest_interactions_and_says_so(
+    app, runner, client, auth, admin_user, small_shop
+):
     total = interaction_count()
 
     result = runner.invoke(args=["train", "--no-evaluate", "--window-events", "200"])
@@ -155,6 +157,9 @@ def test_train_with_a_window_fits_on_the_newest_interactions_and_says_so(app, ru
     history = all_interactions()
     history = history[history["user_id"] == small_shop["users"][0].id]
     assert len(engine.recommend(history, n=5)) == 5
+    auth.login(email="admin@example.com", password="admin-password")
+    page = client.get("/admin/model").get_data(as_text=True)
+    assert f"Fitted on the latest 200 of the {total:,} interactions in the log" in page
 
 
 def test_a_negative_window_is_refused_before_anything_runs(app, runner, small_shop):

@@ -44,6 +44,11 @@ def env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def env_optional_int(name: str) -> int | None:
+    """An integer, or None when the variable is unset or empty (the caller picks the default)."""
+    return env_int(name, 0) if os.environ.get(name, "").strip() else None
+
+
 def env_list(name: str) -> list[str] | None:
     """A comma-separated list (``a.example, b.example``), or None when unset or empty."""
     items = [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
@@ -127,6 +132,12 @@ class Config:
     # SPARK_MASTER; needs the spark extra and Java). The worker's retrains use it; `flask train
     # --backend` overrides it. See shop.training.spark_als.
     SHOP_TRAIN_BACKEND = os.environ.get("SHOP_TRAIN_BACKEND", "local")
+    # The most recent interactions a training run reads into the worker's memory, where it fits
+    # content, EASE, item-kNN, co-purchase, SVD, popularity, the ranker's validation (their ALS
+    # fits too) and the evaluation. 0 is the whole log. Unset: the whole log on the local backend
+    # (as before), the latest 2,000,000 on spark, whose served ALS still reads the whole log,
+    # streamed from the database into Parquet in chunks (shop.training.event_log).
+    SHOP_TRAIN_WINDOW_EVENTS = env_optional_int("SHOP_TRAIN_WINDOW_EVENTS")
     SPARK_MASTER = os.environ.get("SPARK_MASTER", "local[*]")
     SPARK_DRIVER_MEMORY = os.environ.get("SPARK_DRIVER_MEMORY", "1g")
     SPARK_SHUFFLE_PARTITIONS = env_int("SPARK_SHUFFLE_PARTITIONS", 8)

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import html
 import sys
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 
 from shop.extensions import db
-from shop.models import TrainingRun
+from shop.models import Event, Product, TrainingRun
 from shop.services import recommendations
-from shop.services.interactions import user_history
+from shop.services.interactions import interaction_count, user_history
 from tests.spark_support import spark_or_skip
-from tests.test_training import build_small_shop
+from tests.test_training import START, build_small_shop
 
 
 def published(app) -> list[str]:
@@ -32,6 +35,24 @@ def shop_with_passwords(app):
     return build_small_shop(passwords=2)
 
 
+def add_a_product_only_old_events_touch(users: list) -> Product:
+    """A product viewed and clicked by a few shoppers a month before everything else."""
+    product = Product(sku="OLD001", name="Old Lamp", price=Decimal("19.99"))
+    db.session.add(product)
+    db.session.flush()
+    long_ago = START - timedelta(days=30)
+    db.session.add_all(
+        Event(user_id=user.id, product_id=product.id, kind=kind, source="test", created_at=when)
+        for n, user in enumerate(users[:4])
+        for kind, when in (
+            ("view", long_ago + timedelta(hours=n)),
+            ("click", long_ago + timedelta(hours=n, minutes=1)),
+        )
+    )
+    db.session.commit()
+    return product
+
+
 @pytest.mark.spark
 def test_train_on_spark_publishes_a_model_the_home_page_serves(
     app, runner, client, auth, shop_with_passwords
@@ -40,16 +61,33 @@ def test_train_on_spark_publishes_a_model_the_home_page_serves(
     app.config["SPARK_MASTER"] = "local[2]"
     app.config["SPARK_SHUFFLE_PARTITIONS"] = 2
     app.config["SPARK_DRIVER_MEMORY"] = "512m"
+    # The worker fits on the newest 300 interactions; Spark's ALS on the whole log, streamed.
+    app.config["SHOP_TRAIN_WINDOW_EVENTS"] = 300
+    old = add_a_product_only_old_events_touch(shop_with_passwords["users"])
+    total = interaction_count()
+    assert total > 300
 
     result = runner.invoke(args=["train", "--backend", "spark", "--no-evaluate"])
 
     assert result.exit_code == 0, result.output
+    assert "Exporting every interaction to Parquet in chunks" in result.output
+    assert f"Fitting the served ALS on Spark over all {total:,} interactions" in result.output
     run = db.session.scalars(select(TrainingRun)).one()
     assert run.status == "succeeded"
     assert f"Model version   {run.model_version}" in result.output
     engine = app.extensions["recommender_store"].get()
     assert engine.metadata_["als_backend"] == {"backend": "spark", "master": "local[2]"}
-    assert engine.sources_.als_.item_factors_.shape == (18, engine.als_factors)
+    assert engine.metadata_["training_log"] == {
+        "window_limit": 300,
+        "window_events": 300,
+        "log_events": total,
+        "als_events": total,
+    }
+    assert engine.sources_.als_.item_factors_.shape == (19, engine.als_factors)
+    # The window never saw the old product; the served ALS, fitted on the whole log, did.
+    position = engine.product_ids_.get_loc(old.id)
+    assert not engine.sources_.known_items_[position]
+    assert np.abs(engine.sources_.als_.item_factors_[position]).sum() > 0
 
     user = shop_with_passwords["users"][0]  # favours Kitchen
     assert auth.login(email=user.email, password="correct-horse").status_code == 302

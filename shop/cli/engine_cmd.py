@@ -10,31 +10,15 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from sqlalchemy import func, select
 
 from shop.extensions import db
 
 
-def _interaction_count() -> int:
-    from shop.models import Event, Like, Rating
-
-    total = 0
-    for column, where in (
-        (Event.id, Event.user_id.is_not(None)),
-        (Like.id, None),
-        (Rating.id, None),
-    ):
-        query = select(func.count(column))
-        if where is not None:
-            query = query.where(where)
-        total += db.session.scalar(query) or 0
-    return total
-
-
 def _require_data() -> None:
+    from shop.services.interactions import interaction_count
     from shop.training.runs import NO_INTERACTIONS
 
-    if _interaction_count() == 0:
+    if interaction_count() == 0:
         click.echo(NO_INTERACTIONS, err=True)
         sys.exit(2)
 
@@ -58,8 +42,19 @@ def _require_data() -> None:
     "SPARK_MASTER, default local[*]; needs the spark extra and Java). Default: SHOP_TRAIN_BACKEND, "
     "else local. Every other part of the engine is fitted here either way.",
 )
+@click.option(
+    "--window-events",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Fit on the most recent N interactions only (0: the whole log), bounding what this "
+    "process holds; on spark the served ALS still learns from the whole log, streamed to Spark "
+    "in chunks. Default: SHOP_TRAIN_WINDOW_EVENTS, else the whole log locally and 2,000,000 on "
+    "spark.",
+)
 @with_appcontext
-def train_command(if_missing: bool, no_evaluate: bool, backend: str | None) -> None:
+def train_command(
+    if_missing: bool, no_evaluate: bool, backend: str | None, window_events: int | None
+) -> None:
     """Train the recommendation engine on the shop's data and publish it to the site.
 
     Fits the hybrid engine on every shopper's events, likes and ratings, evaluates it on a time split,
@@ -68,12 +63,18 @@ def train_command(if_missing: bool, no_evaluate: bool, backend: str | None) -> N
     """
     from shop.services.model_store import has_loadable_model
     from shop.training.report import render_metrics
-    from shop.training.runs import RetrainRefused, resolve_backend, train_and_publish
+    from shop.training.runs import (
+        RetrainRefused,
+        resolve_backend,
+        resolve_window,
+        train_and_publish,
+    )
 
     app = current_app._get_current_object()
     try:
         backend = resolve_backend(app, backend)
-    except ValueError as exc:  # a bad SHOP_TRAIN_BACKEND
+        resolve_window(app, backend, window_events)
+    except ValueError as exc:  # a bad SHOP_TRAIN_BACKEND or SHOP_TRAIN_WINDOW_EVENTS
         click.echo(str(exc), err=True)
         sys.exit(2)
     if backend == "spark":
@@ -97,7 +98,13 @@ def train_command(if_missing: bool, no_evaluate: bool, backend: str | None) -> N
 
     started = time.perf_counter()
     try:
-        run = train_and_publish(app, progress=show, evaluate=not no_evaluate, backend=backend)
+        run = train_and_publish(
+            app,
+            progress=show,
+            evaluate=not no_evaluate,
+            backend=backend,
+            window_events=window_events,
+        )
     except RetrainRefused as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
@@ -113,6 +120,12 @@ def train_command(if_missing: bool, no_evaluate: bool, backend: str | None) -> N
         f"Trained on      {run.n_interactions:,} interactions, {run.n_users:,} shoppers, "
         f"{run.n_products:,} products"
     )
+    seen = (run.metrics or {}).get("training_log") or {}
+    if seen.get("window_events", 0) < seen.get("log_events", 0):
+        click.echo(
+            f"Window          the latest {seen['window_events']:,} of {seen['log_events']:,} "
+            f"interactions (the served ALS saw {seen['als_events']:,})"
+        )
     click.echo(f"Took            {elapsed:.1f} s")
     if run.metrics and not no_evaluate:
         click.echo("")

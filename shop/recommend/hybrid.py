@@ -39,7 +39,7 @@ from .popularity import POPULAR_KINDS, POPULAR_REASONS
 from .products import catalog_from_products, text_values
 from .records import NotFittedError, Recommendation, UnknownProductError, UnseenProducts
 from .rerank import mmr
-from .sources import ItemFactorFitter, SourceParams, SourceSet
+from .sources import ItemFactorFitter, LogFactorFitter, SourceParams, SourceSet
 from .tuning import random_holdout, time_holdouts, validation_set
 from .unseen import merge_unseen, plain_value, similar_to_unseen, unseen_blocked
 from .validation import ValidationSet
@@ -168,12 +168,16 @@ class HybridRecommender:
         products: pd.DataFrame,
         *,
         als_fitter: ItemFactorFitter | None = None,
+        full_log_als: LogFactorFitter | None = None,
     ) -> HybridRecommender:
         """Fit the sources on a holdout, learn and choose the ranker there, then refit the sources on all.
 
         ``als_fitter`` fits the ALS source's item factors elsewhere (``shop.training.spark_als``),
         for the validation folds and the final fit alike, so the ranker learns from the same kind
         of ALS scores it will serve; every other source is fitted here. It is not kept.
+        ``full_log_als`` fits the served ALS on the whole log when ``interactions`` is only its
+        most recent window (the spark backend: the worker holds the window, Spark reads the log);
+        its factors must be indexed by :func:`catalogue_ids` of ``products``.
         """
         check_interactions(interactions)
         if "product_id" not in products.columns:
@@ -184,7 +188,7 @@ class HybridRecommender:
             raise ValueError(f"ranker must be 'auto', 'blend' or 'fixed', got {self.ranker!r}")
         started = datetime.now(UTC)
         self.__dict__.pop("_serving", None)
-        products = products.drop_duplicates("product_id", keep="last").reset_index(drop=True)
+        products = _unique_products(products)
         self.product_ids_ = pd.Index(products["product_id"])
         self.catalog_ = catalog_from_products(products, self.product_ids_)
         seeds = np.random.default_rng(self.random_state).integers(0, 2**31 - 1, size=4)
@@ -238,7 +242,7 @@ class HybridRecommender:
 
         clock = _now()
         self.sources_ = SourceSet(source_params, seed_pair).fit(
-            events, self.content_, self.catalog_, als_fitter
+            events, self.content_, self.catalog_, als_fitter, full_log_als
         )
         self._tick("sources", clock)
         self.metadata_ = {
@@ -554,6 +558,19 @@ class HybridRecommender:
         if not isinstance(engine, cls):
             raise persistence.ModelLoadError(f"{path} does not hold a {cls.__name__}")
         return engine
+
+
+def _unique_products(products: pd.DataFrame) -> pd.DataFrame:
+    return products.drop_duplicates("product_id", keep="last").reset_index(drop=True)
+
+
+def catalogue_ids(products: pd.DataFrame) -> pd.Index:
+    """The product ids in catalogue order, as ``fit`` will index them for these products.
+
+    Whatever codes events outside the engine (the export Spark reads) must use these positions,
+    so item factors fitted there line up with the products the engine serves.
+    """
+    return pd.Index(_unique_products(products)["product_id"])
 
 
 def _now() -> int:

@@ -140,6 +140,18 @@ class ItemFactorFitter(Protocol):
     def __call__(self, events: ALSEvents, model: ALSModel) -> np.ndarray: ...
 
 
+class LogFactorFitter(Protocol):
+    """Fits the served ALS on the whole event log, kept outside the engine, when the engine itself
+    is fitted on a recent window of it (``SHOP_TRAIN_WINDOW_EVENTS``).
+
+    It receives the model (hyperparameters and seed) and returns ``(n_items, model.factors)`` item
+    factors indexed by catalogue position, as an ``ItemFactorFitter`` does; the log it read is its
+    own business (the training run streams it from the database into Parquet for Spark).
+    """
+
+    def __call__(self, model: ALSModel) -> np.ndarray: ...
+
+
 class SourceSet:
     """The fitted source models over one catalogue, and the per-shopper scoring that requests use."""
 
@@ -153,8 +165,13 @@ class SourceSet:
         content: ContentModel,
         catalog: Catalog,
         als_fitter: ItemFactorFitter | None = None,
+        full_log_als: LogFactorFitter | None = None,
     ) -> SourceSet:
-        """Fit every source; ``als_fitter`` moves the ALS fit elsewhere (the rest stays here)."""
+        """Fit every source; ``als_fitter`` moves the ALS fit elsewhere (the rest stays here).
+
+        ``full_log_als``, when given, fits the ALS instead, on more events than ``events`` (the
+        whole log, where ``events`` is a recent window of it); ``als_fitter`` is then not called.
+        """
         p = self.params
         category_codes = catalog.category_codes
         kind_weights = p.kind_weights or DEFAULT_KIND_WEIGHTS
@@ -220,7 +237,15 @@ class SourceSet:
             alpha=p.als_alpha,
             random_state=self.seeds[0],
         )
-        if als_fitter is None:
+        if full_log_als is not None:
+            factors = np.asarray(full_log_als(als))
+            if factors.shape[0] != events.n_items:
+                raise ValueError(
+                    f"the full log's item factors have {factors.shape[0]} rows for a catalogue of "
+                    f"{events.n_items} products"
+                )
+            self.als_ = als.use_item_factors(factors)
+        elif als_fitter is None:
             self.als_ = als.fit(strength)
         else:
             cells = ALSEvents(

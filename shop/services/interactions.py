@@ -7,11 +7,12 @@ row-by-row ORM loop.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pandas as pd
-from sqlalchemy import DateTime, Integer, cast, literal, null, select, union_all
+from sqlalchemy import DateTime, Integer, cast, func, literal, null, select, union_all
 
 from shop.extensions import db
 from shop.models import Category, Event, Like, Product, Rating
@@ -69,15 +70,72 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _interactions():
+    """Every signed-in shopper's events, likes and ratings: the log training learns from."""
+    return union_all(_events().where(Event.user_id.is_not(None)), _likes(), _ratings())
+
+
 def all_interactions() -> pd.DataFrame:
     """Every signed-in shopper's events, likes and ratings."""
-    query = union_all(_events().where(Event.user_id.is_not(None)), _likes(), _ratings())
     with db.engine.connect() as conn:
-        frame = pd.read_sql(query, conn)
+        frame = pd.read_sql(_interactions(), conn)
     if frame.empty:
         return _empty()
     frame.columns = COLUMNS
     return _typed(frame)
+
+
+def interaction_count() -> int:
+    """How many interactions :func:`all_interactions` would return, without reading them."""
+    return int(db.session.scalar(select(func.count()).select_from(_interactions().subquery())))
+
+
+#: Rows a streamed read hands over at a time: what the reader holds of the log at once.
+CHUNK_ROWS = 500_000
+
+
+def interaction_chunks(
+    chunk_rows: int = CHUNK_ROWS, *, newest: int | None = None
+) -> Iterator[pd.DataFrame]:
+    """The interactions as frames of at most ``chunk_rows`` rows, never the whole log at once.
+
+    The rows come through a server-side cursor (``yield_per``: a named cursor on PostgreSQL, the
+    step-by-step cursor SQLite always has), so neither the driver nor this process buffers the
+    log. ``newest`` keeps only the most recent that many interactions (one ``ORDER BY ... LIMIT``,
+    which the database sorts with a bounded heap), newest first. The connection is closed when
+    the generator ends or is closed.
+    """
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
+    query = _interactions()
+    if newest is not None:
+        log = query.subquery()
+        # Ties in time are broken by the other columns, so the window is the same on every read.
+        query = (
+            select(log)
+            .order_by(log.c.timestamp.desc(), log.c.user_id, log.c.product_id, log.c.kind)
+            .limit(newest)
+        )
+    with db.engine.connect() as conn:
+        result = conn.execution_options(yield_per=chunk_rows).execute(query)
+        for rows in result.partitions():
+            yield _typed(pd.DataFrame.from_records(rows, columns=COLUMNS))
+
+
+def recent_interactions(limit: int, chunk_rows: int = CHUNK_ROWS) -> pd.DataFrame:
+    """The most recent ``limit`` interactions, oldest first, read with one bounded query.
+
+    What a training run holds in memory when ``SHOP_TRAIN_WINDOW_EVENTS`` bounds it: the worker
+    fits its sources on this window however long the log has grown.
+    """
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+    parts = list(interaction_chunks(chunk_rows, newest=limit))
+    if not parts:
+        return _empty()
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    del parts  # the chunks, before the reversed copy: never three copies of the window at once
+    return frame.iloc[::-1].reset_index(drop=True)
 
 
 #: A page folds in at most this many of a shopper's most recent events (likes and ratings always

@@ -15,7 +15,13 @@ the model page and ``flask evaluate`` show.
                      "models": {...}},
      "ratings": {"models": {"global_mean": {"rmse": f, "mae": f, "n_test": int},
                             "baseline_only": {...}, "svd": {...}}},
-     "seconds": {"read": f, "fit": f, "evaluate": f, "save": f, "total": f}}
+     "seconds": {"read": f, "fit": f, "evaluate": f, "save": f, "total": f},
+     "training_log": {"window_limit": int or None, "window_events": int, "log_events": int,
+                      "als_events": int}}
+
+``training_log`` says how much of the log the fit saw: the engine and this evaluation the most
+recent ``window_events`` (at most ``window_limit``, None for the whole log) of ``log_events``,
+the served ALS ``als_events`` (the whole log's, on products of the catalogue, on the spark backend).
 """
 
 from __future__ import annotations

@@ -34,9 +34,11 @@ from shop.services.caches import forget_shop_figures
 from shop.training.evaluation import PROTOCOLS, evaluate_shop
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from shop.recommend import HybridRecommender
+    from shop.recommend.implicit_mf import ALSModel
 
 log = logging.getLogger(__name__)
 
@@ -238,20 +240,89 @@ def resolve_backend(app: Flask, backend: str | None) -> str:
     return name
 
 
+#: The spark backend's window when SHOP_TRAIN_WINDOW_EVENTS is unset: the most recent interactions
+#: the worker fits its own sources on (about 1 GB of Python at its peak, see the README), while
+#: Spark reads the whole log for the served ALS.
+SPARK_WINDOW_EVENTS = 2_000_000
+
+
+def resolve_window(app: Flask, backend: str, window_events: int | None = None) -> int:
+    """How many of the most recent interactions the worker fits on; 0 means the whole log.
+
+    ``window_events`` (``flask train --window-events``), else SHOP_TRAIN_WINDOW_EVENTS, else the
+    backend's default: the whole log locally (the local ALS needs it in memory anyway), and
+    :data:`SPARK_WINDOW_EVENTS` on Spark, whose ALS reads the log from the streamed export.
+    """
+    value = window_events
+    if value is None:
+        value = app.config.get("SHOP_TRAIN_WINDOW_EVENTS")
+    if value is None or value == "":
+        return SPARK_WINDOW_EVENTS if backend == "spark" else 0
+    value = int(value)
+    if value < 0:
+        raise ValueError(f"the training window must be 0 (the whole log) or more, got {value}")
+    return value
+
+
 def _fit_engine(
-    app: Flask, backend: str | None, interactions: pd.DataFrame, products: pd.DataFrame
+    app: Flask,
+    backend: str,
+    window: int,
+    interactions: pd.DataFrame,
+    products: pd.DataFrame,
+    step: Progress,
 ) -> HybridRecommender:
-    """The hybrid fit, with the ALS on Spark for the spark backend (its session ends with the fit)."""
+    """The hybrid fit on ``interactions`` (the window), with the ALS on Spark for the spark backend.
+
+    On Spark the whole log is first streamed from the database into Parquet; the served ALS is
+    fitted on it, the ranker's validation folds on the window (the session ends with the fit).
+    ``metadata_["training_log"]`` records how much of the log each part saw.
+    """
     from shop.recommend import HybridRecommender
+    from shop.recommend.frames import DEFAULT_KIND_WEIGHTS
+    from shop.recommend.hybrid import catalogue_ids
+    from shop.services.interactions import interaction_count
 
     engine = HybridRecommender(random_state=0)
-    if resolve_backend(app, backend) == "local":
-        return engine.fit(interactions, products)
-    from shop.training.spark_als import spark_fitter
+    n_users = int(interactions["user_id"].nunique())
+    latest = "the latest " if window and len(interactions) >= window else ""
+    fitting = (
+        f"Fitting models on {latest}{len(interactions):,} interactions from {n_users:,} shoppers"
+    )
+    if backend == "local":
+        step(15, fitting)
+        engine.fit(interactions, products)
+        log_events = interaction_count() if latest else len(interactions)
+        als_events = engine.metadata_["n_interactions"]
+    else:
+        from shop.training.event_log import export_log
+        from shop.training.spark_als import spark_fitter
 
-    with spark_fitter(app.config) as fitter:
-        engine.fit(interactions, products, als_fitter=fitter)
-    engine.metadata_["als_backend"] = {"backend": "spark", "master": fitter.master}
+        with spark_fitter(app.config) as fitter:
+            step(10, "Exporting every interaction to Parquet in chunks")
+            catalogue = catalogue_ids(products)
+            exported = export_log(
+                fitter.workdir / "log.parquet",
+                catalogue,
+                engine.kind_weights or DEFAULT_KIND_WEIGHTS,
+            )
+
+            def full_log_als(model: ALSModel) -> np.ndarray:
+                step(45, f"Fitting the served ALS on Spark over all {exported.rows:,} interactions")
+                return fitter.fit_parquet(
+                    str(exported.path), len(catalogue), model, engine.train_half_life_days
+                )
+
+            step(15, fitting)
+            engine.fit(interactions, products, als_fitter=fitter, full_log_als=full_log_als)
+        engine.metadata_["als_backend"] = {"backend": "spark", "master": fitter.master}
+        log_events, als_events = exported.rows_read, exported.rows
+    engine.metadata_["training_log"] = {
+        "window_limit": window or None,
+        "window_events": int(len(interactions)),
+        "log_events": int(log_events),
+        "als_events": int(als_events),
+    }
     return engine
 
 
@@ -262,6 +333,7 @@ def train_and_publish(
     *,
     evaluate: bool = True,
     backend: str | None = None,
+    window_events: int | None = None,
 ) -> TrainingRun:
     """Fit the engine on everything the shop knows, evaluate it, save it and point the site at it.
 
@@ -272,7 +344,10 @@ def train_and_publish(
     phase, and the same figures are committed to the row. On failure the row is marked failed with the
     error, the previous model keeps serving, and the failed run is returned (the error is logged).
     ``backend`` ("local" or "spark", default SHOP_TRAIN_BACKEND) says where the collaborative ALS is
-    fitted; the rest of the engine is always fitted here.
+    fitted; the rest of the engine is always fitted here. ``window_events`` (default
+    SHOP_TRAIN_WINDOW_EVENTS, see :func:`resolve_window`) bounds the interactions this process
+    reads: the engine and the evaluation use the most recent that many, and on Spark the served
+    ALS still learns from the whole log, streamed to it in chunks.
     """
     with app.app_context():
         if run_id is None:
@@ -294,23 +369,27 @@ def train_and_publish(
                     log.exception("progress callback failed")
 
         try:
-            from shop.services.interactions import all_interactions, products_frame
+            from shop.services.interactions import (
+                all_interactions,
+                products_frame,
+                recent_interactions,
+            )
 
-            step(5, "Reading interactions and products")
+            name = resolve_backend(app, backend)
+            window = resolve_window(app, name, window_events)
+            if window:
+                step(5, f"Reading the latest {window:,} interactions and the products")
+            else:
+                step(5, "Reading interactions and products")
             clock = time.perf_counter()
-            interactions = all_interactions()
+            interactions = recent_interactions(window) if window else all_interactions()
             products = products_frame()
             db.session.commit()
             seconds["read"] = time.perf_counter() - clock
             if interactions.empty or products.empty:
                 raise NoTrainingDataError(NO_INTERACTIONS)
-            n_users = int(interactions["user_id"].nunique())
-            step(
-                15,
-                f"Fitting models on {len(interactions):,} interactions from {n_users:,} shoppers",
-            )
             clock = time.perf_counter()
-            engine = _fit_engine(app, backend, interactions, products)
+            engine = _fit_engine(app, name, window, interactions, products, step)
             seconds["fit"] = time.perf_counter() - clock
 
             metrics: dict[str, Any] = {"k": 10}
@@ -331,6 +410,7 @@ def train_and_publish(
             seconds["save"] = time.perf_counter() - clock
             seconds["total"] = time.perf_counter() - started
             metrics["seconds"] = {name: round(value, 3) for name, value in seconds.items()}
+            metrics["training_log"] = engine.metadata_["training_log"]
 
             db.session.commit()
             db.session.execute(
@@ -343,7 +423,7 @@ def train_and_publish(
                     message=f"Published model {version}",
                     model_version=version,
                     model_path=str(new_file),
-                    n_users=int(engine.metadata_.get("n_users", n_users)),
+                    n_users=int(engine.metadata_["n_users"]),
                     n_products=int(engine.metadata_.get("n_products", len(products))),
                     n_interactions=int(engine.metadata_.get("n_interactions", len(interactions))),
                     metrics=metrics,

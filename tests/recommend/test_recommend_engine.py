@@ -370,3 +370,33 @@ def test_fond_categories_come_from_likes_high_stars_purchases_and_repeated_views
     fond = fond_of_categories(shopper, categories, 5)
     # 0: two views; 1: a like; 2: bought and rated 5; 3: one view; 4: bought but rated 2.
     assert fond.tolist() == [True, True, True, False, False]
+
+
+def test_a_fit_on_a_recent_window_serves_the_als_fitted_on_the_whole_log(shop):
+    interactions, products = shop
+    whole = HybridRecommender(random_state=0, ranker="fixed").fit(interactions, products)
+    factors = whole.sources_.als_.item_factors_
+    asked, fitted_on_window = [], []
+
+    def full_log_als(model):
+        asked.append((model.factors, model.iterations, model.random_state))
+        return factors
+
+    window = interactions.tail(1500)  # the newest quarter of the log, as the worker reads it
+    engine = HybridRecommender(random_state=0, ranker="fixed").fit(
+        window,
+        products,
+        als_fitter=lambda events, model: fitted_on_window.append(len(events.users)),
+        full_log_als=full_log_als,
+    )
+
+    assert engine.metadata_["n_interactions"] == 1500
+    assert asked == [(64, 15, whole.sources_.als_.random_state)]  # the engine's own model
+    assert fitted_on_window == []  # the served ALS is the whole log's, not the window's
+    assert np.array_equal(engine.sources_.als_.item_factors_, factors)
+    me = history([(3, "purchase"), (8, "view"), (13, "click")])
+    assert len(engine.recommend(me, n=5, variant="als")) == 5
+    with pytest.raises(ValueError, match="catalogue of 60 products"):
+        HybridRecommender(random_state=0, ranker="fixed").fit(
+            window, products, full_log_als=lambda model: factors[:-1]
+        )

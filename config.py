@@ -214,6 +214,11 @@ class Config:
     # these seconds. 0 turns it off. At most SHOP_PAGE_CACHE_ENTRIES pages (50-100 kB each).
     SHOP_PAGE_CACHE_SECONDS = env_int("SHOP_PAGE_CACHE_SECONDS", 10)
     SHOP_PAGE_CACHE_ENTRIES = env_int("SHOP_PAGE_CACHE_ENTRIES", 500)
+    # A signed-in shopper's own home, listing and product pages, kept per process for the shopper
+    # alone and keyed by everything they do (shop.page_cache), so a reload or a way back costs no
+    # engine call. At most the impression window; 0 turns it off.
+    SHOP_SHOPPER_PAGE_CACHE_SECONDS = env_int("SHOP_SHOPPER_PAGE_CACHE_SECONDS", 120)
+    SHOP_SHOPPER_PAGE_CACHE_ENTRIES = env_int("SHOP_SHOPPER_PAGE_CACHE_ENTRIES", 500)
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = env_bool("SHOP_SECURE_COOKIES", False)

@@ -96,12 +96,15 @@ def register_extensions(app: Flask) -> None:
         limiter,
         local_cache,
         local_pages,
+        local_shopper_pages,
         login_manager,
         migrate,
     )
+    from shop.services import activity
 
     db.init_app(app)
     database.configure_engine_events(app)
+    activity.register()
     migrate.init_app(
         app, db, directory=os.path.normpath(os.path.join(app.root_path, "..", "migrations"))
     )
@@ -122,6 +125,14 @@ def register_extensions(app: Flask) -> None:
             "CACHE_TYPE": "SimpleCache",
             "CACHE_THRESHOLD": app.config["SHOP_PAGE_CACHE_ENTRIES"],
             "CACHE_DEFAULT_TIMEOUT": max(app.config["SHOP_PAGE_CACHE_SECONDS"], 1),
+        },
+    )
+    local_shopper_pages.init_app(
+        app,
+        config={
+            "CACHE_TYPE": "SimpleCache",
+            "CACHE_THRESHOLD": app.config["SHOP_SHOPPER_PAGE_CACHE_ENTRIES"],
+            "CACHE_DEFAULT_TIMEOUT": max(app.config["SHOP_SHOPPER_PAGE_CACHE_SECONDS"], 1),
         },
     )
     # Redis URLs get the store that falls back to memory while Redis is down (shop.limits_storage).

@@ -38,5 +38,7 @@ local_cache = Cache()
 # This process's whole pages for visitors without a session (shop.page_cache): apart from the
 # cards' cache so that a few hundred pages of 50-100 kB never push thousands of cards out.
 local_pages = Cache()
+# Signed-in shoppers' own pages, apart again: many shoppers' pages never push visitors' ones out.
+local_shopper_pages = Cache()
 # No default limits: only the routes that need a limit (sign-in) declare one.
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

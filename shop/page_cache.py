@@ -28,22 +28,45 @@ Nothing a visitor with a session sees can be in here, nor leak to one: a request
 session or remember cookie neither reads nor fills the cache, and only answers that went out with
 ``Cache-Control: public``, status 200 and no ``Set-Cookie`` are kept. Pages are not compressed by
 the shop, so the copy does not depend on ``Accept-Encoding``.
+
+**A signed-in shopper's pages** (home, listing, product and reviews; not search, which writes the
+shopper's search history) are kept apart, in :data:`shop.extensions.local_shopper_pages`, for the
+shopper alone: the key adds the shopper's id, name, admin flag and ``activity_version``
+(:mod:`shop.services.activity`), which every view, click, cart change, rating, like, purchase and
+order change of the shopper moves in the same transaction. So "Recently viewed", "Buy it again",
+the picks and the cart count change on the next page after the shopper acts, in every process,
+as they did before; a reload or a way back to a page the shopper saw a moment ago costs one user
+row, one state query and a string copy instead of the engine and some fifty cards.
+
+The page's one per-session part, the CSRF token (the sign-out form, the meta tag, the product
+page's forms), is kept as a placeholder and the asking session's own token is put back in on every
+answer, so a shopper signed in on two devices gets one page with two tokens that each work. A
+page that shows a flashed message, or a form kept from an expired session, is neither served from
+here nor kept. A list an A/B experiment shows is recorded as an impression once per shopper and
+``SHOP_IMPRESSION_WINDOW_SECONDS`` anyway; a kept page lives no longer than that window
+(``SHOP_SHOPPER_PAGE_CACHE_SECONDS``, at most the window; a window of 0, one impression per view,
+turns the shoppers' copies off) and carries the impression already recorded.
 """
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request, request_finished
+from flask import Flask, Response, current_app, g, request, request_finished, session
+from flask.globals import request_ctx
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import String, TextClause, cast, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from shop.extensions import db, local_pages
+from shop import kept_forms
+from shop.extensions import db, local_pages, local_shopper_pages
 from shop.http_cache import PUBLIC_PAGES
-from shop.models import Category, CategoryBoost, CategoryPin
+from shop.models import Category, CategoryBoost, CategoryPin, Experiment, ExperimentVariant
 from shop.seo.sitemap import catalogue_fingerprint_columns
 from shop.services.model_store import current_engine, store
 
@@ -51,6 +74,15 @@ from shop.services.model_store import current_engine, store
 HEADER = "X-Page-Cache"
 # Headers of a kept page that belong to one answer only.
 _NOT_KEPT = frozenset({"set-cookie", HEADER.lower()})
+# A shopper's page also gets its Cache-Control, Vary and length again with each answer (the
+# token put back in may not have the length of the one taken out).
+_NOT_KEPT_FOR_SHOPPERS = _NOT_KEPT | {"cache-control", "vary", "content-length"}
+#: A signed-in shopper's pages that may be kept (search writes the shopper's search history).
+SHOPPER_PAGES = frozenset(PUBLIC_PAGES - {"search.search"})
+# What stands for the CSRF token in a kept shopper's page: unguessable, so no product name or
+# review can contain it and have a token put into it.
+_TOKEN_HOLE = secrets.token_urlsafe(24).encode()
+VISITOR, SHOPPER = "visitor", "shopper"
 _ON_HIT: dict[str, Callable[..., None]] = {}
 _STATE_SQL: dict[str, TextClause] = {}
 
@@ -80,8 +112,8 @@ def _joined(*columns: Any) -> Any:
 
 def _state_query() -> Any:
     """The catalogue fingerprint of the sitemap, plus the few rows of the categories (a rename
-    keeps the slug's length, so the fingerprint alone would miss it), the pins and the boosts,
-    read whole in the same query."""
+    keeps the slug's length, so the fingerprint alone would miss it), the pins, the boosts and the
+    experiments, read whole in the same query."""
     return select(
         *catalogue_fingerprint_columns(),
         select(_joined(Category.id, Category.name, Category.slug)).scalar_subquery(),
@@ -100,6 +132,13 @@ def _state_query() -> Any:
                 CategoryBoost.weight,
                 CategoryBoost.starts_on,
                 CategoryBoost.ends_on,
+            )
+        ).scalar_subquery(),
+        # A shopper's lists follow the running experiment's variants (visitors are in none).
+        select(_joined(Experiment.id, Experiment.status)).scalar_subquery(),
+        select(
+            _joined(
+                ExperimentVariant.id, ExperimentVariant.algorithm, ExperimentVariant.traffic_percent
             )
         ).scalar_subquery(),
     )
@@ -141,6 +180,38 @@ def page_key() -> str:
     return "page:" + hashlib.sha256(f"{url}\x1f{page_state()}".encode()).hexdigest()
 
 
+def shopper_key() -> str:
+    """:func:`page_key` for the signed-in shopper alone, moved by everything they do."""
+    user = current_user._get_current_object()
+    parts = (user.id, user.activity_version, user.is_admin, user.display_name)
+    return (
+        "shopper:"
+        + hashlib.sha256("\x1f".join([page_key(), *map(str, parts)]).encode("utf-8")).hexdigest()
+    )
+
+
+def shopper_seconds() -> int:
+    """How long a shopper's page is kept: the setting, never longer than the impression window
+    (within which the page's experiment list is the impression already recorded); 0 when every
+    view records an impression of its own."""
+    seconds = current_app.config["SHOP_SHOPPER_PAGE_CACHE_SECONDS"]
+    window = current_app.config.get("SHOP_IMPRESSION_WINDOW_SECONDS", 1800)
+    return min(seconds, window) if window > 0 else 0
+
+
+def _shopper_request() -> bool:
+    """A page a signed-in shopper may get from their own kept copies: nothing in the session that
+    the page would show once (a flashed message, a form kept from an expired session)."""
+    return (
+        request.method in ("GET", "HEAD")
+        and request.endpoint in SHOPPER_PAGES
+        and shopper_seconds() > 0
+        and "_flashes" not in session
+        and kept_forms.SESSION_KEY not in session
+        and current_user.is_authenticated
+    )
+
+
 def _anonymous_request() -> bool:
     """A request that may share pages: a public page asked by someone with no session at all."""
     cookies = request.cookies
@@ -163,21 +234,36 @@ def _keepable(response: Response) -> bool:
     )
 
 
+def _kind() -> str | None:
+    """Which kept pages this request may use: a visitor's, a signed-in shopper's, or none."""
+    if current_app.config["SHOP_PAGE_CACHE_SECONDS"] > 0 and _anonymous_request():
+        return VISITOR
+    try:
+        if _shopper_request():
+            return SHOPPER
+    except SQLAlchemyError:  # the user row cannot be read: the view shows what it can, uncached
+        db.session.rollback()
+    return None
+
+
 def serve_kept_page() -> Response | None:
     """``before_request``: the kept copy of this page, or None to build it (and keep it after)."""
     g.pop("page_cache_key", None)
-    if current_app.config["SHOP_PAGE_CACHE_SECONDS"] <= 0 or not _anonymous_request():
+    kind = _kind()
+    if kind is None:
         return None
     try:
-        key = page_key()
+        key = page_key() if kind == VISITOR else shopper_key()
     except SQLAlchemyError:  # the database is down: the view shows what it can, uncached
         db.session.rollback()
         return None
-    kept = local_pages.get(key)
+    kept = (local_pages if kind == VISITOR else local_shopper_pages).get(key)
     if kept is None:
-        g.page_cache_key = key
+        g.page_cache_key = (kind, key)
         return None
     status, headers, body = kept
+    if kind == SHOPPER and _TOKEN_HOLE in body:
+        body = body.replace(_TOKEN_HOLE, generate_csrf().encode("ascii"))
     response = Response(body, status=status, headers=headers)
     response.headers[HEADER] = "hit"
     also = _ON_HIT.get(request.endpoint or "")
@@ -186,20 +272,41 @@ def serve_kept_page() -> Response | None:
     return response
 
 
+def _keepable_for_shopper(response: Response) -> bool:
+    return (
+        response.status_code == 200
+        and response.mimetype == "text/html"
+        and not response.direct_passthrough
+        and not response.is_streamed
+        and not request_ctx.flashes  # the page showed a message meant to be shown once
+    )
+
+
 def keep_page(sender: Flask, response: Response, **_: Any) -> None:
-    """``request_finished``: keep a page built for a cookie-less visitor if it went out public.
+    """``request_finished``: keep a page built for a cookie-less visitor if it went out public,
+    and a signed-in shopper's page with its CSRF token taken out.
 
     This runs after the session was saved, so a ``Set-Cookie`` it added is seen here.
     """
-    key = g.pop("page_cache_key", None)
-    if key is None or not _keepable(response):
-        return
-    headers = [(k, v) for k, v in response.headers.items() if k.lower() not in _NOT_KEPT]
-    local_pages.set(
-        key,
-        (response.status_code, headers, response.get_data()),
-        timeout=current_app.config["SHOP_PAGE_CACHE_SECONDS"],
-    )
+    kind, key = g.pop("page_cache_key", (None, None))
+    if kind == VISITOR and _keepable(response):
+        headers = [(k, v) for k, v in response.headers.items() if k.lower() not in _NOT_KEPT]
+        local_pages.set(
+            key,
+            (response.status_code, headers, response.get_data()),
+            timeout=current_app.config["SHOP_PAGE_CACHE_SECONDS"],
+        )
+    elif kind == SHOPPER and _keepable_for_shopper(response):
+        body = response.get_data()
+        token = g.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+        if token:
+            body = body.replace(token.encode("ascii"), _TOKEN_HOLE)
+        headers = [
+            (k, v) for k, v in response.headers.items() if k.lower() not in _NOT_KEPT_FOR_SHOPPERS
+        ]
+        local_shopper_pages.set(
+            key, (response.status_code, headers, body), timeout=shopper_seconds()
+        )
 
 
 def mark_miss(response: Response) -> Response:

@@ -183,8 +183,9 @@ def _record_visit(product_id: int, source: str | None, impression_id: int | None
 
 @page_cache.on_hit("catalog.product_detail")
 def _record_kept_visit(product_id: int) -> None:
-    """A visitor's product page served from the page cache still counts as a view (and a click)."""
-    _record_visit(product_id, request.args.get("src"), None)
+    """A product page served from the page cache still counts as a view (and a click, for the
+    experiment's list the shopper came from)."""
+    _record_visit(product_id, request.args.get("src"), _impression_arg())
 
 
 @bp.route("/products/<id:product_id>/image.svg")

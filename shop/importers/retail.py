@@ -31,6 +31,7 @@ from sqlalchemy import insert, select, update
 
 from shop.extensions import db
 from shop.models import Category, Event, Order, OrderEvent, OrderLine, Product, User
+from shop.services import activity
 from shop.services.caches import forget_shop_figures
 from shop.services.counters import recompute_product_counters
 
@@ -603,6 +604,8 @@ def _orders_and_lines(
         ],
     )
     summary.events_created = len(order_col)
+    # Bulk inserts pass no flush: the shoppers' kept pages must still see their new history.
+    activity.bump(set(user_col))
 
 
 def _history(order_id: int, before: str | None, after: str, when, note: str = "") -> dict:

@@ -27,7 +27,7 @@ from shop.models import (
     Product,
     utcnow,
 )
-from shop.services import checkout, stock
+from shop.services import activity, checkout, stock
 from shop.services.checkout import CheckoutDetails
 from shop.services.events import record_event
 from shop.services.stock import NotAvailable
@@ -206,6 +206,8 @@ def remove_from_cart(user_id: int, product_id: int) -> bool:
     result = db.session.execute(
         delete(CartItem).where(CartItem.user_id == user_id, CartItem.product_id == product_id)
     )
+    if result.rowcount:
+        activity.bump(user_id)
     return bool(result.rowcount)
 
 
@@ -263,6 +265,7 @@ def place_order(user_id: int, details: CheckoutDetails | None = None) -> Order:
     """
     order = _place(user_id, cart_for(user_id), details, buyer_id=user_id)
     db.session.execute(delete(CartItem).where(CartItem.user_id == user_id))
+    activity.bump(user_id)
     db.session.flush()
     return order
 

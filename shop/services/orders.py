@@ -25,7 +25,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from shop.extensions import db
 from shop.mail import send_later
 from shop.models import Order, OrderEvent, OrderLine, OrderStatus, User, utcnow
-from shop.services import audit, stock
+from shop.services import activity, audit, stock
 from shop.services.analytics import ALL_TIME, DateRange
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,7 @@ def move(order: Order, to: str, *, note: str = "", actor: User | None = None) ->
             f"Order #{order.id} was changed meanwhile (it is now {order.status}); "
             "nothing was done. Look at it again before you try."
         )
+    activity.bump(order.user_id)  # "Buy it again" and the shopper's order list
     if target is CANCELLED:
         stock.give_back(
             [(line.product_id, line.quantity) for line in order.lines],

@@ -1,0 +1,77 @@
+"""A shopper's activity version: one number that moves with everything the shopper does.
+
+A signed-in shopper's home and product pages are kept whole for a while in each process
+(:mod:`shop.page_cache`), keyed by ``users.activity_version``. Each view, click, cart change,
+rating, like, purchase and order status change of the shopper adds one to it in the same
+transaction as the change, so every process builds the next page afresh; nothing has to be told
+to forget anything, and the number arrives for free with the user row that Flask-Login loads on
+every request.
+
+Two ways in, so that no write can forget it:
+
+- **ORM rows**, added, changed or deleted through the session: :func:`_after_flush` bumps the
+  owners of every :data:`TRACKED` row in the flush. New code that writes such rows is covered.
+- **Bulk statements** (``delete(CartItem).where(...)``, ``update(Order)``, the importer's inserts)
+  never pass through a flush, so their callers call :func:`bump` with the shoppers they touched.
+
+``tests/test_shopper_pages.py`` walks every shopper action through the site and checks that the
+version moved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import event, update
+from sqlalchemy.orm import Session
+
+from shop.extensions import db
+from shop.models import CartItem, Event, Like, Order, Rating, User
+
+#: Rows whose changes show on their shopper's pages (their ``user_id`` names the shopper).
+TRACKED = (Event, Rating, Like, CartItem, Order)
+#: Shoppers per UPDATE statement (SQLite caps the parameters of one statement).
+CHUNK = 1000
+
+
+def _statement(user_ids: set[int]) -> Any:
+    return (
+        update(User.__table__)
+        .where(User.__table__.c.id.in_(sorted(user_ids)))
+        .values(activity_version=User.__table__.c.activity_version + 1)
+    )
+
+
+def bump(user_ids: int | Iterable[int | None] | None) -> None:
+    """Move the version of these shoppers (in the caller's transaction; the caller commits)."""
+    if user_ids is None:
+        return
+    ids = {user_ids} if isinstance(user_ids, int) else {i for i in user_ids if i is not None}
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), CHUNK):  # an import may touch thousands of shoppers
+        db.session.execute(_statement(set(ordered[start : start + CHUNK])))
+
+
+def _after_flush(session: Session, _context: Any) -> None:
+    """Bump the owners of the tracked rows this flush wrote, in the flush's own transaction."""
+    owners: set[int] = set()
+    for obj in (*session.new, *session.deleted):
+        if isinstance(obj, TRACKED) and obj.user_id is not None:
+            owners.add(obj.user_id)
+    for obj in session.dirty:
+        if (
+            isinstance(obj, TRACKED)
+            and obj.user_id is not None
+            and session.is_modified(obj, include_collections=False)
+        ):
+            owners.add(obj.user_id)
+    if owners:
+        session.connection().execute(_statement(owners))
+
+
+def register() -> None:
+    """Listen to every flush of the shop's sessions (once per process)."""
+    session_class = db.session.session_factory.class_
+    if not event.contains(session_class, "after_flush", _after_flush):
+        event.listen(session_class, "after_flush", _after_flush)

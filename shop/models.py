@@ -79,9 +79,10 @@ class User(UserMixin, db.Model):
     # The delivery address of the last checkout (name, line1, line2, city, postcode, country),
     # offered again at the next one.
     saved_address: Mapped[dict | None] = mapped_column(JSON)
-    # One more with every event, rating, like, cart change and order of this shopper
-    # (shop.services.activity): the version a signed-in shopper's kept pages are keyed by.
+    # One more with every event, rating, like, cart change and order of this shopper, and with
+    # every view and click (shop.services.activity): what a shopper's kept pages are keyed by.
     activity_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    view_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     ratings: Mapped[list[Rating]] = relationship(back_populates="user", passive_deletes=True)
     likes: Mapped[list[Like]] = relationship(back_populates="user", passive_deletes=True)

@@ -68,6 +68,7 @@ from shop.extensions import db, local_pages, local_shopper_pages
 from shop.http_cache import PUBLIC_PAGES
 from shop.models import Category, CategoryBoost, CategoryPin, Experiment, ExperimentVariant
 from shop.seo.sitemap import catalogue_fingerprint_columns
+from shop.services import activity
 from shop.services.model_store import current_engine, store
 
 #: The response header that says whether the page came from this cache ("hit") or was built.
@@ -180,10 +181,20 @@ def page_key() -> str:
     return "page:" + hashlib.sha256(f"{url}\x1f{page_state()}".encode()).hexdigest()
 
 
+#: The one kept page that shows what a view changes ("Recently viewed", the picks); the others
+#: are keyed by everything the shopper does but views (:func:`activity.version_without_views`).
+SHOWS_VIEWS = frozenset({"catalog.index"})
+
+
 def shopper_key() -> str:
-    """:func:`page_key` for the signed-in shopper alone, moved by everything they do."""
+    """:func:`page_key` for the signed-in shopper alone, moved by everything they do that the
+    page shows."""
     user = current_user._get_current_object()
-    parts = (user.id, user.activity_version, user.is_admin, user.display_name)
+    if request.endpoint in SHOWS_VIEWS:
+        version = f"all:{user.activity_version}"
+    else:
+        version = f"not-views:{activity.version_without_views(user)}"
+    parts = (user.id, version, user.is_admin, user.display_name)
     return (
         "shopper:"
         + hashlib.sha256("\x1f".join([page_key(), *map(str, parts)]).encode("utf-8")).hexdigest()

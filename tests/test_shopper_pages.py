@@ -71,7 +71,6 @@ def send(client, path: str, token: str, data: dict | None = None):
 def test_a_reload_comes_from_the_cache_with_the_sessions_own_working_token(
     client, signed_in, kettle
 ):
-    client.get(f"/products/{kettle.id}")  # the first view is recorded, and moves the version
     for path in ("/", f"/products/{kettle.id}", "/products?sort=price_asc"):
         first = client.get(path)
         second = client.get(path)
@@ -85,6 +84,27 @@ def test_a_reload_comes_from_the_cache_with_the_sessions_own_working_token(
     token = token_of(client.get(f"/products/{kettle.id}").get_data(as_text=True))
     assert send(client, f"/feedback/like/{kettle.id}", token).status_code == 302
     assert db.session.scalar(select(Like).where(Like.user_id == signed_in.id)) is not None
+
+
+def test_browsing_products_keeps_the_product_pages_and_rebuilds_home(
+    client, signed_in, kettle, mug
+):
+    uid = signed_in.id
+    client.get("/")
+    assert client.get(f"/products/{kettle.id}").headers[HEADER] == "miss"
+    before = version(uid)
+    assert client.get(f"/products/{mug.id}").headers[HEADER] == "miss"  # a view is recorded
+    assert version(uid) == before + 1
+    # a product page shows nothing a view changes: the kettle's page is still good
+    assert client.get(f"/products/{kettle.id}").headers[HEADER] == "hit"
+    home = client.get("/")
+    assert home.headers[HEADER] == "miss"  # "Recently viewed" moved
+    assert "Recently viewed" in home.get_data(as_text=True)
+    # a like does show on the product page
+    token = token_of(client.get(f"/products/{kettle.id}").get_data(as_text=True))
+    send(client, f"/feedback/like/{kettle.id}", token)
+    client.get("/orders")  # the like's message
+    assert client.get(f"/products/{kettle.id}").headers[HEADER] == "miss"
 
 
 def test_the_same_shopper_on_two_devices_shares_the_page_but_not_the_token(

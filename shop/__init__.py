@@ -119,22 +119,16 @@ def register_extensions(app: Flask) -> None:
             "CACHE_NO_NULL_WARNING": True,
         },
     )
-    local_pages.init_app(
-        app,
-        config={
-            "CACHE_TYPE": "SimpleCache",
-            "CACHE_THRESHOLD": app.config["SHOP_PAGE_CACHE_ENTRIES"],
-            "CACHE_DEFAULT_TIMEOUT": max(app.config["SHOP_PAGE_CACHE_SECONDS"], 1),
-        },
-    )
-    local_shopper_pages.init_app(
-        app,
-        config={
-            "CACHE_TYPE": "SimpleCache",
-            "CACHE_THRESHOLD": app.config["SHOP_SHOPPER_PAGE_CACHE_ENTRIES"],
-            "CACHE_DEFAULT_TIMEOUT": max(app.config["SHOP_SHOPPER_PAGE_CACHE_SECONDS"], 1),
-        },
-    )
+    # Whole pages of visitors and of signed-in shoppers (shop.page_cache), each in its own store.
+    for pages, setting in ((local_pages, "SHOP_PAGE"), (local_shopper_pages, "SHOP_SHOPPER_PAGE")):
+        pages.init_app(
+            app,
+            config={
+                "CACHE_TYPE": "SimpleCache",
+                "CACHE_THRESHOLD": app.config[f"{setting}_CACHE_ENTRIES"],
+                "CACHE_DEFAULT_TIMEOUT": max(app.config[f"{setting}_CACHE_SECONDS"], 1),
+            },
+        )
     # Redis URLs get the store that falls back to memory while Redis is down (shop.limits_storage).
     app.config["RATELIMIT_STORAGE_URI"] = limits_storage.storage_uri(
         app.config.get("RATELIMIT_STORAGE_URI") or "memory://"

@@ -17,20 +17,21 @@ from tests.conftest import AuthActions
 from tests.test_checkout import checkout_form
 
 
+def in_stock(name: str, price: str):
+    product = factories.make_product(name=name, price=price)
+    stock.set_count(product, 5)
+    db.session.commit()
+    return product
+
+
 @pytest.fixture
 def kettle(app):
-    kettle = factories.make_product(name="Blue Kettle", price="19.99")
-    stock.set_count(kettle, 5)
-    db.session.commit()
-    return kettle
+    return in_stock("Blue Kettle", "19.99")
 
 
 @pytest.fixture
 def mug(app):
-    mug = factories.make_product(name="Red Mug", price="6.50")
-    stock.set_count(mug, 5)
-    db.session.commit()
-    return mug
+    return in_stock("Red Mug", "6.50")
 
 
 @pytest.fixture

@@ -69,6 +69,7 @@ from shop.http_cache import PUBLIC_PAGES
 from shop.models import Category, CategoryBoost, CategoryPin, Experiment, ExperimentVariant
 from shop.seo.sitemap import catalogue_fingerprint_columns
 from shop.services import activity
+from shop.services.availability import per_request
 from shop.services.model_store import current_engine, store
 
 #: The response header that says whether the page came from this cache ("hit") or was built.
@@ -160,6 +161,11 @@ def page_state() -> str:
     """A digest of everything a visitor's page shows that must never be stale (module docstring):
     the state of the catalogue and its merchandising, the served model's version, the day (a boost
     starts and ends on a day) and the currency."""
+    # Read once per request: the page's key and the kept parts of the page ask the same.
+    return per_request("_shop_page_state", _read_page_state)
+
+
+def _read_page_state() -> str:
     row = db.session.execute(_state_sql()).one()
     current_engine()  # follows a newly published model within the store's check interval
     parts = [

@@ -7,16 +7,21 @@ not validate. Both forms carry the CSRF token; the rating form checks its own va
 
 from __future__ import annotations
 
-from flask import flash, render_template
+from dataclasses import dataclass
+
+from flask import current_app, flash, render_template
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from wtforms import TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange
 
-from shop import kept_forms
+from shop import kept_forms, page_cache
+from shop.extensions import local_cache
 from shop.forms import FirstErrorMixin, OfferedNumberField
 from shop.models import Product
 from shop.services import feedback, stock
+from shop.services.availability import cart_product_ids
 from shop.services.events import clean_source
 from shop.services.feedback import MAX_REVIEW_LENGTH, tidy_review
 from shop.services.recommendations import also_bought, similar_products
@@ -54,6 +59,60 @@ class LikeForm(FlaskForm):
     """No fields of its own: liking is a button, and the form only carries the CSRF token."""
 
 
+#: Between the two parts of ``catalog/_product_shared.html``.
+SHARED_MARK = "<!--shared-half-->"
+
+
+@dataclass(frozen=True)
+class SharedHalf:
+    """The reviews column and the two rows: what every shopper without those products in the
+    cart sees on a product's page, kept per product and shop state."""
+
+    reviews: Markup
+    rows: Markup
+    shown: frozenset[int]  # the products in the rows
+
+
+def _build_shared_half(product: Product, user_id: int | None) -> SharedHalf:
+    similar = similar_products(product, n=ROW, user_id=user_id)
+    bought_together = also_bought(product, n=ROW, user_id=user_id)
+    reviews = feedback.latest_reviews(product.id)
+    html = render_template(
+        "catalog/_product_shared.html",
+        product=product,
+        similar=similar,
+        bought_together=bought_together,
+        reviews=reviews,
+        buyers=feedback.buyers_among(product.id, [r.user_id for r in reviews]),
+        breakdown=feedback.rating_breakdown(product.id),
+    )
+    top, _, bottom = html.partition(SHARED_MARK)
+    shown = {item.product.id for item in (*similar.items, *bought_together.items)}
+    return SharedHalf(Markup(top), Markup(bottom), frozenset(shown))
+
+
+def shared_half(product: Product, user_id: int | None) -> SharedHalf:
+    """The page's reviews and rows, built once per product and shop state for every shopper.
+
+    The key is the product and :func:`shop.page_cache.page_state` (every product edit, price and
+    stock change, rating and review, category, pin, boost and experiment, the model version, the
+    day and the currency). The rows leave out the shopper's cart: a copy built for an empty cart
+    is right for any cart that holds none of the products it shows (each row is the first few of
+    a fixed order, less what is left out), and is built afresh for one that does. Kept for
+    ``SHOP_CACHE_SECONDS`` (``CACHE_DEFAULT_TIMEOUT``), as the popular lists a row may be topped
+    up from.
+    """
+    key = f"product-shared:{product.id}:{page_cache.page_state()}"
+    kept = local_cache.get(key)
+    cart = cart_product_ids(user_id)
+    if kept is not None and not (kept.shown & cart):
+        return kept
+    half = _build_shared_half(product, user_id)
+    if not cart:
+        local_cache.set(key, half, timeout=current_app.config["CACHE_DEFAULT_TIMEOUT"])
+    return half
+
+
 def render_product_page(
     product: Product,
     *,
@@ -85,18 +144,13 @@ def render_product_page(
             stars=my_rating.stars if my_rating else None,
             review=my_rating.review if my_rating else "",
         )
-    reviews = feedback.latest_reviews(product.id)
     kept_add = kept_forms.take("add", product.id) or {}
     kept_quantity = kept_add.get("quantity", "")
     return render_template(
         "catalog/product.html",
         product=product,
         stock_level=stock.level(product),
-        similar=similar_products(product, n=ROW, user_id=user_id),
-        bought_together=also_bought(product, n=ROW, user_id=user_id),
-        reviews=reviews,
-        buyers=feedback.buyers_among(product.id, [r.user_id for r in reviews]),
-        breakdown=feedback.rating_breakdown(product.id),
+        shared=shared_half(product, user_id),
         my_rating=my_rating,
         liked=liked,
         rating_form=rating_form,

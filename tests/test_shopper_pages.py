@@ -276,3 +276,64 @@ def test_the_kept_page_has_no_token_of_another_session_in_it(app, client, signed
     kept = other.get("/").get_data(as_text=True)
     assert token_of(html) not in kept
     assert re.search(r"[A-Za-z0-9_-]{32}", token_of(kept))
+
+
+def similar_row(html: str) -> str:
+    start = html.index("Similar products")
+    return html[start : html.index("</section>", start)]
+
+
+def test_the_product_pages_shared_half_is_built_once_for_every_shopper_without_its_products_in_the_cart(
+    app, client, signed_in, kettle, mug
+):
+    in_stock("Teal Teapot", "24.00")
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        mine = client.get(f"/products/{kettle.id}").get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert "Red Mug" in similar_row(mine) and "Teal Teapot" in similar_row(mine)
+    assert any("ratings.review IS NOT NULL" in s for s in statements)  # built here
+    factories.make_user(email="other@example.com", name="Olive Other")
+    db.session.commit()
+    other = app.test_client()
+    sign_in(other, "other@example.com")
+    statements.clear()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        theirs = other.get(f"/products/{kettle.id}")
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert theirs.headers[HEADER] == "miss"  # their own page is built ...
+    html = theirs.get_data(as_text=True)
+    assert similar_row(html) == similar_row(mine)  # ... around the same shared half
+    # the latest reviews were not read again
+    assert not any("ratings.review IS NOT NULL" in s for s in statements), statements
+    # a shopper with the mug in the cart gets rows built for them, without it
+    token = token_of(html)
+    send(other, "/cart/add", token, {"product_id": mug.id})
+    other.get("/orders")
+    row = similar_row(other.get(f"/products/{kettle.id}").get_data(as_text=True))
+    assert "Red Mug" not in row and "Teal Teapot" in row
+    # and everyone else still gets the shared half with it
+    assert "Red Mug" in similar_row(client.get(f"/products/{kettle.id}").get_data(as_text=True))
+
+
+def test_a_new_review_is_on_every_shoppers_next_product_page(app, client, signed_in, kettle):
+    client.get(f"/products/{kettle.id}")
+    reviewer = factories.make_user(email="rita@example.com", name="Rita Reviewer")
+    db.session.commit()
+    other = app.test_client()
+    sign_in(other, "rita@example.com")
+    token = token_of(other.get(f"/products/{kettle.id}").get_data(as_text=True))
+    send(other, f"/feedback/rate/{kettle.id}", token, {"stars": "4", "review": "Boils fast."})
+    assert reviewer.id
+    page = client.get(f"/products/{kettle.id}").get_data(as_text=True)
+    assert "Boils fast." in page and "Rita Reviewer" in page

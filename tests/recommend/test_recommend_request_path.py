@@ -40,16 +40,24 @@ def _sources(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     return {"dense": dense, "sparse": sparse, "few": few, "shifted": shifted}
 
 
+def _blocked_among_the_best(
+    rng: np.random.Generator, rows: list[np.ndarray], top: int, per_row: int, anywhere: int
+) -> np.ndarray:
+    """Blocked products among every source's best, where they push the cut-off down, and anywhere."""
+    n = len(rows[0])
+    blocked = np.zeros(n, dtype=bool)
+    for values in rows:
+        blocked[np.argsort(-values)[rng.choice(top, per_row, replace=False)]] = True
+    blocked[rng.choice(n, anywhere, replace=False)] = True
+    return blocked
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_candidates_are_every_sources_best_unblocked_products_by_the_definition(seed):
     rng = np.random.default_rng(seed)
     n = 10_000
     scores = _sources(rng, n)
-    blocked = np.zeros(n, dtype=bool)
-    # Blocked products among every source's best, where they push the cut-off down.
-    for values in scores.values():
-        blocked[np.argsort(-values)[rng.choice(60, 8, replace=False)]] = True
-    blocked[rng.choice(n, 20, replace=False)] = True
+    blocked = _blocked_among_the_best(rng, list(scores.values()), 60, 8, 20)
     n_blocked = int(blocked.sum())
     popular_order = rng.permutation(n)
 
@@ -86,14 +94,16 @@ def test_a_tie_at_the_last_place_is_left_to_the_partition_and_still_fills_it():
 
 def _tied_rows(rng: np.random.Generator, n: int) -> np.ndarray:
     """Scores as the sources give them where ties are common: co-purchase counts over a few hundred
-    products (the rest zero), category-wide taste steps, a silent row and a dense row."""
+    products (the rest zero), category-wide taste steps, a silent row, a dense row, and a row whose
+    every score is shared by two products (a tie at a cut, or inside the picks, by chance)."""
     counts = np.zeros(n)
     bought = rng.choice(n, int(rng.integers(40, 400)), replace=False)
     counts[bought] = rng.zipf(1.6, len(bought)).clip(max=30)
     steps = rng.integers(0, 25, n) / 24.0
     few = np.zeros(n)
     few[rng.choice(n, 45, replace=False)] = rng.integers(1, 4, 45) / 3.0
-    return np.vstack([counts / counts.max(), steps, np.zeros(n), rng.random(n), few])
+    pairs = np.repeat(rng.random(n // 2), 2)[rng.permutation(n)]
+    return np.vstack([counts / counts.max(), steps, np.zeros(n), rng.random(n), few, pairs])
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -101,10 +111,7 @@ def test_every_sources_picks_at_once_are_what_each_source_alone_would_pick(seed)
     rng = np.random.default_rng(seed)
     n = 10_000
     block = _tied_rows(rng, n)
-    blocked = np.zeros(n, dtype=bool)
-    for values in block:  # some of every source's best, and some anywhere
-        blocked[np.argsort(-values, kind="stable")[rng.choice(80, 6, replace=False)]] = True
-    blocked[rng.choice(n, int(rng.integers(0, 40)), replace=False)] = True
+    blocked = _blocked_among_the_best(rng, list(block), 80, 6, int(rng.integers(0, 40)))
     n_blocked = int(blocked.sum())
     popular_order = rng.permutation(n)
 

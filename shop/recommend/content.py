@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-from .neighbours import row_positions, top_k_sparse
+from .neighbours import row_positions, top_k_sparse, unique_inverse
 
 
 def _token(prefix: str, value: object) -> str:
@@ -146,7 +146,7 @@ class ContentModel:
         """
         matrix = self.item_vectors_
         positions, lengths = row_positions(matrix.indptr, items)
-        terms, inverse = np.unique(matrix.indices[positions], return_inverse=True)
+        terms, inverse = unique_inverse(matrix.indices[positions])
         profile = np.bincount(
             inverse, weights=matrix.data[positions] * np.repeat(strengths, lengths)
         )

@@ -132,11 +132,12 @@ def explain(
             anchors[r] = (b, value)
     strongest: list[int] = []
     if anchors:
-        strongest = np.zeros(len(history), dtype=np.int64).tolist()
-        ranks = _RANK_BY_CODE[shopper.codes].tolist()
-        slots = np.searchsorted(history, shopper.touched).tolist()
-        for slot, rank in zip(slots, ranks, strict=True):
-            strongest[slot] = max(strongest[slot], rank)
+        # The strongest kind of event on each history product.
+        ranks = np.zeros(len(history), dtype=np.int64)
+        np.maximum.at(
+            ranks, np.searchsorted(history, shopper.touched), _RANK_BY_CODE[shopper.codes]
+        )
+        strongest = ranks.tolist()
     # Only a taste reason asks whether the shopper likes the category.
     fond = (
         fond_of_categories(shopper, sources.category_codes_, len(sources.category_prior_))

@@ -8,12 +8,10 @@ this shopper gives NaN, which the ranker's trees treat as "unknown", not as zero
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 
 from .history import Shopper
-from .sources import SOURCES, Catalog, SourceSet
+from .sources import SOURCES, Catalog, SourceScores, SourceSet
 
 SCORED_SOURCES: tuple[str, ...] = tuple(name for name in SOURCES if name != "popularity")
 FEATURES: tuple[str, ...] = (
@@ -44,6 +42,7 @@ FEATURES: tuple[str, ...] = (
     "random_gap",
 )
 RANDOM_GAP_COLUMN = FEATURES.index("random_gap")
+_SCORED_COLUMN = {name: column for column, name in enumerate(SCORED_SOURCES)}
 #: Column of each source's score feature, for linear blends and single-source rankings.
 SCORE_COLUMN = {name: FEATURES.index(f"{name}_score") for name in SCORED_SOURCES}
 SCORE_COLUMN["popularity"] = FEATURES.index("trending")
@@ -78,7 +77,7 @@ MONOTONE: tuple[int, ...] = tuple(
 
 def build_features(
     shopper: Shopper,
-    scores: Mapping[str, np.ndarray],
+    scores: SourceScores,
     candidates: np.ndarray,
     votes: np.ndarray,
     sources: SourceSet,
@@ -89,20 +88,20 @@ def build_features(
     n = len(candidates)
     out = np.full((n, len(FEATURES)), np.nan, dtype=np.float32)
     n_scored = len(SCORED_SOURCES)
-    columns = [column for column, name in enumerate(SCORED_SOURCES) if name in scores]
+    speaking = scores.speaking.tolist()
+    columns = [_SCORED_COLUMN[name] for name, s in zip(scores.names, speaking, strict=True) if s]
     if columns:
         # Every speaking source's scores of the candidates as one (sources x candidates) block, ranked
         # in one sort: rank 0 is a source's favourite, ties keep the catalogue order.
-        mine = np.empty((len(columns), n))
-        for row, column in enumerate(columns):
-            mine[row] = scores[SCORED_SOURCES[column]][candidates]
+        mine = scores.block.take(candidates, axis=1)
+        if len(columns) < len(speaking):
+            mine = mine[scores.speaking]
         order = np.argsort(-mine, axis=1, kind="stable")
         ranks = np.empty(mine.shape, dtype=np.float32)
         ranks[np.arange(len(columns))[:, None], order] = np.arange(n, dtype=np.float32)
         picked = np.asarray(columns)
         out[:, picked] = mine.T
         out[:, n_scored + picked] = np.log1p(ranks).T
-    column = 2 * n_scored
     cats = catalog.category_codes[candidates]
     brand_mass = (
         np.bincount(catalog.brand_codes[shopper.items], weights=shopper.strengths)
@@ -124,36 +123,73 @@ def build_features(
         else np.nan
     )
     rated = shopper.rated_items
-    mean_stars = float(shopper.ratings.mean()) if len(rated) else np.nan
-    category_stars = np.full(n, np.nan, dtype=np.float32)
+    # ``ratings.mean()``, the same sum and division, without its checks.
+    mean_stars = float(shopper.ratings.sum() / len(rated)) if len(rated) else np.nan
+    # Per category (a few dozen), then read at the candidates' categories.
+    per_category = np.empty((len(shares), 3))
+    per_category[:, 0] = shares
+    np.divide(shares, sources.category_prior_, out=per_category[:, 1])
+    per_category[:, 2] = np.nan
     if len(rated):
         rated_cats = catalog.category_codes[rated]
         n_cats = len(shares)
         sums = np.bincount(rated_cats, weights=shopper.ratings, minlength=n_cats)
         counts = np.bincount(rated_cats, minlength=n_cats)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            per_category = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-        category_stars = per_category[cats]
-    log_price = catalog.log_price[candidates]
-    out[:, column] = sources.trending_[candidates]
-    out[:, column + 1] = sources.log_interest_[candidates]
-    out[:, column + 2] = shares[cats]
-    out[:, column + 3] = shares[cats] / sources.category_prior_[cats]
-    out[:, column + 4] = sources.share_in_category_[candidates]
-    out[:, column + 5] = brand_share
-    out[:, column + 6] = log_price
-    out[:, column + 7] = log_price - usual
-    out[:, column + 8] = catalog.rel_price[candidates]
-    out[:, column + 9] = usual_rel
-    out[:, column + 10] = sources.item_stars_[candidates]
-    out[:, column + 11] = sources.age_days_[candidates]
-    out[:, column + 12] = votes
-    out[:, column + 13] = np.log1p(shopper.size)
-    out[:, column + 14] = len(rated)
-    out[:, column + 15] = mean_stars
-    out[:, column + 16] = category_stars
-    out[:, RANDOM_GAP_COLUMN] = 0.0  # a request ranks the shopper's future
+        per_category[:, 2] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    out[:, _CATEGORY_COLUMNS] = per_category[cats]
+    out[:, _PRODUCT_COLUMNS] = _product_features(sources, catalog)[candidates]
+    out[:, _SHOPPER_COLUMNS] = (usual_rel, np.log1p(shopper.size), len(rated), mean_stars, 0.0)
+    out[:, _BRAND_SHARE] = brand_share
+    out[:, _PRICE_VS_USUAL] = catalog.log_price[candidates] - usual
+    out[:, _N_SOURCES] = votes
     return out
+
+
+#: Features that depend on the product alone, on the shopper's category alone, on the shopper alone
+#: (``random_gap`` 0: a request ranks the shopper's future), and the rest.
+_PRODUCT_FEATURES = (
+    "trending",
+    "log_interest",
+    "share_in_category",
+    "log_price",
+    "price_in_category",
+    "product_stars",
+    "age_days",
+)
+_PRODUCT_COLUMNS = [FEATURES.index(name) for name in _PRODUCT_FEATURES]
+_CATEGORY_COLUMNS = [
+    FEATURES.index(name) for name in ("category_share", "category_lift", "category_mean_stars")
+]
+_SHOPPER_COLUMNS = [
+    FEATURES.index(name)
+    for name in ("usual_price_in_category", "history_size", "n_rated", "mean_stars", "random_gap")
+]
+_BRAND_SHARE, _PRICE_VS_USUAL, _N_SOURCES = (
+    FEATURES.index(name) for name in ("brand_share", "price_vs_usual", "n_sources")
+)
+
+
+def _product_features(sources: SourceSet, catalog: Catalog) -> np.ndarray:
+    """The features of each product alone (``_PRODUCT_FEATURES``, float32 as the rows hold them),
+    built once per fitted source set and catalogue: a request gathers its candidates' rows in one
+    step instead of seven."""
+    cached = sources.__dict__.get("_product_features")
+    if cached is not None and cached[0] is catalog:
+        return cached[1]
+    columns = {
+        "trending": sources.trending_,
+        "log_interest": sources.log_interest_,
+        "share_in_category": sources.share_in_category_,
+        "log_price": catalog.log_price,
+        "price_in_category": catalog.rel_price,
+        "product_stars": sources.item_stars_,
+        "age_days": sources.age_days_,
+    }
+    table = np.empty((len(catalog.log_price), len(_PRODUCT_FEATURES)), dtype=np.float32)
+    for j, name in enumerate(_PRODUCT_FEATURES):
+        table[:, j] = columns[name]
+    sources.__dict__["_product_features"] = (catalog, table)
+    return table
 
 
 def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:

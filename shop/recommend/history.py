@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .frames import FINAL_CODES, RATING, kind_codes, to_epoch_days, weights_from_codes
+from .neighbours import unique_inverse
 
 
 class Shopper(NamedTuple):
@@ -77,11 +78,12 @@ def code_shopper(
         return Shopper.empty()
     weights = weights_from_codes(codes, values, kind_weights)
     finite = np.isfinite(days)
-    newest = float(days[finite].max()) if finite.any() else float("nan")
-    if half_life_days and finite.any():
+    stamped = bool(finite.any())
+    newest = float(days[finite].max()) if stamped else float("nan")
+    if half_life_days and stamped:
         age = np.clip(newest - days, 0.0, None)
         weights *= np.where(finite, np.power(0.5, age / half_life_days), 1.0)
-    touched, inverse = np.unique(items, return_inverse=True)
+    touched, inverse = unique_inverse(items)
     strengths = np.log1p(np.bincount(inverse, weights=weights, minlength=len(touched)))
     nonzero = strengths > 0
     is_final = np.zeros(len(touched), dtype=bool)
@@ -124,9 +126,11 @@ def shopper_from_frame(
     known = items >= 0
     if not known.any():
         return Shopper.empty()
-    kinds: list[Any] = columns["kind"].tolist()
+    kinds = columns["kind"]
+    if isinstance(kinds, pd.api.extensions.ExtensionArray):
+        kinds = kinds.to_numpy()  # an object array: cheaper to build than a list from pyarrow
     if not known.all():
-        kinds = [kind for kind, keep in zip(kinds, known.tolist(), strict=True) if keep]
+        kinds = kinds[known]
     codes = kind_codes(kinds)
     if "value" in columns:
         column = columns["value"]

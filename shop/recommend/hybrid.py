@@ -334,7 +334,7 @@ class HybridRecommender:
         if exclude:
             extra = serving.catalog.positions(exclude)
             blocked[extra[extra >= 0]] = True
-        n_blocked = int(blocked.sum())
+        n_blocked = int(np.count_nonzero(blocked))
         n = min(n, serving.n_items - n_blocked)
         if n <= 0:
             return []

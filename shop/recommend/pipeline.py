@@ -10,10 +10,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .candidates import select_candidates
+from .candidates import select_from_rows
 from .features import build_features
 from .history import Shopper
-from .sources import Catalog, SourceSet
+from .sources import Catalog, SourceScores, SourceSet
 
 
 class Candidates(NamedTuple):
@@ -21,7 +21,7 @@ class Candidates(NamedTuple):
 
     items: np.ndarray
     features: np.ndarray
-    scores: dict[str, np.ndarray]
+    scores: SourceScores
     shares: np.ndarray  # the shopper's smoothed interest per category
 
 
@@ -35,7 +35,7 @@ def candidate_features(
 ) -> Candidates:
     """Score the catalogue with every source, pick candidates and build their feature rows."""
     shares = sources.category_shares(shopper)
-    scores = sources.score(shopper, shares=shares)
-    items, votes = select_candidates(scores, blocked_mask, n_blocked, popular_order)
+    scores = sources.score_rows(shopper, shares=shares)
+    items, votes = select_from_rows(scores.block, blocked_mask, n_blocked, popular_order)
     features = build_features(shopper, scores, items, votes, sources, catalog, shares)
     return Candidates(items, features, scores, shares)

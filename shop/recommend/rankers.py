@@ -48,6 +48,14 @@ def usable_cores() -> int:
     return os.cpu_count() or 1
 
 
+def _popularity(features: np.ndarray) -> np.ndarray:
+    """The rows' trending column, silent (NaN) as 0: the tie-break every ranker adds. (What
+    ``np.nan_to_num`` gives for a column that holds no infinities, as trending never does, without
+    its checks: it runs on every request.)"""
+    column = features[:, SCORE_COLUMN["popularity"]]
+    return np.where(np.isnan(column), column.dtype.type(0), column)
+
+
 class Scored(NamedTuple):
     """A ranker's scores of a request's rows, and each shown row's per-source contributions."""
 
@@ -279,6 +287,9 @@ class LearnedRanker:
         (flags, rows, trees), from one LightGBM call."""
         if list(flags) == [None]:
             rows = features
+        elif len(flags) == 1:  # one view: a copy with the flag set, no tiling
+            rows = features.copy()
+            rows[:, RANDOM_GAP_COLUMN] = flags[0]
         else:
             rows = np.tile(features, (len(flags), 1))
             for i, flag in enumerate(flags):
@@ -322,7 +333,7 @@ class LearnedRanker:
         """LightGBM's prediction, summed from each tree's leaf (LightGBM routes the rows, NaNs included).
         ``sums``: this booster's ``view_sums`` of the leaf values for these rows, when already known."""
         raw = self._summed(self._tables().values, features, sums)
-        return raw + _TIEBREAK * np.nan_to_num(features[:, SCORE_COLUMN["popularity"]])
+        return raw + _TIEBREAK * _popularity(features)
 
     def contributions(self, features: np.ndarray) -> dict[str, np.ndarray]:
         """Per-source sums of the features' path contributions (see ``_LeafTables``)."""
@@ -405,7 +416,7 @@ class LogitRanker:
 
     def score(self, features: np.ndarray) -> np.ndarray:
         raw = self._design(features) @ self.coef_
-        return raw + _TIEBREAK * np.nan_to_num(features[:, SCORE_COLUMN["popularity"]])
+        return raw + _TIEBREAK * _popularity(features)
 
     def contributions(self, features: np.ndarray) -> dict[str, np.ndarray]:
         parts = (self._design(features) - self.mean_) * self.coef_

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -50,31 +50,55 @@ SOURCES: tuple[str, ...] = (
 TASTE_PRIOR = 2.0
 
 
-def minmax(scores: np.ndarray) -> np.ndarray:
-    """Scale to [0, 1] in place; a flat array (the model has nothing to say) becomes all zeros."""
+def minmax(scores: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Scale to [0, 1], in place or into ``out`` (a request's row of scores); a flat array (the model
+    has nothing to say) becomes all zeros."""
+    out = scores if out is None else out
     low = scores.min()
     span = scores.max() - low
     if span <= 0:
-        scores[:] = 0.0
-        return scores
-    scores -= low
-    scores /= span
-    return scores
+        out[:] = 0.0
+        return out
+    np.subtract(scores, low, out=out)
+    out /= span
+    return out
 
 
-def positive_share(scores: np.ndarray) -> np.ndarray:
-    """Scale by the maximum, negatives to zero, in place: for dot-product models.
+def positive_share(scores: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Scale by the maximum, negatives to zero, in place or into ``out``: for dot-product models.
 
     A dot product below zero is "no evidence", not a degree of dislike worth ranking; min-max would let
     the single most disliked product set the scale of everything else.
     """
+    out = scores if out is None else out
     top = scores.max()
     if top <= 0:
-        scores[:] = 0.0
-        return scores
-    np.maximum(scores, 0.0, out=scores)
-    scores /= top
-    return scores
+        out[:] = 0.0
+        return out
+    np.maximum(scores, 0.0, out=out)
+    out /= top
+    return out
+
+
+class SourceScores(NamedTuple):
+    """One shopper's [0, 1] scores from every source asked for, as the rows of one block.
+
+    The later stages read all sources at once (every source's best products, the candidates'
+    scores) from the block instead of one array at a time.
+    """
+
+    block: np.ndarray  # (len(names), n_items), rows in ``SOURCES`` order, popularity not among them
+    names: tuple[str, ...]
+    speaking: np.ndarray  # per row: False where the source had nothing to say (all zeros)
+    popularity: np.ndarray  # trending, shared and read-only
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        """Popularity and every speaking source's row, by name."""
+        out = {"popularity": self.popularity}
+        for row, (name, speaks) in enumerate(zip(self.names, self.speaking.tolist(), strict=True)):
+            if speaks:
+                out[name] = self.block[row]
+        return out
 
 
 @dataclass(frozen=True)
@@ -172,6 +196,7 @@ class SourceSet:
         ``full_log_als``, when given, fits the ALS instead, on more events than ``events`` (the
         whole log, where ``events`` is a recent window of it); ``als_fitter`` is then not called.
         """
+        self.__dict__.pop("_product_features", None)
         p = self.params
         category_codes = catalog.category_codes
         kind_weights = p.kind_weights or DEFAULT_KIND_WEIGHTS
@@ -291,51 +316,69 @@ class SourceSet:
         """Interest per category pulled towards the shop's mix by ``TASTE_PRIOR`` (sums to one)."""
         return (mass + TASTE_PRIOR * self.category_prior_) / (mass.sum() + TASTE_PRIOR)
 
-    def _taste(self, shares: np.ndarray) -> np.ndarray:
+    def _taste(self, shares: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Category shares times each product's share of its category, scaled to [0, 1]."""
-        return minmax(shares[self.category_codes_] * self.share_in_category_)
+        np.multiply(shares[self.category_codes_], self.share_in_category_, out=out)
+        return minmax(out)
 
     def score(
         self, shopper: Shopper, only: Iterable[str] = SOURCES, shares: np.ndarray | None = None
     ) -> dict[str, np.ndarray]:
         """[0, 1] scores over the catalogue per source for one shopper; silent sources are left out.
 
-        Each model gathers only the rows the shopper's history touches. ``popularity`` is a shared
-        read-only array; every other array is this call's own.
+        ``popularity`` is a shared read-only array; every other array is this call's own.
+        """
+        return self.score_rows(shopper, only, shares).as_dict()
+
+    def score_rows(
+        self, shopper: Shopper, only: Iterable[str] = SOURCES, shares: np.ndarray | None = None
+    ) -> SourceScores:
+        """``score`` as rows of one block, each source writing its scores straight into its row.
+
+        Each model gathers only the rows the shopper's history touches.
         """
         only = set(only)
-        out: dict[str, np.ndarray] = {"popularity": self.trending_}
         items, strengths = shopper.items, shopper.strengths
-        if not len(items):
-            return out
         cold = self.cold_
-        if "taste" in only:
+        names: list[str] = []
+        if len(items):
+            rated = bool(self.svd_.n_ratings_ and len(shopper.rated_items))
+            textual = bool(only & {"content", "new"})  # "new" is read off content's scores
+            silent = {"popularity", *(() if len(cold) else ("new",)), *(() if rated else ("svd",))}
+            for name in SOURCES:
+                wanted = textual if name in ("content", "new") else name in only
+                if wanted and name not in silent:
+                    names.append(name)
+        block = np.empty((len(names), self.n_items_))
+        row = {name: block[i] for i, name in enumerate(names)}
+        if "taste" in row:
             shares = self.category_shares(shopper) if shares is None else shares
-            out["taste"] = self._taste(shares)
-        if "taste_events" in only:
-            out["taste_events"] = self._taste(self.event_shares(shopper))
-        if only & {"content", "new"}:
-            content = minmax(self.content_.profile_scores_for(items, strengths))
-            out["content"] = content
-            if len(cold):  # new products: only content can vouch for them
-                new = np.zeros(self.n_items_)
+            self._taste(shares, row["taste"])
+        if "taste_events" in row:
+            self._taste(self.event_shares(shopper), row["taste_events"])
+        if "content" in row:
+            content = minmax(self.content_.profile_scores_for(items, strengths), row["content"])
+            if "new" in row:  # new products: only content can vouch for them
+                new = row["new"]
+                new[:] = 0.0
                 new[cold] = content[cold]
-                out["new"] = new
         for name, model, scale in (
             ("itemknn", self.itemknn_, minmax),
             ("copurchase", self.copurchase_, minmax),
             ("als", self.als_, positive_share),
             ("ease", self.ease_, positive_share),
         ):
-            if name in only:
-                scores = scale(model.scores_for(items, strengths))
+            if name in row:
+                scores = scale(model.scores_for(items, strengths), row[name])
                 scores[cold] = 0.0  # no interactions, no collaborative evidence either way
-                out[name] = scores
-        if "svd" in only and self.svd_.n_ratings_ and len(shopper.rated_items):
-            out["svd"] = minmax(self.svd_.predict_all(shopper.rated_items, shopper.ratings))
-        return {
-            name: scores for name, scores in out.items() if name == "popularity" or scores.any()
-        }
+        if "svd" in row:
+            minmax(self.svd_.predict_all(shopper.rated_items, shopper.ratings), row["svd"])
+        return SourceScores(block, tuple(names), block.any(axis=1), self.trending_)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_product_features", None)  # derived per process (``features``), not saved
+        return state
 
     def describe(self) -> dict[str, Any]:
         """Facts about the fitted sources for the model's metadata."""

@@ -1,5 +1,6 @@
-"""The request path's shortcuts give what the plain computations give: candidates read off a shortlist,
-contributions read from the leaves the scores came from, a history read from a frame's stored columns."""
+"""The request path's shortcuts give what the plain computations give: candidates read off a shortlist
+(every source at once), contributions read from the leaves the scores came from, a history read from a
+frame's stored columns, the sources' scores written into one block."""
 
 from __future__ import annotations
 
@@ -7,7 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shop.recommend.candidates import _shortlisted, select_candidates
+from shop.recommend.candidates import (
+    _best_unblocked,
+    _settled,
+    _shortlisted,
+    select_candidates,
+    select_from_rows,
+)
 from shop.recommend.features import FEATURES, RANDOM_GAP_COLUMN, SCORE_COLUMN
 from shop.recommend.frames import DEFAULT_KIND_WEIGHTS, KINDS, kind_weight_table
 from shop.recommend.history import CatalogIndex, code_shopper, shopper_from_frame
@@ -33,16 +40,24 @@ def _sources(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     return {"dense": dense, "sparse": sparse, "few": few, "shifted": shifted}
 
 
+def _blocked_among_the_best(
+    rng: np.random.Generator, rows: list[np.ndarray], top: int, per_row: int, anywhere: int
+) -> np.ndarray:
+    """Blocked products among every source's best, where they push the cut-off down, and anywhere."""
+    n = len(rows[0])
+    blocked = np.zeros(n, dtype=bool)
+    for values in rows:
+        blocked[np.argsort(-values)[rng.choice(top, per_row, replace=False)]] = True
+    blocked[rng.choice(n, anywhere, replace=False)] = True
+    return blocked
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_candidates_are_every_sources_best_unblocked_products_by_the_definition(seed):
     rng = np.random.default_rng(seed)
     n = 10_000
     scores = _sources(rng, n)
-    blocked = np.zeros(n, dtype=bool)
-    # Blocked products among every source's best, where they push the cut-off down.
-    for values in scores.values():
-        blocked[np.argsort(-values)[rng.choice(60, 8, replace=False)]] = True
-    blocked[rng.choice(n, 20, replace=False)] = True
+    blocked = _blocked_among_the_best(rng, list(scores.values()), 60, 8, 20)
     n_blocked = int(blocked.sum())
     popular_order = rng.permutation(n)
 
@@ -75,6 +90,66 @@ def test_a_tie_at_the_last_place_is_left_to_the_partition_and_still_fills_it():
     assert set(best[: K - 1]) <= set(candidates.tolist())
     assert np.all(values[candidates] >= 0.8)
     assert np.all(votes == 1)
+
+
+def _tied_rows(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Scores as the sources give them where ties are common: co-purchase counts over a few hundred
+    products (the rest zero), category-wide taste steps, a silent row, a dense row, and a row whose
+    every score is shared by two products (a tie at a cut, or inside the picks, by chance)."""
+    counts = np.zeros(n)
+    bought = rng.choice(n, int(rng.integers(40, 400)), replace=False)
+    counts[bought] = rng.zipf(1.6, len(bought)).clip(max=30)
+    steps = rng.integers(0, 25, n) / 24.0
+    few = np.zeros(n)
+    few[rng.choice(n, 45, replace=False)] = rng.integers(1, 4, 45) / 3.0
+    pairs = np.repeat(rng.random(n // 2), 2)[rng.permutation(n)]
+    return np.vstack([counts / counts.max(), steps, np.zeros(n), rng.random(n), few, pairs])
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_every_sources_picks_at_once_are_what_each_source_alone_would_pick(seed):
+    rng = np.random.default_rng(seed)
+    n = 10_000
+    block = _tied_rows(rng, n)
+    blocked = _blocked_among_the_best(rng, list(block), 80, 6, int(rng.integers(0, 40)))
+    n_blocked = int(blocked.sum())
+    popular_order = rng.permutation(n)
+
+    candidates, votes = select_from_rows(block, blocked, n_blocked, popular_order)
+    head = popular_order[: K + n_blocked]
+    one_by_one = [head[~blocked[head]][:K]]
+    one_by_one += [_best_unblocked(values, blocked, n_blocked, K) for values in block]
+    every, counts = np.unique(np.concatenate(one_by_one), return_counts=True)
+    np.testing.assert_array_equal(candidates, every)
+    np.testing.assert_array_equal(votes, counts)
+
+
+def test_a_tie_inside_the_picks_is_settled_without_the_partition_and_one_across_them_is_not():
+    values = np.array([0.9, 0.8, 0.8, 0.7, 0.5, 0.5, 0.4, 0.3])
+    free = np.ones(len(values), dtype=bool)
+    # The best 3 end above the tie at 0.7: whatever the partition, it keeps 0.9, 0.8 and 0.8.
+    settled = _settled(values, free, wanted=6, k=3, positive_cutoff=True)
+    np.testing.assert_array_equal(values[settled], [0.9, 0.8, 0.8])
+    # The best 5 end inside the tie at 0.5: which of the two the partition keeps is its own.
+    assert _settled(values, free, wanted=6, k=5, positive_cutoff=True) is None
+    # So does the best 5 of the row when the shop blocks nothing and the cut falls in it.
+    assert _settled(values, free, wanted=5, k=5, positive_cutoff=True) is None
+
+
+def test_the_sources_block_holds_what_each_source_scores_alone(engine, shop):
+    interactions, _ = shop
+    for user in interactions["user_id"].drop_duplicates().head(12):
+        history = interactions.loc[interactions["user_id"] == user].drop(columns="user_id")
+        shopper = engine.shopper(history)
+        scored = engine.sources_.score_rows(shopper)
+        together = scored.as_dict()
+        assert set(together) <= {"popularity", *scored.names}
+        for name in scored.names:
+            alone = engine.sources_.score(shopper, only=[name])
+            if name in together:
+                np.testing.assert_array_equal(alone[name], together[name], err_msg=name)
+            else:
+                assert name not in alone, name
 
 
 def _ranked_rows(seed: int, groups: int = 80, size: int = 25) -> ValidationSet:

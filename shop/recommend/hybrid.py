@@ -40,7 +40,7 @@ from .products import catalog_from_products, text_values
 from .records import NotFittedError, Recommendation, UnknownProductError, UnseenProducts
 from .rerank import mmr
 from .sources import ItemFactorFitter, LogFactorFitter, SourceParams, SourceSet
-from .tuning import random_holdouts, time_holdouts, validation_set
+from .tuning import random_holdout, time_holdouts, validation_set
 from .unseen import merge_unseen, plain_value, similar_to_unseen, unseen_blocked
 from .validation import ValidationSet
 
@@ -209,7 +209,9 @@ class HybridRecommender:
             # The shopper's future (time windows) and random gaps in their past: a ranker that only
             # ever saw one of them learns that protocol's quirks (recency, or co-occurrence).
             holdouts = time_holdouts(events, self.validation_fraction)
-            holdouts += random_holdouts(events, 0.25, self._seeds[2], self.max_validation_users)
+            holdout = random_holdout(events, 0.25, self._seeds[2])
+            if holdout is not None:
+                holdouts.append(holdout)
         parts = []
         for fold, holdout in enumerate(holdouts):
             part = validation_set(

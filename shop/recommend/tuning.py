@@ -2,9 +2,8 @@
 
 A time holdout inside the training data: sources are fitted on the events before the cut, each
 shopper's earlier events are their history, and their positive interactions after the cut with
-products new to them are the labels. A second protocol hides a random quarter of some shoppers'
-products (``random_holdouts``, cross-fitted over shopper folds); without timestamps it is the only
-one. Every row comes from ``pipeline.candidate_features``, the request path.
+products new to them are the labels. Without timestamps, a random quarter of each shopper's products
+is held out instead. Every row comes from ``pipeline.candidate_features``, the request path.
 """
 
 from __future__ import annotations
@@ -127,60 +126,32 @@ def time_holdout(events: Events, fraction: float, offset: float = 0.0) -> Holdou
     return Holdout(train, truth, weak, existing, "time")
 
 
-#: At most this share of the training events a random-gap fold may hide from its sources; more
-#: shopper folds (up to ``MAX_RANDOM_FOLDS``) are cross-fitted until each fold stays under it.
-RANDOM_FOLD_SHARE = 0.06
-MAX_RANDOM_FOLDS = 4
-
-
-def random_holdouts(
-    events: Events, fraction: float, seed: int, max_users: int, min_items: int = 4
-) -> list[Holdout]:
-    """Random gaps in the pasts of at most ``max_users`` shoppers, cross-fitted over shopper folds.
-
-    A served model's sources are fitted on every event, and so are those a test split scores with. The
-    first random holdout hid a random ``fraction`` of *every* shopper's products, so its sources saw
-    75% of the training data; under a test that itself hides a quarter of each shopper's products
-    they saw 56% of the shop against 75% at test, and the guard preferred rankers that lean on the
-    gaps there (0.88x EASE on the retail purchases as 0/1 where validation promised more than 1x).
-    Here only the validation shoppers lose products (each still a ``fraction`` of theirs, as a test
-    shopper would), split into folds that each get their own sources, so the sources behind any fold
-    miss at most ``RANDOM_FOLD_SHARE`` of the events where ``MAX_RANDOM_FOLDS`` folds can reach it.
-    A shop with many more shoppers than the cap needs one fold; a small one, where every shopper is
-    a validation shopper, needs the most.
-    """
+def random_holdout(
+    events: Events, fraction: float, seed: int, min_items: int = 4
+) -> Holdout | None:
+    """A random ``fraction`` of each shopper's positive products (shoppers with ``min_items`` or more)."""
     rng = np.random.default_rng(seed)
     positive = _positive(events)
-    keys = np.unique(_pair_keys(events.users[positive], events.items[positive], events.n_items))
-    if len(keys) == 0:
-        return []
-    users = keys // max(events.n_items, 1)
-    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
-    sizes = np.diff(np.r_[starts, len(keys)])
-    eligible = np.flatnonzero(sizes >= min_items)
-    if len(eligible) == 0:
-        return []
-    chosen = rng.permutation(eligible)[:max_users]
-    held_out = [
-        keys[starts[g] + rng.choice(sizes[g], max(1, int(round(fraction * sizes[g]))), False)]
-        for g in chosen.tolist()
-    ]
-    all_keys = _pair_keys(events.users, events.items, events.n_items)
-    hidden = float(np.isin(all_keys, np.concatenate(held_out)).mean())
-    n_folds = int(np.clip(np.ceil(hidden / RANDOM_FOLD_SHARE), 1, MAX_RANDOM_FOLDS))
-    n_folds = min(n_folds, len(chosen))
+    pairs = np.unique(np.stack([events.users[positive], events.items[positive]], axis=1), axis=0)
+    if len(pairs) == 0:
+        return None
+    held = np.zeros(len(pairs), dtype=bool)
+    starts = np.flatnonzero(np.r_[True, pairs[1:, 0] != pairs[:-1, 0]])
+    stops = np.r_[starts[1:], len(pairs)]
+    for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
+        if stop - start >= min_items:
+            n_out = max(1, int(round(fraction * (stop - start))))
+            held[start + rng.choice(stop - start, n_out, replace=False)] = True
+    if not held.any():
+        return None
+    out_pairs = pairs[held]
+    out_keys = _pair_keys(out_pairs[:, 0], out_pairs[:, 1], events.n_items)
+    keep = ~np.isin(_pair_keys(events.users, events.items, events.n_items), out_keys)
+    truth: dict[int, set[int]] = {}
+    for u, i in out_pairs.tolist():
+        truth.setdefault(u, set()).add(i)
     existing = np.bincount(events.items, minlength=events.n_items) > 0
-    holdouts = []
-    for fold in np.array_split(np.arange(len(chosen)), n_folds):
-        held = np.concatenate([held_out[f] for f in fold.tolist()])
-        truth: dict[int, set[int]] = {}
-        for u, i in zip(
-            (held // events.n_items).tolist(), (held % events.n_items).tolist(), strict=True
-        ):
-            truth.setdefault(u, set()).add(i)
-        keep = ~np.isin(all_keys, held)
-        holdouts.append(Holdout(_subset(events, keep), truth, {}, existing, "random"))
-    return holdouts
+    return Holdout(_subset(events, keep), truth, {}, existing, "random")
 
 
 def validation_set(

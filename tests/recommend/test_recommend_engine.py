@@ -15,6 +15,7 @@ from shop.recommend import (
     UnknownProductError,
 )
 from shop.recommend.frames import kind_codes, to_epoch_days
+from shop.recommend.guard import FUTURE_WEIGHTS
 from shop.recommend.history import Shopper, code_shopper
 from shop.recommend.sources import SOURCES
 
@@ -242,7 +243,7 @@ def test_metadata_describes_the_fit(engine, shop):
     assert meta["n_interactions"] == len(interactions)
     assert meta["ranker"]["chosen"] in {"lambdarank", "logit", "blend"} | {
         f"source:{name}" for name in SOURCES
-    }
+    } | {f"lambdarank:{weight:g}" for weight in FUTURE_WEIGHTS}
     assert meta["ranker"]["reason"]
     assert pd.Timestamp(meta["trained_at"]).tzinfo is not None
 

@@ -39,8 +39,8 @@ as they did before; a reload or a way back to a page the shopper saw a moment ag
 row, one state query and a string copy instead of the engine and some fifty cards.
 
 The page's one per-session part, the CSRF token (the sign-out form, the meta tag, the product
-page's forms), is kept as a placeholder and the asking session's own token is put back in on every
-answer, so a shopper signed in on two devices gets one page with two tokens that each work. A
+page's forms), is cut out of the kept copy (an unguessable mark stands where it was) and the asking
+session's own token is written into every answer, so a shopper signed in on two devices gets one page with two tokens that each work. A
 page that shows a flashed message, or a form kept from an expired session, is neither served from
 here nor kept. A list an A/B experiment shows is recorded as an impression once per shopper and
 ``SHOP_IMPRESSION_WINDOW_SECONDS`` anyway; a kept page lives no longer than that window
@@ -85,6 +85,7 @@ SHOPPER_PAGES = frozenset(PUBLIC_PAGES - {"search.search"})
 # review can contain it and have a token put into it.
 _TOKEN_HOLE = secrets.token_urlsafe(24).encode()
 VISITOR, SHOPPER = "visitor", "shopper"
+_STORES = {VISITOR: local_pages, SHOPPER: local_shopper_pages}
 _ON_HIT: dict[str, Callable[..., None]] = {}
 _STATE_SQL: dict[str, TextClause] = {}
 
@@ -274,7 +275,7 @@ def serve_kept_page() -> Response | None:
     except SQLAlchemyError:  # the database is down: the view shows what it can, uncached
         db.session.rollback()
         return None
-    kept = (local_pages if kind == VISITOR else local_shopper_pages).get(key)
+    kept = _STORES[kind].get(key)
     if kept is None:
         g.page_cache_key = (kind, key)
         return None
@@ -307,23 +308,18 @@ def keep_page(sender: Flask, response: Response, **_: Any) -> None:
     """
     kind, key = g.pop("page_cache_key", (None, None))
     if kind == VISITOR and _keepable(response):
-        headers = [(k, v) for k, v in response.headers.items() if k.lower() not in _NOT_KEPT]
-        local_pages.set(
-            key,
-            (response.status_code, headers, response.get_data()),
-            timeout=current_app.config["SHOP_PAGE_CACHE_SECONDS"],
-        )
+        not_kept, seconds = _NOT_KEPT, current_app.config["SHOP_PAGE_CACHE_SECONDS"]
+        body = response.get_data()
     elif kind == SHOPPER and _keepable_for_shopper(response):
+        not_kept, seconds = _NOT_KEPT_FOR_SHOPPERS, shopper_seconds()
         body = response.get_data()
         token = g.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
         if token:
             body = body.replace(token.encode("ascii"), _TOKEN_HOLE)
-        headers = [
-            (k, v) for k, v in response.headers.items() if k.lower() not in _NOT_KEPT_FOR_SHOPPERS
-        ]
-        local_shopper_pages.set(
-            key, (response.status_code, headers, body), timeout=shopper_seconds()
-        )
+    else:
+        return
+    headers = [(k, v) for k, v in response.headers.items() if k.lower() not in not_kept]
+    _STORES[kind].set(key, (response.status_code, headers, body), timeout=seconds)
 
 
 def mark_miss(response: Response) -> Response:

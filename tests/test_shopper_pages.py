@@ -6,7 +6,7 @@ import re
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from shop.extensions import db
 from shop.models import Like, Order, User
@@ -14,6 +14,7 @@ from shop.page_cache import HEADER
 from shop.services import orders, stock
 from tests import factories
 from tests.conftest import AuthActions
+from tests.test_caching import counting_queries
 from tests.test_checkout import checkout_form
 
 
@@ -249,21 +250,10 @@ def test_the_shoppers_copies_can_be_turned_off(app, client, signed_in, kettle, s
 def test_a_kept_page_costs_a_few_statements(app, client, signed_in, kettle, mug):
     client.get("/")
     client.get(f"/products/{kettle.id}")
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
     for path in ("/", f"/products/{kettle.id}"):
         client.get(path)
-        statements.clear()
-        event.listen(engine, "before_cursor_execute", count)
-        try:
+        with counting_queries() as statements:
             page = client.get(path)
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
         assert page.headers[HEADER] == "hit", path
         # the user row and the shop's state (a product's view was recorded on its first visit)
         assert len(statements) <= 3, (path, statements)
@@ -287,30 +277,16 @@ def test_the_product_pages_shared_half_is_built_once_for_every_shopper_without_i
     app, client, signed_in, kettle, mug
 ):
     in_stock("Teal Teapot", "24.00")
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with counting_queries() as statements:
         mine = client.get(f"/products/{kettle.id}").get_data(as_text=True)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert "Red Mug" in similar_row(mine) and "Teal Teapot" in similar_row(mine)
     assert any("ratings.review IS NOT NULL" in s for s in statements)  # built here
     factories.make_user(email="other@example.com", name="Olive Other")
     db.session.commit()
     other = app.test_client()
     sign_in(other, "other@example.com")
-    statements.clear()
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with counting_queries() as statements:
         theirs = other.get(f"/products/{kettle.id}")
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert theirs.headers[HEADER] == "miss"  # their own page is built ...
     html = theirs.get_data(as_text=True)
     assert similar_row(html) == similar_row(mine)  # ... around the same shared half

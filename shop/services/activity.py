@@ -48,7 +48,7 @@ def version_without_views(user: User) -> int:
     return user.activity_version - user.view_version
 
 
-def _statement(user_ids: set[int], viewing: bool = False) -> Any:
+def _statement(user_ids: Iterable[int], viewing: bool = False) -> Any:
     users = User.__table__
     values = {"activity_version": users.c.activity_version + 1}
     if viewing:
@@ -65,7 +65,7 @@ def bump(user_ids: int | Iterable[int | None] | None) -> None:
     ids = {user_ids} if isinstance(user_ids, int) else {i for i in user_ids if i is not None}
     ordered = sorted(ids)
     for start in range(0, len(ordered), CHUNK):  # an import may touch thousands of shoppers
-        db.session.execute(_statement(set(ordered[start : start + CHUNK])))
+        db.session.execute(_statement(ordered[start : start + CHUNK]))
 
 
 def _after_flush(session: Session, _context: Any) -> None:
@@ -73,7 +73,11 @@ def _after_flush(session: Session, _context: Any) -> None:
     owners: set[int] = set()
     viewers: set[int] = set()
     changed = [*session.new, *session.deleted]
-    changed += [obj for obj in session.dirty if session.is_modified(obj, include_collections=False)]
+    changed += [
+        obj
+        for obj in session.dirty
+        if isinstance(obj, TRACKED) and session.is_modified(obj, include_collections=False)
+    ]
     for obj in changed:
         if not isinstance(obj, TRACKED) or obj.user_id is None:
             continue

@@ -44,6 +44,16 @@ def env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
 def env_optional_int(name: str) -> int | None:
     """An integer, or None when the variable is unset or empty (the caller picks the default)."""
     return env_int(name, 0) if os.environ.get(name, "").strip() else None
@@ -96,6 +106,9 @@ class Config:
     CACHE_DIR = os.environ.get("SHOP_CACHE_DIR", str(INSTANCE_DIR / "cache"))
     CACHE_KEY_PREFIX = "shop-cache:"
     CACHE_DEFAULT_TIMEOUT = env_int("SHOP_CACHE_SECONDS", 60)
+    # Entries the files hold before the oldest are dropped (not used by Redis): every product page's
+    # shared half is one, so a catalogue's worth must fit or the halves push each other out.
+    CACHE_THRESHOLD = env_int("SHOP_CACHE_ENTRIES", 5000)
     # Each process's own cache (shop.extensions.local_cache): rendered product cards, engine rows.
     # Their keys carry the product's state or the model version, so they are never stale; the
     # threshold bounds the memory (a card is about 1.5 kB), "NullCache" turns it off.
@@ -119,6 +132,17 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     # A visitor's views and clicks of one product count once within this window (0: every time).
     SHOP_EVENT_WINDOW_SECONDS = env_int("SHOP_EVENT_WINDOW_SECONDS", 30 * 60)
+    # A signed-in shopper's product page filled into a frame shared by every shopper
+    # (shop.page_frames); false builds each shopper's page whole.
+    SHOP_PAGE_FRAMES = env_bool("SHOP_PAGE_FRAMES", True)
+    # How long a product page's frame and shared half are kept. Their key holds everything they
+    # show but the popular products a short row is topped up with, which may be this much older.
+    SHOP_PAGE_FRAME_SECONDS = env_int("SHOP_PAGE_FRAME_SECONDS", 600)
+    # Views and clicks wait in each process at most this long and are written in one transaction
+    # (shop.services.visits); sooner when SHOP_VISIT_BATCH wait. 0: each inside its request.
+    SHOP_VISIT_FLUSH_SECONDS = env_float("SHOP_VISIT_FLUSH_SECONDS", 1.0)
+    SHOP_VISIT_BATCH = env_int("SHOP_VISIT_BATCH", 200)
+    SHOP_VISIT_BUFFER_MAX = env_int("SHOP_VISIT_BUFFER_MAX", 20_000)
     # One experiment list shown to one shopper counts once in this window (0: every time).
     SHOP_IMPRESSION_WINDOW_SECONDS = env_int("SHOP_IMPRESSION_WINDOW_SECONDS", 1800)
     # The worker deletes an experiment's impressions this many days after it ends, keeping its
@@ -251,6 +275,7 @@ class TestingConfig(Config):
     CACHE_TYPE = "NullCache"  # tests change counts and look again at once
     CACHE_NO_NULL_WARNING = True
     SHOP_JOBS_IMMEDIATE = True  # a queued retrain runs inside the request that queued it
+    SHOP_VISIT_FLUSH_SECONDS = 0.0  # a view is in the database when its page has arrived
 
 
 class ProductionConfig(Config):

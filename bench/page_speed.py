@@ -16,7 +16,10 @@ The bench asks the same shopper's pages again and again, so most signed-in home 
 the shopper's kept copies (``shop.page_cache``; a product page's first view moves the shopper's
 version and rebuilds them). A second gunicorn on the same shop, with those copies turned off
 (``SHOP_SHOPPER_PAGE_CACHE_SECONDS=0``), serves the same signed-in pages in the same rounds: the
-rows marked "built every time" are what a shopper's first sight of a page costs.
+rows marked "built every time" are what a shopper's first sight of a page costs. That server does
+not fill product pages into shared frames either (``SHOP_PAGE_FRAMES=false``, ``shop.page_frames``):
+each of its product pages is rendered whole, as the first shopper's sight of a product after a
+change to the shop is.
 """
 
 from __future__ import annotations
@@ -84,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         built = servers.enter_context(
             gunicorn(
-                {**env, "SHOP_SHOPPER_PAGE_CACHE_SECONDS": "0"},
+                {**env, "SHOP_SHOPPER_PAGE_CACHE_SECONDS": "0", "SHOP_PAGE_FRAMES": "false"},
                 workers=args.workers,
                 log=workdir / "gunicorn-built.log",
             )

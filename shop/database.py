@@ -19,6 +19,10 @@ short transaction. ``tests/test_write_lock.py`` holds the rule with a mail serve
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from flask import Flask, g, has_request_context, request
 from sqlalchemy import event
 
@@ -53,7 +57,24 @@ def configure_engine_events(app: Flask) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if _wants_write() else "BEGIN")
 
 
+#: Set by :func:`write_intent` for work outside a request (the visit writer's thread).
+_WRITING: ContextVar[bool] = ContextVar("shop_write_intent", default=False)
+
+
+@contextmanager
+def write_intent() -> Iterator[None]:
+    """Start the transactions opened inside with ``BEGIN IMMEDIATE``, outside a request too: for
+    a batch that reads (which rows still exist) before it writes."""
+    token = _WRITING.set(True)
+    try:
+        yield
+    finally:
+        _WRITING.reset(token)
+
+
 def _wants_write() -> bool:
+    if _WRITING.get():
+        return True
     if not has_request_context():
         return False
     return request.method not in ("GET", "HEAD", "OPTIONS") or g.get("_write_intent", False)

@@ -68,7 +68,7 @@ from shop.extensions import db, local_pages, local_shopper_pages
 from shop.http_cache import PUBLIC_PAGES
 from shop.models import Category, CategoryBoost, CategoryPin, Experiment, ExperimentVariant
 from shop.seo.sitemap import catalogue_fingerprint_columns
-from shop.services import activity
+from shop.services import activity, visits
 from shop.services.availability import per_request
 from shop.services.model_store import current_engine, store
 
@@ -78,7 +78,7 @@ HEADER = "X-Page-Cache"
 _NOT_KEPT = frozenset({"set-cookie", HEADER.lower()})
 # A shopper's page also gets its Cache-Control, Vary and length again with each answer (the
 # token put back in may not have the length of the one taken out).
-_NOT_KEPT_FOR_SHOPPERS = _NOT_KEPT | {"cache-control", "vary", "content-length"}
+_NOT_KEPT_FOR_SHOPPERS = _NOT_KEPT | {"cache-control", "vary", "content-length", "x-page-frame"}
 #: A signed-in shopper's pages that may be kept (search writes the shopper's search history).
 SHOPPER_PAGES = frozenset(PUBLIC_PAGES - {"search.search"})
 # What stands for the CSRF token in a kept shopper's page: unguessable, so no product name or
@@ -178,12 +178,16 @@ def _read_page_state() -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
-def page_key() -> str:
+def page_key(leave_out: frozenset[str] = frozenset()) -> str:
     """The request's full URL, query arguments sorted by name, with :func:`page_state`.
 
-    Repeated arguments keep their order (a listing's filter links follow it).
+    Repeated arguments keep their order (a listing's filter links follow it). ``leave_out`` names
+    arguments the page prints only in a hole of its frame (:mod:`shop.page_frames`).
     """
-    query = sorted(request.args.items(multi=True), key=lambda pair: pair[0])
+    query = sorted(
+        ((k, v) for k, v in request.args.items(multi=True) if k not in leave_out),
+        key=lambda pair: pair[0],
+    )
     url = f"{request.scheme}://{request.host}{request.root_path}{request.path}?{query!r}"
     return "page:" + hashlib.sha256(f"{url}\x1f{page_state()}".encode()).hexdigest()
 
@@ -329,7 +333,17 @@ def mark_miss(response: Response) -> Response:
     return response
 
 
+def write_waiting_visits() -> None:
+    """``before_request``, ahead of the kept pages: before a page that shows views is looked up
+    (its key holds the shopper's activity version), write the views this process still holds."""
+    if request.endpoint in SHOWS_VIEWS:
+        queue = visits.buffer_for(current_app._get_current_object())
+        if queue.waiting():
+            queue.flush()
+
+
 def register(app: Flask) -> None:
+    app.before_request(write_waiting_visits)
     app.before_request(serve_kept_page)
     app.after_request(mark_miss)
     request_finished.connect(keep_page, app)

@@ -7,21 +7,23 @@ not validate. Both forms carry the CSRF token; the rating form checks its own va
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
-from flask import current_app, flash, render_template
+from flask import current_app, flash, g, render_template, request, session
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from markupsafe import Markup
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup, escape
 from wtforms import TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange
 
-from shop import kept_forms, page_cache
-from shop.extensions import local_cache
+from shop import kept_forms, page_cache, page_frames
+from shop.extensions import cache, local_cache
 from shop.forms import FirstErrorMixin, OfferedNumberField
 from shop.models import Product
 from shop.services import feedback, stock
-from shop.services.availability import cart_product_ids
+from shop.services.availability import cart_lines, cart_product_ids
 from shop.services.events import clean_source
 from shop.services.feedback import MAX_REVIEW_LENGTH, tidy_review
 from shop.services.recommendations import also_bought, similar_products
@@ -71,6 +73,7 @@ class SharedHalf:
     reviews: Markup
     rows: Markup
     shown: frozenset[int]  # the products in the rows
+    everyone: bool = True  # False: built for a cart (rows without its products), this page only
 
 
 def _build_shared_half(product: Product, user_id: int | None) -> SharedHalf:
@@ -99,18 +102,101 @@ def shared_half(product: Product, user_id: int | None) -> SharedHalf:
     day and the currency). The rows leave out the shopper's cart: a copy built for an empty cart
     is right for any cart that holds none of the products it shows (each row is the first few of
     a fixed order, less what is left out), and is built afresh for one that does. Kept for
-    ``SHOP_CACHE_SECONDS`` (``CACHE_DEFAULT_TIMEOUT``), as the popular lists a row may be topped
-    up from.
+    ``SHOP_PAGE_FRAME_SECONDS`` (10 minutes): everything it shows is in the key but the popular
+    products a row short of engine picks is topped up with, which may be that much older.
+
+    Kept twice: in this process (a read costs nothing) and in the shop's shared cache (Redis, or
+    files every process of the host reads), so a half is built once per shop rather than once per
+    worker: building one costs several milliseconds, reading it from the shared cache a fraction
+    of one.
     """
     key = f"product-shared:{product.id}:{page_cache.page_state()}"
-    kept = local_cache.get(key)
     cart = cart_product_ids(user_id)
+    kept = _kept(key)
     if kept is not None and not (kept.shown & cart):
         return kept
     half = _build_shared_half(product, user_id)
-    if not cart:
-        local_cache.set(key, half, timeout=current_app.config["CACHE_DEFAULT_TIMEOUT"])
+    if cart:
+        return replace(half, everyone=False)
+    _keep(key, half)
     return half
+
+
+def _kept(key: str) -> Any:
+    """A kept part: from this process, else from the shared cache (and then kept here too)."""
+    kept = local_cache.get(key)
+    if kept is None:
+        kept = cache.get(key)
+        if kept is not None:
+            local_cache.set(key, kept, timeout=current_app.config["SHOP_PAGE_FRAME_SECONDS"])
+    return kept
+
+
+def _keep(key: str, value: Any) -> None:
+    """Keep a part in this process and in the shared cache for ``SHOP_PAGE_FRAME_SECONDS``."""
+    seconds = current_app.config["SHOP_PAGE_FRAME_SECONDS"]
+    local_cache.set(key, value, timeout=seconds)
+    cache.set(key, value, timeout=seconds)
+
+
+#: Query arguments a frame leaves to its holes: the list a shopper came from rides on the form.
+_FRAME_HOLE_ARGS = frozenset({"src"})
+
+
+def _frame_key() -> str:
+    return "product-frame:" + page_cache.page_key(_FRAME_HOLE_ARGS)
+
+
+def _page_source(source: str | None) -> str:
+    return clean_source(source) or "product:page"
+
+
+def _framed() -> bool:
+    """Whether this request's page may come from, or make, the shared frame: a shopper's plain
+    GET (not an admin's page, which shows hidden products; no experiment list in the address, whose
+    signed reference belongs to one shopper; nothing in the session the page shows once)."""
+    return (
+        current_app.config["SHOP_PAGE_FRAMES"]
+        and request.method == "GET"
+        and current_user.is_authenticated
+        and not current_user.is_admin
+        and "imp" not in request.args
+        and "_flashes" not in session
+        and kept_forms.SESSION_KEY not in session
+    )
+
+
+def framed_page(product_id: int) -> str | None:
+    """The product page filled into the frame another shopper's visit built, or None when there
+    is none for this address and shop state (or the shopper's cart holds a product it lists).
+
+    The frame exists only for a listed product in this shop state, so no product row is read: the
+    shopper's own parts take one statement, and the cart one more."""
+    if not _framed():
+        return None
+    frame = _kept(_frame_key())
+    user_id = current_user.id
+    if frame is None or frame.shown & cart_product_ids(user_id):
+        return None
+    own = feedback.own_feedback(user_id, product_id)
+    if own is None:
+        return None
+    g.page_frame = "filled"
+    parts = current_app.jinja_env.get_template("_mine.html").module
+    return frame.fill(
+        {
+            "cart": lambda: parts.cart_badge(sum(cart_lines(user_id).values())),
+            "name": lambda: escape(current_user.display_name),
+            "like": lambda: parts.like_button(own.liked, own.like_count),
+            "rating": lambda: parts.rating_card(
+                product_id,
+                own.stars is not None,
+                RatingForm(formdata=None, stars=own.stars, review=own.review or ""),
+            ),
+            "source": lambda: escape(_page_source(request.args.get("src"))),
+            page_frames.TOKEN: generate_csrf,
+        }
+    )
 
 
 def render_product_page(
@@ -121,8 +207,14 @@ def render_product_page(
     source: str | None = None,
 ) -> str:
     """The product page; ``source`` and ``impression_id`` (the list the shopper came from) ride
-    along on the add-to-cart form so the cart can attribute the purchase."""
+    along on the add-to-cart form so the cart can attribute the purchase.
+
+    A shopper's plain GET also makes the page's shared frame (:func:`framed_page`) when none is
+    kept; a page showing a rating the shopper posted and must correct never does.
+    """
     user_id = current_user.id if current_user.is_authenticated else None
+    # Before kept_forms.take below empties the session of what _framed looks for.
+    framing = rating_form is None and impression_id is None and _framed()
     my_rating, liked = feedback.user_feedback(user_id, product.id)
     # A visitor's page shows neither form: building one would put a CSRF token in the session,
     # and a visitor's page views set no cookie (shop.security.check_csrf).
@@ -146,11 +238,14 @@ def render_product_page(
         )
     kept_add = kept_forms.take("add", product.id) or {}
     kept_quantity = kept_add.get("quantity", "")
-    return render_template(
+    if framing:
+        page_frames.start_building()
+    shared = shared_half(product, user_id)
+    html = render_template(
         "catalog/product.html",
         product=product,
         stock_level=stock.level(product),
-        shared=shared_half(product, user_id),
+        shared=shared,
         my_rating=my_rating,
         liked=liked,
         rating_form=rating_form,
@@ -159,5 +254,16 @@ def render_product_page(
         if kept_quantity.isdigit() and len(kept_quantity) < 3
         else None,
         impression_id=impression_id,
-        source=clean_source(source) or "product:page",
+        source=_page_source(source),
     )
+    if not framing:
+        return html
+    frame, html = page_frames.cut(html, g.get(_token_field()), shared.shown)
+    if shared.everyone:
+        _keep(_frame_key(), frame)
+        g.page_frame = "built"
+    return html
+
+
+def _token_field() -> str:
+    return current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")

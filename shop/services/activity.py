@@ -18,7 +18,8 @@ Two ways in, so that no write can forget it:
 - **ORM rows**, added, changed or deleted through the session: :func:`_after_flush` bumps the
   owners of every :data:`TRACKED` row in the flush. New code that writes such rows is covered.
 - **Bulk statements** (``delete(CartItem).where(...)``, ``update(Order)``, the importer's inserts)
-  never pass through a flush, so their callers call :func:`bump` with the shoppers they touched.
+  never pass through a flush, so their callers call :func:`bump` with the shoppers they touched
+  (:func:`bump_viewers` for the batches of views and clicks of :mod:`shop.services.visits`).
 
 ``tests/test_shopper_pages.py`` walks every shopper action through the site and checks that the
 version moved.
@@ -66,6 +67,14 @@ def bump(user_ids: int | Iterable[int | None] | None) -> None:
     ordered = sorted(ids)
     for start in range(0, len(ordered), CHUNK):  # an import may touch thousands of shoppers
         db.session.execute(_statement(ordered[start : start + CHUNK]))
+
+
+def bump_viewers(user_ids: Iterable[int | None]) -> None:
+    """Move the versions of shoppers whose views or clicks a batch wrote with a bulk insert
+    (:mod:`shop.services.visits`), in the caller's transaction."""
+    ordered = sorted({i for i in user_ids if i is not None})
+    for start in range(0, len(ordered), CHUNK):
+        db.session.execute(_statement(ordered[start : start + CHUNK], viewing=True))
 
 
 def _after_flush(session: Session, _context: Any) -> None:

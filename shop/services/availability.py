@@ -13,12 +13,12 @@ once. Outside a request every call reads afresh.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
 from flask import g, has_request_context, request
-from sqlalchemy import and_, case, or_, select
+from sqlalchemy import and_, bindparam, case, or_, select
 
 from shop.extensions import db
 from shop.models import CartItem, Product
@@ -96,13 +96,23 @@ def forget() -> None:
         g.pop(key, None)
 
 
+def cart_lines(user_id: int) -> Mapping[int, int]:
+    """The shopper's cart as product id -> units, read once per request: the header's count and
+    the rows that leave carted products out ask the same statement."""
+    return per_request(
+        f"_shop_cart_ids_{user_id}",
+        lambda: dict(db.session.execute(_CART_LINES, {"user_id": user_id}).all()),
+    )
+
+
+#: Built once (each page of a signed-in shopper runs it).
+_CART_LINES = select(CartItem.product_id, CartItem.quantity).where(
+    CartItem.user_id == bindparam("user_id")
+)
+
+
 def cart_product_ids(user_id: int | None) -> frozenset[int]:
     """Products in the shopper's cart (read once per request): recommendation rows leave them out."""
     if user_id is None:
         return frozenset()
-    return per_request(
-        f"_shop_cart_ids_{user_id}",
-        lambda: frozenset(
-            db.session.scalars(select(CartItem.product_id).where(CartItem.user_id == user_id))
-        ),
-    )
+    return frozenset(cart_lines(user_id))

@@ -17,7 +17,8 @@ frame one shopper built to another and checks that nothing of the first shows.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from flask import g
@@ -36,8 +37,14 @@ def building() -> bool:
     return bool(g.get("_building_frame"))
 
 
-def start_building() -> None:
-    g._building_frame = True
+@contextmanager
+def marking(on: bool = True) -> Iterator[None]:
+    """Render inside with the shopper's own parts marked (``on``), as a frame is built."""
+    g._building_frame = on
+    try:
+        yield
+    finally:
+        g._building_frame = False
 
 
 def mine(name: str, html: str) -> Markup:

@@ -238,24 +238,23 @@ def render_product_page(
         )
     kept_add = kept_forms.take("add", product.id) or {}
     kept_quantity = kept_add.get("quantity", "")
-    if framing:
-        page_frames.start_building()
     shared = shared_half(product, user_id)
-    html = render_template(
-        "catalog/product.html",
-        product=product,
-        stock_level=stock.level(product),
-        shared=shared,
-        my_rating=my_rating,
-        liked=liked,
-        rating_form=rating_form,
-        like_form=LikeForm(**no_token),
-        kept_quantity=int(kept_quantity)
-        if kept_quantity.isdigit() and len(kept_quantity) < 3
-        else None,
-        impression_id=impression_id,
-        source=_page_source(source),
-    )
+    with page_frames.marking(framing):
+        html = render_template(
+            "catalog/product.html",
+            product=product,
+            stock_level=stock.level(product),
+            shared=shared,
+            my_rating=my_rating,
+            liked=liked,
+            rating_form=rating_form,
+            like_form=LikeForm(**no_token),
+            kept_quantity=int(kept_quantity)
+            if kept_quantity.isdigit() and len(kept_quantity) < 3
+            else None,
+            impression_id=impression_id,
+            source=_page_source(source),
+        )
     if not framing:
         return html
     frame, html = page_frames.cut(html, g.get(_token_field()), shared.shown)

@@ -87,8 +87,7 @@ def app(tmp_path, migrated_template):
         g.pop("csrf_token", None)
         g.pop("csp_script_hashes", None)
         g.pop("_write_intent", None)  # a GET that wrote made the next request's BEGIN IMMEDIATE
-        g.pop("_building_frame", None)  # shop.page_frames: this request's own
-        g.pop("page_frame", None)
+        g.pop("page_frame", None)  # shop.page_frames: what this request did with a frame
 
     with app.app_context():
         if ON_POSTGRES:

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from flask import Response, abort, current_app, g, make_response, render_template, request, url_for
 from flask_login import current_user
+from limits.storage import MemoryStorage
 from sqlalchemy.exc import SQLAlchemyError
 
 from shop import page_cache, page_frames
@@ -145,7 +146,8 @@ def _first_time(kind: str, product_id: int) -> bool:
     """True for the first view (or click) of a product by this visitor within the window.
 
     A visitor is the signed-in shopper, or else the client address (a script without cookies is
-    still one visitor). The marks live in the rate limiter's storage, which several workers share.
+    still one visitor). The marks live in the rate limiter's storage, which several workers share
+    (Redis); when that storage is this process's memory, in the process's own lighter marks.
     """
     window = current_app.config["SHOP_EVENT_WINDOW_SECONDS"]
     if window <= 0:
@@ -154,7 +156,10 @@ def _first_time(kind: str, product_id: int) -> bool:
         visitor = f"user:{current_user.id}"
     else:
         visitor = f"address:{request.remote_addr}"
-    return limiter.storage.incr(f"shop/seen/{kind}/{visitor}/{product_id}", window) == 1
+    key = f"shop/seen/{kind}/{visitor}/{product_id}"
+    if type(limiter.storage) is MemoryStorage:  # this process's memory anyway: a lighter mark
+        return visits.seen_marks(current_app._get_current_object()).first(key, window)
+    return limiter.storage.incr(key, window) == 1
 
 
 def _record_visit(product_id: int, source: str | None, impression_id: int | None) -> None:

@@ -7,8 +7,10 @@ production. Booleans and numbers are parsed explicitly: ``SHOP_DEBUG=false`` mus
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("SHOP_INSTANCE_DIR", BASE_DIR / "instance"))
@@ -34,24 +36,22 @@ def env_bool(name: str, default: bool = False) -> bool:
     raise ValueError(f"{name} must be one of {sorted(_TRUE | _FALSE - {''})}, got {raw!r}")
 
 
-def env_int(name: str, default: int) -> int:
+def _env_number(name: str, default: Any, parse: Callable[[str], Any], what: str) -> Any:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        return int(raw)
+        return parse(raw)
     except ValueError as exc:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+        raise ValueError(f"{name} must be {what}, got {raw!r}") from exc
+
+
+def env_int(name: str, default: int) -> int:
+    return _env_number(name, default, int, "an integer")
 
 
 def env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+    return _env_number(name, default, float, "a number")
 
 
 def env_optional_int(name: str) -> int | None:

@@ -30,6 +30,7 @@ from .features import (
     RANDOM_GAP_COLUMN,
     SCORE_COLUMN,
 )
+from .tree_routes import TreeRoutes
 from .validation import K, ValidationSet
 
 _TIEBREAK = 1e-4  # popularity orders what the ranker scores equally
@@ -282,9 +283,23 @@ class LearnedRanker:
         table = tables.values if table is None else table
         return {flag: table[tables.trees, leaves[i]].sum(axis=1) for i, flag in enumerate(flags)}
 
+    def _tree_routes(self) -> TreeRoutes | None:
+        """The trees as numpy routes (``tree_routes``), built once per process; None where LightGBM
+        has to walk them."""
+        if "_numpy_routes" not in self.__dict__:
+            routes = TreeRoutes.from_booster(self.booster_, self.best_rounds_)
+            self.__dict__["_numpy_routes"] = routes  # None is kept too: asked once
+        return self.__dict__["_numpy_routes"]
+
     def _routes(self, features: np.ndarray, flags: Sequence[float | None]) -> np.ndarray:
         """Each row's leaf in every tree, with ``random_gap`` set to each of ``flags``:
-        (flags, rows, trees), from one LightGBM call."""
+        (flags, rows, trees), walked with numpy where the trees allow it (a request's rows), else
+        from one LightGBM call (the same leaves; see ``tree_routes``)."""
+        routes = self._tree_routes()
+        if routes is not None:
+            leaves = routes.leaves(features, flags, RANDOM_GAP_COLUMN)
+            if leaves is not None:
+                return leaves
         if list(flags) == [None]:
             rows = features
         elif len(flags) == 1:  # one view: a copy with the flag set, no tiling
@@ -343,6 +358,7 @@ class LearnedRanker:
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state.pop("_leaf_tables", None)
+        state.pop("_numpy_routes", None)
         return state
 
     def describe(self) -> dict[str, Any]:

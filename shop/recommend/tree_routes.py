@@ -122,7 +122,8 @@ class TreeRoutes(NamedTuple):
         right = np.greater(split_values, self.thresholds).astype(np.float32)
         outcome = (self.weights @ right.reshape(width, -1)).reshape(n_trees, n).astype(np.intp)
         leaves = self.leaf_table.take(outcome + self.offsets)
-        return leaves.T.reshape(len(flags), n_rows, n_trees).astype(np.intp)
+        # Row-major as LightGBM's answer is: sums over each row's trees then add up in its order.
+        return np.ascontiguousarray(leaves.T, dtype=np.intp).reshape(len(flags), n_rows, n_trees)
 
 
 def _splits(tree: dict[str, Any]) -> list[dict[str, Any]]:

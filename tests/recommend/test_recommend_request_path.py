@@ -144,6 +144,7 @@ def test_the_sources_block_holds_what_each_source_scores_alone(engine, shop):
         scored = engine.sources_.score_rows(shopper)
         together = scored.as_dict()
         assert set(together) <= {"popularity", *scored.names}
+        np.testing.assert_array_equal(scored.speaking, scored.block.any(axis=1))
         for name in scored.names:
             alone = engine.sources_.score(shopper, only=[name])
             if name in together:
@@ -215,6 +216,9 @@ def _frames() -> list[pd.DataFrame]:
         base.assign(timestamp=base["timestamp"].astype(str).replace("NaT", None)),
         base.drop(columns=["timestamp"]),
         base.drop(columns=["value"]),
+        base.astype({"kind": "string[pyarrow]"}),
+        pd.concat([base.iloc[:2], base.iloc[2:]], ignore_index=True),  # kinds in two Arrow chunks
+        base.assign(note="x")[["note", "timestamp", "kind", "value", "product_id"]],
     ]
 
 
@@ -251,3 +255,13 @@ def test_a_history_frame_codes_as_its_events_one_by_one(frame):
     for field, value in expected._asdict().items():
         np.testing.assert_allclose(getattr(shopper, field), value, rtol=1e-12, err_msg=field)
     assert shopper.items.tolist() == [1, 2, 3]
+
+
+@pytest.mark.parametrize("kinds", [["view", None, "like"], ["view", "nope", "like"]])
+def test_a_missing_or_unknown_kind_in_an_arrow_column_is_refused(kinds):
+    frame = pd.DataFrame({"product_id": [10, 11, 12], "kind": kinds}).astype(
+        {"kind": "string[pyarrow]"}
+    )
+    catalog = CatalogIndex(pd.Index([10, 11, 12]))
+    with pytest.raises(ValueError, match="unknown interaction kinds"):
+        shopper_from_frame(frame, catalog, kind_weight_table(DEFAULT_KIND_WEIGHTS), 30.0)

@@ -332,7 +332,8 @@ class SourceSet:
     def _taste(self, shares: np.ndarray, out: np.ndarray) -> bool:
         """Category shares times each product's share of its category, scaled to [0, 1] into ``out``;
         whether the row speaks (as ``_minmax_into``)."""
-        np.multiply(shares[self.category_codes_], self.share_in_category_, out=out)
+        # ``take``: the same gather at half the cost of fancy indexing over the whole catalogue.
+        np.multiply(shares.take(self.category_codes_), self.share_in_category_, out=out)
         return _minmax_into(out, out)
 
     def score(

@@ -18,6 +18,7 @@ from shop.recommend.candidates import (
 from shop.recommend.features import FEATURES, RANDOM_GAP_COLUMN, SCORE_COLUMN
 from shop.recommend.frames import DEFAULT_KIND_WEIGHTS, KINDS, kind_weight_table
 from shop.recommend.history import CatalogIndex, code_shopper, shopper_from_frame
+from shop.recommend.pipeline import candidate_features
 from shop.recommend.rankers import LearnedRanker
 from shop.recommend.validation import ValidationSet
 
@@ -265,3 +266,47 @@ def test_a_missing_or_unknown_kind_in_an_arrow_column_is_refused(kinds):
     catalog = CatalogIndex(pd.Index([10, 11, 12]))
     with pytest.raises(ValueError, match="unknown interaction kinds"):
         shopper_from_frame(frame, catalog, kind_weight_table(DEFAULT_KIND_WEIGHTS), 30.0)
+
+
+def test_a_candidates_feature_row_holds_what_each_part_of_the_engine_says(engine, shop):
+    """Rows start from the per-product table: its columns hold the product's own values, every
+    source's score and rank sit where they belong, and nothing else is filled from the table."""
+    interactions, _ = shop
+    sources, catalog = engine.sources_, engine.catalog_
+    for user in interactions["user_id"].drop_duplicates().head(8):
+        shopper = engine.shopper(
+            interactions.loc[interactions["user_id"] == user].drop(columns="user_id")
+        )
+        blocked = np.zeros(len(engine.product_ids_), dtype=bool)
+        blocked[shopper.history_items] = True
+        popular = np.argsort(-sources.trending_, kind="stable")
+        picked = candidate_features(shopper, sources, catalog, blocked, int(blocked.sum()), popular)
+        rows, items = picked.features, picked.items
+        own = {
+            "trending": sources.trending_,
+            "log_interest": sources.log_interest_,
+            "share_in_category": sources.share_in_category_,
+            "log_price": catalog.log_price,
+            "price_in_category": catalog.rel_price,
+            "product_stars": sources.item_stars_,
+            "age_days": sources.age_days_,
+        }
+        for name, values in own.items():
+            np.testing.assert_array_equal(
+                rows[:, FEATURES.index(name)], values[items].astype(np.float32), err_msg=name
+            )
+        speaking = dict(zip(picked.scores.names, picked.scores.speaking.tolist(), strict=True))
+        for row, name in enumerate(picked.scores.names):
+            column = rows[:, FEATURES.index(f"{name}_score")]
+            if speaking[name]:
+                scores = picked.scores.block[row, items]
+                np.testing.assert_array_equal(column, scores.astype(np.float32), err_msg=name)
+                ranks = np.empty(len(items))
+                ranks[np.argsort(-scores, kind="stable")] = np.arange(len(items))
+                np.testing.assert_allclose(
+                    rows[:, FEATURES.index(f"{name}_rank")], np.log1p(ranks), rtol=1e-6
+                )
+            else:
+                assert np.isnan(column).all(), name
+        assert (rows[:, FEATURES.index("history_size")] == np.float32(np.log1p(shopper.size))).all()
+        assert (rows[:, RANDOM_GAP_COLUMN] == 0).all()

@@ -211,6 +211,9 @@ class LearnedRanker:
     def fit(self, train: ValidationSet, stop_on: ValidationSet | None = None) -> LearnedRanker:
         import lightgbm
 
+        # Tables derived from the trees of an earlier fit would route and score by the wrong trees.
+        self.__dict__.pop("_leaf_tables", None)
+        self.__dict__.pop("_numpy_routes", None)
         params = self._params()
         dataset = lightgbm.Dataset(
             train.features,

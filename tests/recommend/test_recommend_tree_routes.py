@@ -103,3 +103,11 @@ def test_rows_numpy_cannot_walk_exactly_go_to_lightgbm():
     zero_as_missing = LearnedRanker(seed=4, n_rounds=20, params={"zero_as_missing": True})
     zero_as_missing.fit(_ranked_rows(4))
     assert TreeRoutes.from_booster(zero_as_missing.booster_, zero_as_missing.best_rounds_) is None
+
+
+def test_a_refitted_ranker_routes_by_its_new_trees():
+    ranker = LearnedRanker(seed=7, n_rounds=15).fit(_ranked_rows(7))
+    rows = _ranked_rows(8).features[:60]
+    ranker._routes(rows, [None])  # tables of the first trees built
+    ranker.fit(_ranked_rows(9))
+    np.testing.assert_array_equal(ranker._routes(rows, [None])[0], _lightgbm_leaves(ranker, rows))

@@ -131,7 +131,7 @@ class _LeafTables(NamedTuple):
     A product's path through a tree changes the expected output at every split; that change is credited
     to the split's feature (the "Saabas" attribution that treeinterpreter popularised), so a row's
     contributions over all trees add up to its score minus the trees' mean. It is a per-leaf table read
-    with one ``pred_leaf`` call, where LightGBM's exact SHAP values (``pred_contrib``) cost about 0.06 ms a
+    at the leaves the rows were routed to once (``_routes``), where LightGBM's exact SHAP values (``pred_contrib``) cost about 0.06 ms a
     row on the request path; both credit the same features in most rows, and only the biggest source
     is used, to pick the card's reason.
     """
@@ -279,7 +279,7 @@ class LearnedRanker:
         table: np.ndarray | None = None,
     ) -> dict[float | None, np.ndarray]:
         """``table``'s entries (the leaves' outputs by default) at each row's leaves, summed over the trees,
-        with ``random_gap`` set to each of ``flags`` (None: as the rows have it), in one LightGBM call.
+        with ``random_gap`` set to each of ``flags`` (None: as the rows have it), in one pass (``_routes``).
         Twins from ``with_future_weight`` can share them."""
         leaves = self._routes(features, flags)
         tables = self._tables()
@@ -348,7 +348,7 @@ class LearnedRanker:
     def score(
         self, features: np.ndarray, sums: Mapping[float | None, np.ndarray] | None = None
     ) -> np.ndarray:
-        """LightGBM's prediction, summed from each tree's leaf (LightGBM routes the rows, NaNs included).
+        """LightGBM's prediction, summed from each tree's leaf (``_routes``: NaNs routed as LightGBM does).
         ``sums``: this booster's ``view_sums`` of the leaf values for these rows, when already known."""
         raw = self._summed(self._tables().values, features, sums)
         return raw + _TIEBREAK * _popularity(features)

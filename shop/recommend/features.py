@@ -171,14 +171,9 @@ _BRAND_SHARE, _PRICE_VS_USUAL, _N_SOURCES = (
 )
 
 
-def _product_rows(sources: SourceSet, catalog: Catalog) -> np.ndarray:
-    """Every product's feature row as far as the product alone decides it (``_PRODUCT_FEATURES``,
-    float32 as the rows hold them; NaN elsewhere), built once per fitted source set and catalogue:
-    a request starts its rows from one gather of these instead of a NaN block and seven columns."""
-    cached = sources.__dict__.get("_product_features")
-    if cached is not None and cached[0] is catalog:
-        return cached[1]
-    columns = {
+def product_values(sources: SourceSet, catalog: Catalog) -> dict[str, np.ndarray]:
+    """Each product-only feature (``_PRODUCT_FEATURES``) over the catalogue, where it comes from."""
+    return {
         "trending": sources.trending_,
         "log_interest": sources.log_interest_,
         "share_in_category": sources.share_in_category_,
@@ -187,6 +182,16 @@ def _product_rows(sources: SourceSet, catalog: Catalog) -> np.ndarray:
         "product_stars": sources.item_stars_,
         "age_days": sources.age_days_,
     }
+
+
+def _product_rows(sources: SourceSet, catalog: Catalog) -> np.ndarray:
+    """Every product's feature row as far as the product alone decides it (``_PRODUCT_FEATURES``,
+    float32 as the rows hold them; NaN elsewhere), built once per fitted source set and catalogue:
+    a request starts its rows from one gather of these instead of a NaN block and seven columns."""
+    cached = sources.__dict__.get("_product_features")
+    if cached is not None and cached[0] is catalog:
+        return cached[1]
+    columns = product_values(sources, catalog)
     table = np.full((len(catalog.log_price), len(FEATURES)), np.nan, dtype=np.float32)
     for name, column in zip(_PRODUCT_FEATURES, _PRODUCT_COLUMNS, strict=True):
         table[:, column] = columns[name]

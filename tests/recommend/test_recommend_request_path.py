@@ -15,7 +15,7 @@ from shop.recommend.candidates import (
     select_candidates,
     select_from_rows,
 )
-from shop.recommend.features import FEATURES, RANDOM_GAP_COLUMN, SCORE_COLUMN
+from shop.recommend.features import FEATURES, RANDOM_GAP_COLUMN, SCORE_COLUMN, product_values
 from shop.recommend.frames import DEFAULT_KIND_WEIGHTS, KINDS, kind_weight_table
 from shop.recommend.history import CatalogIndex, code_shopper, shopper_from_frame
 from shop.recommend.pipeline import candidate_features
@@ -282,15 +282,7 @@ def test_a_candidates_feature_row_holds_what_each_part_of_the_engine_says(engine
         popular = np.argsort(-sources.trending_, kind="stable")
         picked = candidate_features(shopper, sources, catalog, blocked, int(blocked.sum()), popular)
         rows, items = picked.features, picked.items
-        own = {
-            "trending": sources.trending_,
-            "log_interest": sources.log_interest_,
-            "share_in_category": sources.share_in_category_,
-            "log_price": catalog.log_price,
-            "price_in_category": catalog.rel_price,
-            "product_stars": sources.item_stars_,
-            "age_days": sources.age_days_,
-        }
+        own = product_values(sources, catalog)
         for name, values in own.items():
             np.testing.assert_array_equal(
                 rows[:, FEATURES.index(name)], values[items].astype(np.float32), err_msg=name

@@ -1,10 +1,11 @@
 """The learned ranker's trees walked with numpy: each candidate's leaf in every tree, as LightGBM's own
 ``predict(pred_leaf=True)`` gives it, without a call into LightGBM per request.
 
-LightGBM routes a request's couple of hundred rows in about 0.16 ms on the shop's machine, most of it
-its per-row set-up. Here every split of every tree is decided for all rows at once (one gather and
-one comparison over a splits-by-rows block), and the splits' outcomes in each tree, read as the bits
-of one number, index a table of that tree's leaves built once per process.
+LightGBM routed a request's couple of hundred rows through the shop's 45 trees in about 0.16 ms (0.05
+ms of it for a single row), walking one row and one tree at a time. Here every split of every tree is
+decided for all rows at once (one gather and one comparison over a splits-by-rows block), and the
+splits' outcomes in each tree, read as the bits of one number, index a table of that tree's leaves
+built once per process: about 0.10 ms for the same rows.
 
 It answers exactly as LightGBM does for the trees the shop trains (numerical splits, missing values
 as NaN or none) on float32 feature rows, and says ``None`` for anything else, where the caller asks
@@ -39,9 +40,8 @@ class TreeRoutes(NamedTuple):
     """The splits of every tree, slot by slot (the b-th split of every tree, then the next), and the
     table from each tree's split outcomes to its leaf."""
 
-    columns: (
-        np.ndarray
-    )  # (splits, trees): feature column, plus the feature count where NaN goes right
+    #: (splits, trees): each split's feature column, plus the feature count where NaN goes right
+    columns: np.ndarray
     thresholds: np.ndarray  # (splits, trees, 1) float32: a row goes right where its value is above
     weights: np.ndarray  # (1, splits) float32: 2 ** slot
     leaf_table: np.ndarray  # (trees << splits,) leaf index for each tree's outcome bits
@@ -93,7 +93,9 @@ class TreeRoutes(NamedTuple):
             zero_small=zero_small,
         )
 
-    def leaves(self, features: np.ndarray, flags: Sequence[float | None], flag_column: int):
+    def leaves(
+        self, features: np.ndarray, flags: Sequence[float | None], flag_column: int
+    ) -> np.ndarray | None:
         """Each row's leaf in every tree with column ``flag_column`` set to each of ``flags`` (None:
         as the rows have it): (flags, rows, trees) as ``np.intp``; None for rows that are not
         float32, not as wide as the trees expect or too many at once (LightGBM decides those)."""
@@ -118,9 +120,12 @@ class TreeRoutes(NamedTuple):
         low[missing] = -np.inf
         high[missing] = np.inf
         width, n_trees = self.columns.shape
-        split_values = values.take(self.columns.ravel(), axis=0).reshape(width, n_trees, n)
-        right = np.greater(split_values, self.thresholds).astype(np.float32)
-        outcome = (self.weights @ right.reshape(width, -1)).reshape(n_trees, n).astype(np.intp)
+        if width:
+            split_values = values.take(self.columns.ravel(), axis=0).reshape(width, n_trees, n)
+            right = np.greater(split_values, self.thresholds).astype(np.float32)
+            outcome = (self.weights @ right.reshape(width, -1)).reshape(n_trees, n).astype(np.intp)
+        else:  # trees of one leaf each
+            outcome = np.zeros((n_trees, n), dtype=np.intp)
         leaves = self.leaf_table.take(outcome + self.offsets)
         # Row-major as LightGBM's answer is: sums over each row's trees then add up in its order.
         return np.ascontiguousarray(leaves.T, dtype=np.intp).reshape(len(flags), n_rows, n_trees)

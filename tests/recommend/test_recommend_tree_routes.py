@@ -54,6 +54,7 @@ def _hostile_rows(ranker: LearnedRanker, seed: int) -> np.ndarray:
         (1, {"num_leaves": 7}),
         (2, {"use_missing": False}),  # splits without missing values: NaN goes where 0.0 goes
         (3, {"num_leaves": 31, "min_data_in_leaf": 5}),  # deeper than the tables cover
+        (4, {"min_data_in_leaf": 1500}),  # trees of a single leaf
     ],
 )
 def test_numpy_routes_are_lightgbms_leaves(seed, params):

@@ -178,7 +178,9 @@ def main() -> None:
         {
             "script": "bench/recommend_speed.py",
             "machine": info,
-            "params": vars(args) | {"out": None},
+            # The model's file name only: where it lies is the machine's business.
+            "params": vars(args)
+            | {"out": None, "model": os.path.basename(args.model) if args.model else None},
             "guard_served": served,
             **figures,
         },

@@ -86,7 +86,8 @@ def build_features(
 ) -> np.ndarray:
     """Feature matrix (candidates x FEATURES), float32."""
     n = len(candidates)
-    out = np.full((n, len(FEATURES)), np.nan, dtype=np.float32)
+    # The product-only features read with the rows themselves; every other feature starts as NaN.
+    out = _product_rows(sources, catalog).take(candidates, axis=0)
     n_scored = len(SCORED_SOURCES)
     speaking = scores.speaking.tolist()
     columns = [_SCORED_COLUMN[name] for name, s in zip(scores.names, speaking, strict=True) if s]
@@ -137,8 +138,9 @@ def build_features(
         counts = np.bincount(rated_cats, minlength=n_cats)
         per_category[:, 2] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
     out[:, _CATEGORY_COLUMNS] = per_category[cats]
-    out[:, _PRODUCT_COLUMNS] = _product_features(sources, catalog)[candidates]
-    out[:, _SHOPPER_COLUMNS] = (usual_rel, np.log1p(shopper.size), len(rated), mean_stars, 0.0)
+    out[:, _SHOPPER_COLUMNS] = np.array(
+        [usual_rel, np.log1p(shopper.size), len(rated), mean_stars, 0.0], dtype=np.float32
+    )
     out[:, _BRAND_SHARE] = brand_share
     out[:, _PRICE_VS_USUAL] = catalog.log_price[candidates] - usual
     out[:, _N_SOURCES] = votes
@@ -169,14 +171,9 @@ _BRAND_SHARE, _PRICE_VS_USUAL, _N_SOURCES = (
 )
 
 
-def _product_features(sources: SourceSet, catalog: Catalog) -> np.ndarray:
-    """The features of each product alone (``_PRODUCT_FEATURES``, float32 as the rows hold them),
-    built once per fitted source set and catalogue: a request gathers its candidates' rows in one
-    step instead of seven."""
-    cached = sources.__dict__.get("_product_features")
-    if cached is not None and cached[0] is catalog:
-        return cached[1]
-    columns = {
+def product_values(sources: SourceSet, catalog: Catalog) -> dict[str, np.ndarray]:
+    """Each product-only feature (``_PRODUCT_FEATURES``) over the catalogue, where it comes from."""
+    return {
         "trending": sources.trending_,
         "log_interest": sources.log_interest_,
         "share_in_category": sources.share_in_category_,
@@ -185,9 +182,19 @@ def _product_features(sources: SourceSet, catalog: Catalog) -> np.ndarray:
         "product_stars": sources.item_stars_,
         "age_days": sources.age_days_,
     }
-    table = np.empty((len(catalog.log_price), len(_PRODUCT_FEATURES)), dtype=np.float32)
-    for j, name in enumerate(_PRODUCT_FEATURES):
-        table[:, j] = columns[name]
+
+
+def _product_rows(sources: SourceSet, catalog: Catalog) -> np.ndarray:
+    """Every product's feature row as far as the product alone decides it (``_PRODUCT_FEATURES``,
+    float32 as the rows hold them; NaN elsewhere), built once per fitted source set and catalogue:
+    a request starts its rows from one gather of these instead of a NaN block and seven columns."""
+    cached = sources.__dict__.get("_product_features")
+    if cached is not None and cached[0] is catalog:
+        return cached[1]
+    columns = product_values(sources, catalog)
+    table = np.full((len(catalog.log_price), len(FEATURES)), np.nan, dtype=np.float32)
+    for name, column in zip(_PRODUCT_FEATURES, _PRODUCT_COLUMNS, strict=True):
+        table[:, column] = columns[name]
     sources.__dict__["_product_features"] = (catalog, table)
     return table
 

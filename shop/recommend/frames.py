@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -112,14 +113,15 @@ def to_epoch_days(
 def kind_codes(kinds: np.ndarray | Sequence[Any]) -> np.ndarray:
     """Kinds as integer codes into KINDS (a hash lookup, cheap for big arrays); unknown kinds raise."""
     if len(kinds) < 256:  # a shopper's history: a dict lookup beats pandas' hashing set-up
-        codes = np.fromiter(
-            (_KIND_CODE.get(k, -1) for k in kinds), dtype=np.int64, count=len(kinds)
-        )
+        found = list(map(_KIND_CODE.get, kinds, repeat(-1, len(kinds))))
+        codes = np.array(found, dtype=np.int64)
+        unknown = -1 in found
     else:
         codes = _KIND_INDEX.get_indexer(np.asarray(kinds, dtype=object))
-    if (codes < 0).any():
-        unknown = sorted({str(k) for k in np.asarray(kinds, dtype=object)[codes < 0]})
-        raise ValueError(f"unknown interaction kinds {unknown}; expected one of {list(KINDS)}")
+        unknown = bool((codes < 0).any())
+    if unknown:
+        names = sorted({str(k) for k in np.asarray(kinds, dtype=object)[codes < 0]})
+        raise ValueError(f"unknown interaction kinds {names}; expected one of {list(KINDS)}")
     return codes
 
 

@@ -81,7 +81,7 @@ def code_shopper(
     stamped = bool(finite.any())
     newest = float(days[finite].max()) if stamped else float("nan")
     if half_life_days and stamped:
-        age = np.clip(newest - days, 0.0, None)
+        age = np.maximum(newest - days, 0.0)  # np.clip's result, without its checks
         weights *= np.where(finite, np.power(0.5, age / half_life_days), 1.0)
     touched, inverse = unique_inverse(items)
     strengths = np.log1p(np.bincount(inverse, weights=weights, minlength=len(touched)))
@@ -119,18 +119,16 @@ def shopper_from_frame(
     """Code a history frame (the shop's columns); events on unknown products are ignored."""
     if history is None or len(history) == 0:
         return Shopper.empty()
-    columns = stored_columns(history)
+    columns = stored_columns(history, HISTORY_COLUMNS)
     if "product_id" not in columns or "kind" not in columns:
         raise ValueError("a history needs product_id and kind columns")
     items = catalog.positions(columns["product_id"].tolist())
     known = items >= 0
     if not known.any():
         return Shopper.empty()
-    kinds = columns["kind"]
-    if isinstance(kinds, pd.api.extensions.ExtensionArray):
-        kinds = kinds.to_numpy()  # an object array: cheaper to build than a list from pyarrow
+    kinds = _kind_values(columns["kind"])
     if not known.all():
-        kinds = kinds[known]
+        kinds = np.asarray(kinds, dtype=object)[known]
     codes = kind_codes(kinds)
     if "value" in columns:
         column = columns["value"]
@@ -146,14 +144,33 @@ def shopper_from_frame(
     return code_shopper(items[known], codes, values, days, kind_weights, half_life_days)
 
 
-def stored_columns(frame: pd.DataFrame) -> dict[Hashable, Any]:
-    """A frame's columns by name, as the arrays pandas stores them (numpy or extension arrays).
+#: The columns of a history frame the engine reads.
+HISTORY_COLUMNS: tuple[str, ...] = ("product_id", "kind", "value", "timestamp")
+
+
+def _kind_values(kinds: Any) -> Any:
+    """A kind column as something ``kind_codes`` reads: pyarrow-backed strings (pandas' default)
+    as a list of str, the cheapest form to get out of Arrow (a fifth of an object array's cost),
+    where no kind is missing; anything else as numpy holds it."""
+    if isinstance(kinds, pd.arrays.ArrowExtensionArray):
+        arrow = kinds.__arrow_array__()
+        if arrow.null_count == 0:
+            return arrow.to_pylist()
+    if isinstance(kinds, pd.api.extensions.ExtensionArray):
+        return kinds.to_numpy()  # an object array: cheaper to build than a list from pyarrow
+    return kinds
+
+
+def stored_columns(frame: pd.DataFrame, names: Sequence[Hashable]) -> dict[Hashable, Any]:
+    """The named columns a frame has, as the arrays pandas stores them (numpy or extension arrays).
 
     ``frame[name]`` builds a Series around the column every time, and a request's four of them cost
-    more than coding the shopper's events; the stored arrays hold the same values. A frame whose
-    column names repeat is read through pandas as before.
+    more than coding the shopper's events; the stored arrays hold the same values. Columns are
+    found by name in the frame's index (listing the names of a string index costs more than the
+    lookups). A frame whose column names repeat is read through pandas as before.
     """
-    names = frame.columns.tolist()
-    if len(set(names)) != len(names) or not hasattr(frame, "_get_column_array"):
-        return {name: frame[name].array for name in dict.fromkeys(names)}
-    return {name: frame._get_column_array(i) for i, name in enumerate(names)}
+    index = frame.columns
+    present = [name for name in names if name in index]
+    if not index.is_unique or not hasattr(frame, "_get_column_array"):
+        return {name: frame[name].array for name in present}
+    return {name: frame._get_column_array(index.get_loc(name)) for name in present}

@@ -327,7 +327,9 @@ class HybridRecommender:
         if n <= 0:
             return []
         serving = self._serving_state()
-        shopper = self.shopper(history)
+        shopper = shopper_from_frame(
+            history, serving.catalog, serving.kind_weights, self.recency_half_life_days
+        )
         blocked = np.zeros(serving.n_items, dtype=bool)
         blocked[shopper.history_items] = True
         exclude = list(exclude)

@@ -108,11 +108,15 @@ class ALSModel:
         return (users @ self.item_factors32_.T).astype(np.float64)
 
     def scores_for(self, items: np.ndarray, strengths: np.ndarray) -> np.ndarray:
-        """``scores`` for one shopper given as (item, strength) pairs, without building a sparse row."""
+        """``scores`` for one shopper given as (item, strength) pairs, without building a sparse row.
+
+        In float32, as the product computes them: the request scales them straight into its float64
+        row, where a copy in float64 first would hold the same values.
+        """
         if len(items) == 0:
-            return np.zeros(len(self.item_factors32_))
+            return np.zeros(len(self.item_factors32_), dtype=np.float32)
         user = self._solve(items, strengths).astype(np.float32)
-        return (self.item_factors32_ @ user).astype(np.float64)
+        return self.item_factors32_ @ user
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()

@@ -15,9 +15,10 @@ from shop.recommend.candidates import (
     select_candidates,
     select_from_rows,
 )
-from shop.recommend.features import FEATURES, RANDOM_GAP_COLUMN, SCORE_COLUMN
+from shop.recommend.features import FEATURES, RANDOM_GAP_COLUMN, SCORE_COLUMN, product_values
 from shop.recommend.frames import DEFAULT_KIND_WEIGHTS, KINDS, kind_weight_table
 from shop.recommend.history import CatalogIndex, code_shopper, shopper_from_frame
+from shop.recommend.pipeline import candidate_features
 from shop.recommend.rankers import LearnedRanker
 from shop.recommend.validation import ValidationSet
 
@@ -144,6 +145,7 @@ def test_the_sources_block_holds_what_each_source_scores_alone(engine, shop):
         scored = engine.sources_.score_rows(shopper)
         together = scored.as_dict()
         assert set(together) <= {"popularity", *scored.names}
+        np.testing.assert_array_equal(scored.speaking, scored.block.any(axis=1))
         for name in scored.names:
             alone = engine.sources_.score(shopper, only=[name])
             if name in together:
@@ -215,6 +217,9 @@ def _frames() -> list[pd.DataFrame]:
         base.assign(timestamp=base["timestamp"].astype(str).replace("NaT", None)),
         base.drop(columns=["timestamp"]),
         base.drop(columns=["value"]),
+        base.astype({"kind": "string[pyarrow]"}),
+        pd.concat([base.iloc[:2], base.iloc[2:]], ignore_index=True),  # kinds in two Arrow chunks
+        base.assign(note="x")[["note", "timestamp", "kind", "value", "product_id"]],
     ]
 
 
@@ -251,3 +256,49 @@ def test_a_history_frame_codes_as_its_events_one_by_one(frame):
     for field, value in expected._asdict().items():
         np.testing.assert_allclose(getattr(shopper, field), value, rtol=1e-12, err_msg=field)
     assert shopper.items.tolist() == [1, 2, 3]
+
+
+@pytest.mark.parametrize("kinds", [["view", None, "like"], ["view", "nope", "like"]])
+def test_a_missing_or_unknown_kind_in_an_arrow_column_is_refused(kinds):
+    frame = pd.DataFrame({"product_id": [10, 11, 12], "kind": kinds}).astype(
+        {"kind": "string[pyarrow]"}
+    )
+    catalog = CatalogIndex(pd.Index([10, 11, 12]))
+    with pytest.raises(ValueError, match="unknown interaction kinds"):
+        shopper_from_frame(frame, catalog, kind_weight_table(DEFAULT_KIND_WEIGHTS), 30.0)
+
+
+def test_a_candidates_feature_row_holds_what_each_part_of_the_engine_says(engine, shop):
+    """Rows start from the per-product table: its columns hold the product's own values, every
+    source's score and rank sit where they belong, and nothing else is filled from the table."""
+    interactions, _ = shop
+    sources, catalog = engine.sources_, engine.catalog_
+    for user in interactions["user_id"].drop_duplicates().head(8):
+        shopper = engine.shopper(
+            interactions.loc[interactions["user_id"] == user].drop(columns="user_id")
+        )
+        blocked = np.zeros(len(engine.product_ids_), dtype=bool)
+        blocked[shopper.history_items] = True
+        popular = np.argsort(-sources.trending_, kind="stable")
+        picked = candidate_features(shopper, sources, catalog, blocked, int(blocked.sum()), popular)
+        rows, items = picked.features, picked.items
+        own = product_values(sources, catalog)
+        for name, values in own.items():
+            np.testing.assert_array_equal(
+                rows[:, FEATURES.index(name)], values[items].astype(np.float32), err_msg=name
+            )
+        speaking = dict(zip(picked.scores.names, picked.scores.speaking.tolist(), strict=True))
+        for row, name in enumerate(picked.scores.names):
+            column = rows[:, FEATURES.index(f"{name}_score")]
+            if speaking[name]:
+                scores = picked.scores.block[row, items]
+                np.testing.assert_array_equal(column, scores.astype(np.float32), err_msg=name)
+                ranks = np.empty(len(items))
+                ranks[np.argsort(-scores, kind="stable")] = np.arange(len(items))
+                np.testing.assert_allclose(
+                    rows[:, FEATURES.index(f"{name}_rank")], np.log1p(ranks), rtol=1e-6
+                )
+            else:
+                assert np.isnan(column).all(), name
+        assert (rows[:, FEATURES.index("history_size")] == np.float32(np.log1p(shopper.size))).all()
+        assert (rows[:, RANDOM_GAP_COLUMN] == 0).all()

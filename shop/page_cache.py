@@ -67,6 +67,7 @@ from shop import kept_forms
 from shop.extensions import db, local_pages, local_shopper_pages
 from shop.http_cache import PUBLIC_PAGES
 from shop.models import Category, CategoryBoost, CategoryPin, Experiment, ExperimentVariant
+from shop.security import csrf_field
 from shop.seo.sitemap import catalogue_fingerprint_columns
 from shop.services import activity, visits
 from shop.services.availability import per_request
@@ -317,7 +318,7 @@ def keep_page(sender: Flask, response: Response, **_: Any) -> None:
     elif kind == SHOPPER and _keepable_for_shopper(response):
         not_kept, seconds = _NOT_KEPT_FOR_SHOPPERS, shopper_seconds()
         body = response.get_data()
-        token = g.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+        token = g.get(csrf_field())
         if token:
             body = body.replace(token.encode("ascii"), _TOKEN_HOLE)
     else:

@@ -22,6 +22,7 @@ from shop import kept_forms, page_cache, page_frames
 from shop.extensions import cache, local_cache
 from shop.forms import FirstErrorMixin, OfferedNumberField
 from shop.models import Product
+from shop.security import csrf_field
 from shop.services import feedback, stock
 from shop.services.availability import cart_lines, cart_product_ids
 from shop.services.events import clean_source
@@ -215,7 +216,7 @@ def render_product_page(
     user_id = current_user.id if current_user.is_authenticated else None
     # Before kept_forms.take below empties the session of what _framed looks for.
     framing = rating_form is None and impression_id is None and _framed()
-    my_rating, liked = feedback.user_feedback(user_id, product.id)
+    own = feedback.own_feedback(user_id, product.id) if user_id is not None else None
     # A visitor's page shows neither form: building one would put a CSRF token in the session,
     # and a visitor's page views set no cookie (shop.security.check_csrf).
     no_token = {} if user_id is not None else {"meta": {"csrf": False}}
@@ -233,8 +234,8 @@ def render_product_page(
         rating_form = RatingForm(
             formdata=None,
             **no_token,
-            stars=my_rating.stars if my_rating else None,
-            review=my_rating.review if my_rating else "",
+            stars=own.stars if own else None,
+            review=(own.review or "") if own else "",
         )
     kept_add = kept_forms.take("add", product.id) or {}
     kept_quantity = kept_add.get("quantity", "")
@@ -245,8 +246,8 @@ def render_product_page(
             product=product,
             stock_level=stock.level(product),
             shared=shared,
-            my_rating=my_rating,
-            liked=liked,
+            rated=own is not None and own.stars is not None,
+            liked=own is not None and own.liked,
             rating_form=rating_form,
             like_form=LikeForm(**no_token),
             kept_quantity=int(kept_quantity)
@@ -257,12 +258,8 @@ def render_product_page(
         )
     if not framing:
         return html
-    frame, html = page_frames.cut(html, g.get(_token_field()), shared.shown)
+    frame, html = page_frames.cut(html, g.get(csrf_field()), shared.shown)
     if shared.everyone:
         _keep(_frame_key(), frame)
         g.page_frame = "built"
     return html
-
-
-def _token_field() -> str:
-    return current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")

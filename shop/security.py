@@ -64,6 +64,11 @@ def same_origin_post() -> bool:
     return origin is not None and origin.rstrip("/") == request.host_url.rstrip("/")
 
 
+def csrf_field() -> str:
+    """The form field (and ``g`` and session key) Flask-WTF keeps the CSRF token under."""
+    return current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+
+
 def check_csrf() -> None:
     """Every state-changing request carries the session's CSRF token, as Flask-WTF checks it.
 
@@ -76,7 +81,7 @@ def check_csrf() -> None:
         return
     if request.method not in current_app.config.get("WTF_CSRF_METHODS", ("POST",)):
         return
-    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    field = csrf_field()
     if request.endpoint in SESSIONLESS_POSTS and field not in session and same_origin_post():
         g.csrf_valid = True  # the form's own token check (FlaskForm) defers to this one
         return

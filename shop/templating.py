@@ -10,6 +10,7 @@ from flask import Flask, current_app, request, session, url_for
 from flask_login import current_user
 
 from shop.page_frames import mine
+from shop.security import csrf_field
 from shop.services import session_cart
 from shop.services.availability import cart_lines
 
@@ -121,7 +122,7 @@ def page_needs_token() -> bool:
     """Whether a page renders the CSRF token of forms a visitor may also see (the meta tag, add
     to cart): always for a shopper, for a visitor only once their session has one, so that a
     visitor's page views set no cookie (shop.security.check_csrf)."""
-    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    field = csrf_field()
     return current_user.is_authenticated or field in session
 
 

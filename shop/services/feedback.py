@@ -97,20 +97,6 @@ def toggle_like(user_id: int, product_id: int) -> LikeOutcome:
     return LikeOutcome(liked=True)
 
 
-def user_feedback(user_id: int | None, product_id: int) -> tuple[Rating | None, bool]:
-    """The shopper's own rating of a product and whether they like it (for the product page)."""
-    if user_id is None:
-        return None, False
-    rating = _existing_rating(user_id, product_id)
-    liked = (
-        db.session.scalar(
-            select(Like.id).where(Like.user_id == user_id, Like.product_id == product_id)
-        )
-        is not None
-    )
-    return rating, liked
-
-
 @dataclass(frozen=True)
 class OwnFeedback:
     """What a product page shows of the shopper's own feedback, with the product's like count."""
@@ -137,8 +123,9 @@ _OWN_FEEDBACK = _own_feedback_statement()
 
 
 def own_feedback(user_id: int, product_id: int) -> OwnFeedback | None:
-    """:func:`user_feedback` and the like count in one statement (None: no such product), for a
-    page filled into a shared frame (:mod:`shop.page_frames`)."""
+    """The shopper's own rating and like of a product, with its like count, in one statement
+    (None: no such product): what the product page shows of the shopper, whole or filled into its
+    shared frame (:mod:`shop.page_frames`)."""
     row = db.session.execute(
         _OWN_FEEDBACK, {"user_id": user_id, "product_id": product_id}
     ).one_or_none()

@@ -8,13 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shop.recommend.candidates import (
-    _best_unblocked,
-    _settled,
-    _shortlisted,
-    select_candidates,
-    select_from_rows,
-)
+from shop.recommend.candidates import best_unblocked, select_candidates, select_from_rows
 from shop.recommend.features import FEATURES, RANDOM_GAP_COLUMN, SCORE_COLUMN, product_values
 from shop.recommend.frames import DEFAULT_KIND_WEIGHTS, KINDS, kind_weight_table
 from shop.recommend.history import CatalogIndex, code_shopper, shopper_from_frame
@@ -63,9 +57,9 @@ def test_candidates_are_every_sources_best_unblocked_products_by_the_definition(
     popular_order = rng.permutation(n)
 
     for name, values in scores.items():
-        picked = _shortlisted(values, blocked, K + n_blocked, K)
-        assert picked is not None, name  # no ties: the shortlist decides every source
-        np.testing.assert_array_equal(np.sort(picked), _reference_picks(values, blocked), name)
+        np.testing.assert_array_equal(
+            best_unblocked(values, blocked, K), _reference_picks(values, blocked), name
+        )
 
     candidates, votes = select_candidates(
         {"popularity": rng.random(n), **scores}, blocked, n_blocked, popular_order
@@ -77,20 +71,26 @@ def test_candidates_are_every_sources_best_unblocked_products_by_the_definition(
     np.testing.assert_array_equal(votes, counts)
 
 
-def test_a_tie_at_the_last_place_is_left_to_the_partition_and_still_fills_it():
+def test_a_tie_at_the_last_place_goes_to_the_lowest_positions_on_every_call():
     rng = np.random.default_rng(7)
     n = 10_000
     values = rng.random(n) * 0.5
     best = np.argsort(-values)
     values[best[: K - 1]] = np.linspace(1.0, 0.9, K - 1)
-    values[best[K - 1 : K + 2]] = 0.8  # three products share the last place
+    tied = np.sort(best[K - 1 : K + 2])
+    values[tied] = 0.8  # three products share the last place
     blocked = np.zeros(n, dtype=bool)
-    assert _shortlisted(values, blocked, K, K) is None
     candidates, votes = select_candidates({"tied": values}, blocked, 0, np.arange(n))
     assert len(candidates) == K
     assert set(best[: K - 1]) <= set(candidates.tolist())
-    assert np.all(values[candidates] >= 0.8)
+    assert tied[0] in candidates and not np.isin(tied[1:], candidates).any()
     assert np.all(votes == 1)
+    # Blocking the winner of the tie hands its place to the next position, not to anyone else.
+    blocked[tied[0]] = True
+    again, _ = select_candidates({"tied": values}, blocked, 1, np.arange(n))
+    np.testing.assert_array_equal(
+        again, np.sort(np.append(candidates[candidates != tied[0]], tied[1]))
+    )
 
 
 def _tied_rows(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -108,7 +108,7 @@ def _tied_rows(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize("seed", range(12))
-def test_every_sources_picks_at_once_are_what_each_source_alone_would_pick(seed):
+def test_every_sources_picks_at_once_are_each_sources_best_by_a_full_stable_sort(seed):
     rng = np.random.default_rng(seed)
     n = 10_000
     block = _tied_rows(rng, n)
@@ -119,22 +119,10 @@ def test_every_sources_picks_at_once_are_what_each_source_alone_would_pick(seed)
     candidates, votes = select_from_rows(block, blocked, n_blocked, popular_order)
     head = popular_order[: K + n_blocked]
     one_by_one = [head[~blocked[head]][:K]]
-    one_by_one += [_best_unblocked(values, blocked, n_blocked, K) for values in block]
+    one_by_one += [_reference_picks(values, blocked) for values in block]
     every, counts = np.unique(np.concatenate(one_by_one), return_counts=True)
     np.testing.assert_array_equal(candidates, every)
     np.testing.assert_array_equal(votes, counts)
-
-
-def test_a_tie_inside_the_picks_is_settled_without_the_partition_and_one_across_them_is_not():
-    values = np.array([0.9, 0.8, 0.8, 0.7, 0.5, 0.5, 0.4, 0.3])
-    free = np.ones(len(values), dtype=bool)
-    # The best 3 end above the tie at 0.7: whatever the partition, it keeps 0.9, 0.8 and 0.8.
-    settled = _settled(values, free, wanted=6, k=3, positive_cutoff=True)
-    np.testing.assert_array_equal(values[settled], [0.9, 0.8, 0.8])
-    # The best 5 end inside the tie at 0.5: which of the two the partition keeps is its own.
-    assert _settled(values, free, wanted=6, k=5, positive_cutoff=True) is None
-    # So does the best 5 of the row when the shop blocks nothing and the cut falls in it.
-    assert _settled(values, free, wanted=5, k=5, positive_cutoff=True) is None
 
 
 def test_the_sources_block_holds_what_each_source_scores_alone(engine, shop):

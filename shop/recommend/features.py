@@ -29,6 +29,7 @@ FEATURES: tuple[str, ...] = (
     "usual_price_in_category",
     "product_stars",
     "age_days",
+    "momentum",
     "n_sources",
     "history_size",
     "n_rated",
@@ -54,6 +55,7 @@ FEATURE_SOURCE: dict[str, str] = {
     **{f"{name}_rank": EXPLAINED_AS.get(name, name) for name in SCORED_SOURCES},
     "trending": "popularity",
     "log_interest": "popularity",
+    "momentum": "popularity",
     "category_share": "taste",
     "category_lift": "taste",
     "share_in_category": "taste",
@@ -157,6 +159,7 @@ _PRODUCT_FEATURES = (
     "price_in_category",
     "product_stars",
     "age_days",
+    "momentum",
 )
 _PRODUCT_COLUMNS = [FEATURES.index(name) for name in _PRODUCT_FEATURES]
 _CATEGORY_COLUMNS = [
@@ -181,6 +184,7 @@ def product_values(sources: SourceSet, catalog: Catalog) -> dict[str, np.ndarray
         "price_in_category": catalog.rel_price,
         "product_stars": sources.item_stars_,
         "age_days": sources.age_days_,
+        "momentum": sources.momentum_,
     }
 
 

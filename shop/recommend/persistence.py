@@ -24,7 +24,7 @@ MAGIC = b"SHOPREC\n"
 #: 4: the ranker's features say which holdout protocol a validation row comes from (``random_gap``).
 #: 5: a second taste source, ``taste_events`` (category shares counted over every event).
 #: 6: the ranker module split into ``rankers``, ``guard`` and ``validation`` (pickles name the module).
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 
 
 def dump(obj: Any, path: str | os.PathLike[str], *, kind: str) -> None:

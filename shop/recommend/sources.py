@@ -93,6 +93,31 @@ def _positive_share_into(scores: np.ndarray, out: np.ndarray) -> bool:
     return True
 
 
+#: Days in the recent and the earlier window of ``momentum``.
+MOMENTUM_DAYS: tuple[float, float] = (14.0, 28.0)
+
+
+def momentum(
+    items: np.ndarray, weights: np.ndarray, days: np.ndarray, reference_day: float, n_items: int
+) -> np.ndarray:
+    """Each product's interest over the last two weeks against the four weeks before, per day, as
+    the log of a smoothed ratio: above zero where a product is on the rise.
+
+    Trending says how much a product sells now; a request ranks what the shopper buys over the coming
+    weeks, when a rising product (a seasonal one in autumn) sells more than it does today and a
+    fading one less. Zero for every product when the events carry no times.
+    """
+    if not np.isfinite(reference_day):
+        return np.zeros(n_items)
+    recent_days, earlier_days = MOMENTUM_DAYS
+    age = reference_day - days
+    recent = age < recent_days
+    earlier = (age >= recent_days) & (age < recent_days + earlier_days)
+    now = np.bincount(items[recent], weights=weights[recent], minlength=n_items) / recent_days
+    before = np.bincount(items[earlier], weights=weights[earlier], minlength=n_items) / earlier_days
+    return np.log((now + 0.1) / (before + 0.1))
+
+
 class SourceScores(NamedTuple):
     """One shopper's [0, 1] scores from every source asked for, as the rows of one block.
 
@@ -243,6 +268,9 @@ class SourceSet:
         np.minimum.at(first, events.items[stamped], events.days[stamped])
         first[np.isinf(first)] = np.nan
         self.age_days_ = self.reference_day_ - first  # NaN for products nobody touched
+        self.momentum_ = momentum(
+            events.items, weights, events.days, self.reference_day_, events.n_items
+        )
 
         # Each product's mean stars, shrunk towards the shop's mean by three ratings' worth.
         rated = events.kinds == "rating"

@@ -288,3 +288,26 @@ def test_ease_beyond_its_size_cap_covers_the_most_used_products_and_scores_the_r
     uncovered = np.setdiff1d(np.arange(6), model.items_)
     assert not scores[uncovered].any()
     assert ease_item_limit(10_000, 1.0) < 10_000  # the memory cap binds too
+
+
+def test_momentum_is_above_zero_for_a_rising_product_and_below_for_a_fading_one():
+    from shop.recommend.sources import momentum
+
+    reference = 100.0
+    # Product 0 sold twice a week for six weeks; 1 only in the last two; 2 only in the four before;
+    # 3 only before both windows, 4 never.
+    days = np.concatenate([reference - np.arange(0, 42, 3.5), reference - np.arange(0, 14, 2.0)])
+    items = np.concatenate([np.zeros(12, dtype=np.int64), np.ones(7, dtype=np.int64)])
+    days = np.concatenate([days, reference - np.array([20.0, 25.0, 30.0]), [reference - 60.0]])
+    items = np.concatenate([items, [2, 2, 2], [3]])
+    weights = np.ones(len(items))
+
+    rise = momentum(items, weights, days, reference, n_items=5)
+
+    assert rise[0] == pytest.approx(0.0, abs=0.05)  # steady
+    assert rise[1] > 1.0 and rise[2] < -0.5
+    assert rise[3] == rise[4] == 0.0  # nothing in either window
+    # No times: nothing can be said about a trend.
+    np.testing.assert_array_equal(
+        momentum(items, weights, np.full(len(items), np.nan), np.nan, n_items=5), np.zeros(5)
+    )

@@ -38,8 +38,16 @@ def _hostile_rows(ranker: LearnedRanker, seed: int) -> np.ndarray:
     specials = [np.nan, 0.0, -0.0, 1e-36, -1e-36, 1e-35, -1e-35, 2e-35, np.inf, -np.inf]
     rows = [base]
     for feature, threshold in pairs:
-        near = np.float32(threshold)
-        values = [near, np.nextafter(near, np.float32(np.inf)), np.nextafter(near, np.float32(-1))]
+        # LightGBM writes a split that sends only missing values one way with a threshold beyond
+        # float32's range: the nearest float32 is its largest finite one.
+        largest = float(np.finfo(np.float32).max)
+        near = np.float32(min(max(threshold, -largest), largest))
+        with np.errstate(over="ignore"):  # one step above the largest float32 is infinity
+            values = [
+                near,
+                np.nextafter(near, np.float32(np.inf)),
+                np.nextafter(near, np.float32(-1)),
+            ]
         for value in [*values, *specials]:
             row = base[rng.integers(len(base))].copy()
             row[feature] = value
